@@ -1,0 +1,79 @@
+"""Closed forms generated from :mod:`qtaml_theory.derive`. Do not edit.
+
+Regenerate with ``python -m qtaml_theory.derive``; the test
+``test_generated_closed_forms_match_derivation`` regenerates this file and
+compares. Each expression is printed as one integer-coefficient numerator over
+one denominator, so Fractions stay exact and numpy arrays broadcast.
+"""
+
+from numpy import sqrt  # noqa: F401
+
+
+def bernoulli_cumulant_1(pi):
+    """Cumulant 1 of a Bernoulli(pi) flip (Thm 3.1)."""
+    return pi
+
+
+def bernoulli_cumulant_2(pi):
+    """Cumulant 2 of a Bernoulli(pi) flip (Thm 3.1)."""
+    return -pi**2 + pi
+
+
+def bernoulli_cumulant_3(pi):
+    """Cumulant 3 of a Bernoulli(pi) flip (Thm 3.1)."""
+    return 2*pi**3 - 3*pi**2 + pi
+
+
+def bernoulli_cumulant_4(pi):
+    """Cumulant 4 of a Bernoulli(pi) flip (Thm 3.1)."""
+    return -6*pi**4 + 12*pi**3 - 7*pi**2 + pi
+
+
+def sign_mixture_cumulants(sigma, r, M, k2, k3, k4):
+    """Mean and cumulants 2-4 of sigma_hat * M_hat (sign-magnitude, A.8)."""
+    return -2*M*r*sigma + M*sigma, -4*M**2*r**2 + 4*M**2*r + k2, -16*M**3*r**3*sigma + 24*M**3*r**2*sigma - 8*M**3*r*sigma - 2*k3*r*sigma + k3*sigma, -96*M**4*r**4 + 192*M**4*r**3 - 112*M**4*r**2 + 16*M**4*r - 16*M*k3*r**2 + 16*M*k3*r + k4
+
+
+def variance_symmetric(n, p, Delta):
+    """Var[delta | w] under the symmetric channel (Thm A.11)."""
+    return (-4**n*Delta**2*p**2 + 4**n*Delta**2*p + Delta**2*p**2 - Delta**2*p)/(3)
+
+
+def variance_protected(n, k, p, Delta):
+    """Per-weight variance with the top k bits protected (Lemma 4.2)."""
+    return (4**k*Delta**2*p**2 - 4**k*Delta**2*p - 4**n*Delta**2*p**2 + 4**n*Delta**2*p)/(3*4**k)
+
+
+def msb_variance_share(n):
+    """Share of the variance carried by the MSB (Prop A.12)."""
+    return (3*4**n)/(4*4**n - 4)
+
+
+def fourth_cumulant_symmetric(n, p, Delta):
+    """Fourth cumulant under the symmetric channel (Thm A.14)."""
+    return (-6*16**n*Delta**4*p**4 + 12*16**n*Delta**4*p**3 - 7*16**n*Delta**4*p**2 + 16**n*Delta**4*p + 6*Delta**4*p**4 - 12*Delta**4*p**3 + 7*Delta**4*p**2 - Delta**4*p)/(15)
+
+
+def lyapunov_ratio(n, p):
+    """Lyapunov ratio of the per-weight sum (Thm 3.4); takes floats."""
+    return (-6*sqrt(3)*8**n*p**3 + 12*sqrt(3)*8**n*p**2 - 9*sqrt(3)*8**n*p + 3*sqrt(3)*8**n + 6*sqrt(3)*p**3 - 12*sqrt(3)*p**2 + 9*sqrt(3)*p - 3*sqrt(3))/(7*sqrt(p)*(-4**n*p + 4**n + p - 1)**(3/2))
+
+
+def mean_correction_factor(p):
+    """Pre-scaling factor 1/(1 - 2p) of the mean correction (Prop 4.1)."""
+    return (-1)/(2*p - 1)
+
+
+def mean_drift_offset_binary(w, p, Delta):
+    """E[delta | w] for offset_binary under the symmetric channel (Thm 3.2, A.8)."""
+    return -Delta*p - 2*p*w
+
+
+def mean_drift_offset_binary_symmetric(w, p, Delta):
+    """E[delta | w] for offset_binary_symmetric under the symmetric channel (Thm 3.2, A.8)."""
+    return -2*p*w
+
+
+def mean_drift_twos_complement(w, p, Delta):
+    """E[delta | w] for twos_complement under the symmetric channel (Thm 3.2, A.8)."""
+    return -Delta*p - 2*p*w

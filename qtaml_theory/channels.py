@@ -1,0 +1,208 @@
+"""Bit-flip channels: the only place a flip rate lives (paper Section 3, A.1).
+
+A channel gives, for each bit of a stored code, the probability ``pi_i`` that
+the bit reads back flipped, *given its stored value*. Flips are independent
+across bits. Three channels are provided:
+
+:class:`SymmetricChannel`
+    The paper's channel: every bit flips with probability ``p``.
+:class:`PerBitChannel`
+    Bit position ``i`` flips with ``rates[i]`` (bit 0 least significant).
+:class:`DirectionalChannel`
+    A stored 0 reads back as 1 with ``p01`` and a stored 1 as 0 with ``p10``.
+    Forward-only tunneling empties charged cells, so a real device is
+    asymmetric (charge loss: ``p01 = 0``).
+
+Rates may be floats, ints, Fractions or SymPy Rationals; exact inputs keep
+exact arithmetic downstream. Each channel also gives its rates symbolically
+(:meth:`Channel.symbolic_rate`) so that the derivations of
+:mod:`qtaml_theory.derive` treat the same three families.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from ._validation import as_rate
+
+__all__ = ["Channel", "SymmetricChannel", "PerBitChannel", "DirectionalChannel", "as_channel"]
+
+
+class Channel:
+    """Base class: per-bit flip probabilities given the stored bits."""
+
+    def rates_for_bits(self, bits):
+        """Flip probability of each bit given its stored value.
+
+        Parameters
+        ----------
+        bits : ndarray of int, shape (..., n)
+            Stored bits, bit 0 first.
+
+        Returns
+        -------
+        ndarray, shape (..., n)
+            ``float64``, or ``object`` holding Fractions when :attr:`is_exact`.
+        """
+        raise NotImplementedError
+
+    @property
+    def is_exact(self):
+        """True when every rate is rational (held as a Fraction)."""
+        return all(isinstance(r, Fraction) for r in self._rates())
+
+    def check_width(self, n):
+        """Raise ``ValueError`` if the channel cannot serve an n-bit code."""
+
+    def symbolic_rate(self, bit, index):
+        """``pi_i`` as a SymPy expression of the stored ``bit`` and position ``index``."""
+        raise NotImplementedError
+
+    def symbolic_values(self, n):
+        """Map from the symbols of :meth:`symbolic_rate` to this channel's rates."""
+        raise NotImplementedError
+
+    def _rates(self):
+        raise NotImplementedError
+
+    def _fill(self, shape, value):
+        dtype = object if self.is_exact else np.float64
+        return np.full(shape, value, dtype=dtype)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._rates() == self._rates()
+
+    def __hash__(self):
+        return hash((type(self).__name__, self._rates()))
+
+
+class SymmetricChannel(Channel):
+    """Every bit flips independently with probability ``p`` (the paper's channel).
+
+    Parameters
+    ----------
+    p : float, int, Fraction or sympy.Rational
+        Flip probability in ``[0, 1]``.
+    """
+
+    def __init__(self, p):
+        self.p = as_rate(p, "p")
+
+    def __repr__(self):
+        return f"SymmetricChannel({self.p!r})"
+
+    def _rates(self):
+        return (self.p,)
+
+    def rates_for_bits(self, bits):
+        return self._fill(np.shape(bits), self.p)
+
+    def symbolic_rate(self, bit, index):
+        import sympy
+
+        return sympy.Symbol("p", nonnegative=True)
+
+    def symbolic_values(self, n):
+        import sympy
+
+        return {sympy.Symbol("p", nonnegative=True): self.p}
+
+
+class PerBitChannel(Channel):
+    """Bit position ``i`` flips with probability ``rates[i]``.
+
+    Parameters
+    ----------
+    rates : sequence of float, int, Fraction or sympy.Rational
+        ``rates[i]`` is the flip probability of bit ``i`` (bit 0 least
+        significant); its length must equal the code width ``n``.
+    """
+
+    def __init__(self, rates):
+        if isinstance(rates, (str, bytes)) or not hasattr(rates, "__len__") or len(rates) == 0:
+            raise ValueError(f"rates must be a non-empty sequence of probabilities, got {rates!r}")
+        self.rates = tuple(as_rate(r, f"rates[{i}]") for i, r in enumerate(rates))
+
+    def __repr__(self):
+        return f"PerBitChannel({list(self.rates)!r})"
+
+    def _rates(self):
+        return self.rates
+
+    def check_width(self, n):
+        if len(self.rates) != n:
+            raise ValueError(f"rates must have one entry per bit (length {n}), got length {len(self.rates)}")
+
+    def rates_for_bits(self, bits):
+        self.check_width(np.shape(bits)[-1])
+        dtype = object if self.is_exact else np.float64
+        return np.broadcast_to(np.array(self.rates, dtype=dtype), np.shape(bits)).copy()
+
+    def symbolic_rate(self, bit, index):
+        import sympy
+
+        return sympy.IndexedBase("p", nonnegative=True)[index]
+
+    def symbolic_values(self, n):
+        import sympy
+
+        base = sympy.IndexedBase("p", nonnegative=True)
+        return {base[i]: r for i, r in enumerate(self.rates)}
+
+
+class DirectionalChannel(Channel):
+    """A stored 0 reads back as 1 with ``p01``; a stored 1 reads back as 0 with ``p10``.
+
+    Parameters
+    ----------
+    p01 : float, int, Fraction or sympy.Rational
+        Probability that a stored 0 reads back as 1 (charge gain).
+    p10 : float, int, Fraction or sympy.Rational
+        Probability that a stored 1 reads back as 0 (charge loss).
+
+    Notes
+    -----
+    ``pi_i = p01 (1 - b_i) + p10 b_i``. With ``p01 = p10 = p`` this is the
+    symmetric channel. Forward-only tunneling (A.1) gives ``p01 = 0``.
+    """
+
+    def __init__(self, p01, p10):
+        self.p01 = as_rate(p01, "p01")
+        self.p10 = as_rate(p10, "p10")
+
+    def __repr__(self):
+        return f"DirectionalChannel({self.p01!r}, {self.p10!r})"
+
+    def _rates(self):
+        return (self.p01, self.p10)
+
+    def rates_for_bits(self, bits):
+        bits = np.asarray(bits)
+        rates = self._fill(bits.shape, self.p01)
+        rates[bits == 1] = self.p10
+        return rates
+
+    def symbolic_rate(self, bit, index):
+        import sympy
+
+        p01, p10 = sympy.symbols("p01 p10", nonnegative=True)
+        return p01 * (1 - bit) + p10 * bit
+
+    def symbolic_values(self, n):
+        import sympy
+
+        p01, p10 = sympy.symbols("p01 p10", nonnegative=True)
+        return {p01: self.p01, p10: self.p10}
+
+
+def as_channel(p):
+    """Coerce ``p`` to a :class:`Channel`.
+
+    A channel is returned unchanged; a number (float, int, Fraction or SymPy
+    Rational) becomes ``SymmetricChannel(p)``.
+    """
+    if isinstance(p, Channel):
+        return p
+    return SymmetricChannel(p)

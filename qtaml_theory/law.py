@@ -1,0 +1,362 @@
+"""The law of one stored weight's read-back error (paper Section 3, A.3-A.8).
+
+:class:`WeightError` is a frozen distribution in the style of
+``scipy.stats``: the error ``delta = w_hat - w`` of one stored code under a
+flip channel. Every quantity has named routes:
+
+``"formula"``
+    The closed form derived in :mod:`qtaml_theory.derive` (cumulants of the
+    Theorem 3.1 characteristic function, summed over bits).
+``"enumeration"``
+    Exact, over all ``2**n`` flip patterns (the ground truth); exact Fractions
+    when the rates and Delta are rational.
+``"montecarlo"``
+    Sample statistics of ``size`` draws with generator ``rng``.
+
+:func:`error_cumulants` is the vectorized formula route over arrays of codes.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from . import _closed_forms as cf
+from ._validation import as_scale
+from .channels import as_channel
+from .encodings import Encoding
+
+__all__ = ["WeightError", "error_cumulants", "cumulants_from_pmf", "MAX_ENUMERATION_BITS", "METHODS"]
+
+#: Largest code width for which the ``2**n`` flip patterns are enumerated.
+MAX_ENUMERATION_BITS = 20
+
+#: The routes every quantity of :class:`WeightError` can be computed by.
+METHODS = ("formula", "enumeration", "montecarlo")
+
+_BERNOULLI_CUMULANTS = (cf.bernoulli_cumulant_1, cf.bernoulli_cumulant_2,
+                        cf.bernoulli_cumulant_3, cf.bernoulli_cumulant_4)
+
+
+def _check_encoding(encoding):
+    if not isinstance(encoding, Encoding):
+        raise ValueError(
+            f"encoding must be an object from qtaml_theory.get_encoding(name, n), got {encoding!r}"
+        )
+    return encoding
+
+
+def _scale_for(delta, exact):
+    """Delta as a Fraction when the arithmetic is exact (a float converts exactly)."""
+    delta = as_scale(delta, "delta")
+    if exact:
+        return Fraction(delta)
+    return float(delta)
+
+
+def error_cumulants(encoding, codes, p, delta=1.0):
+    """Cumulants ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each code (formula route).
+
+    Parameters
+    ----------
+    encoding : Encoding
+        From :func:`qtaml_theory.get_encoding`.
+    codes : int or array_like of int
+        Stored codes.
+    p : float, Fraction, sympy.Rational or Channel
+        The flip channel (a number means the symmetric channel).
+    delta : float, optional
+        Quantization step Delta.
+
+    Returns
+    -------
+    tuple or ndarray
+        For a scalar code, ``(kappa_1, kappa_2, kappa_3, kappa_4)`` (Fractions
+        when the channel's rates are rational); otherwise an array of shape
+        ``(4,) + codes.shape``.
+
+    Notes
+    -----
+    For a linear encoding (Thm 3.1 generalized to per-bit rates ``pi_i``)
+
+    .. math::
+
+        \\kappa_m = \\Delta^m \\sum_{i=0}^{n-1} (s_i c_i)^m \\, \\kappa_m(\\pi_i),
+
+    with ``kappa_m(pi)`` the Bernoulli cumulants derived in
+    :func:`qtaml_theory.derive.bernoulli_cumulant`. For sign-magnitude the
+    magnitude's cumulants follow the same way and the sign enters through the
+    two-point mixture of :func:`qtaml_theory.derive.sign_mixture_cumulants`.
+    """
+    encoding = _check_encoding(encoding)
+    channel = as_channel(p)
+    channel.check_width(encoding.n)
+    codes = encoding.check_code(codes)
+    scalar = isinstance(codes, int)
+    exact = channel.is_exact
+    delta = _scale_for(delta, exact)
+    bits = encoding.bits(codes)
+    rates = channel.rates_for_bits(bits)
+    dtype = object if exact else np.float64
+    if encoding.is_linear:
+        signs = (1 - 2 * bits).astype(dtype)
+        amplitudes = signs * np.array(encoding.bit_weights, dtype=dtype)
+        kappas = [_bit_sum(amplitudes, rates, m) for m in (1, 2, 3, 4)]
+    else:
+        magnitude_bits = bits[..., :-1]
+        amplitudes = (1 - 2 * magnitude_bits).astype(dtype) * np.array(encoding.bit_weights, dtype=dtype)
+        magnitude = magnitude_bits.astype(dtype) @ np.array(encoding.bit_weights, dtype=dtype)
+        sigma = (1 - 2 * bits[..., -1]).astype(dtype)
+        mag_rates = rates[..., :-1]
+        mean_magnitude = magnitude + _bit_sum(amplitudes, mag_rates, 1)
+        mix = cf.sign_mixture_cumulants(
+            sigma, rates[..., -1], mean_magnitude,
+            *(_bit_sum(amplitudes, mag_rates, m) for m in (2, 3, 4)),
+        )
+        kappas = [mix[0] - sigma * magnitude, *mix[1:]]
+    kappas = [np.asarray(kap) * delta**m for m, kap in zip((1, 2, 3, 4), kappas)]
+    if scalar:
+        values = (kap.item() if isinstance(kap, np.ndarray) else kap for kap in kappas)
+        return tuple(value if exact else float(value) for value in values)
+    return np.stack([np.asarray(kap, dtype=np.float64) for kap in kappas])
+
+
+def _bit_sum(amplitudes, rates, order):
+    """``sum_i amplitudes_i**order * kappa_order(rates_i)`` over the last axis."""
+    if amplitudes.shape[-1] == 0:
+        return np.zeros(amplitudes.shape[:-1], dtype=amplitudes.dtype)
+    return np.sum(amplitudes**order * _BERNOULLI_CUMULANTS[order - 1](rates), axis=-1)
+
+
+def cumulants_from_pmf(pmf):
+    """``(kappa_1, .., kappa_4)`` of a finite law given as ``{value: probability}``.
+
+    Exact when the values and probabilities are Fractions.
+    """
+    mean = sum(value * prob for value, prob in pmf.items())
+    central = [sum((value - mean) ** m * prob for value, prob in pmf.items()) for m in (2, 3, 4)]
+    return mean, central[0], central[1], central[2] - 3 * central[0] ** 2
+
+
+class WeightError:
+    """Law of the read-back error ``delta = w_hat - w`` of one stored code.
+
+    Parameters
+    ----------
+    encoding : Encoding
+        From :func:`qtaml_theory.get_encoding`.
+    code : int
+        The stored code, ``0 <= code < 2**n``.
+    p : float, Fraction, sympy.Rational or Channel
+        The flip channel: a number is the paper's symmetric channel; or a
+        :class:`~qtaml_theory.channels.SymmetricChannel`,
+        :class:`~qtaml_theory.channels.PerBitChannel` or
+        :class:`~qtaml_theory.channels.DirectionalChannel`.
+    delta : float, Fraction or sympy.Rational, optional
+        Quantization step Delta (the stored weight is ``Delta * decode(code)``).
+        With rational rates a float Delta is taken at its exact binary value.
+
+    Notes
+    -----
+    The characteristic function is (Thm 3.1, with per-bit rates ``pi_i``)
+
+    .. math::
+
+        \\varphi(t \\mid w) = \\prod_i \\left(1 - \\pi_i + \\pi_i e^{i t \\Delta s_i c_i}\\right).
+
+    Under the symmetric channel and offset binary, ``E[delta | w] = -2 p w -
+    p Delta`` (Thm 3.2) and ``Var[delta | w] = Delta**2 p (1-p) (4**n - 1)/3``
+    (Thm A.11).
+
+    References
+    ----------
+    Paper Section 3 (Thm 3.1-3.4), Appendix A.3-A.8.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from qtaml_theory import WeightError, get_encoding
+    >>> law = WeightError(get_encoding("offset_binary", 4), 12, Fraction(1, 10))
+    >>> law.mean()
+    Fraction(-9, 10)
+    >>> law.mean(method="enumeration")
+    Fraction(-9, 10)
+    """
+
+    def __init__(self, encoding, code, p, delta=1.0):
+        self.encoding = _check_encoding(encoding)
+        self.channel = as_channel(p)
+        self.channel.check_width(self.encoding.n)
+        code = self.encoding.check_code(code)
+        if not isinstance(code, int):
+            raise ValueError("code must be a single integer; use error_cumulants for arrays of codes")
+        self.code = code
+        self.exact = self.channel.is_exact
+        self.delta = _scale_for(delta, self.exact)
+        bits = self.encoding.bits(code)
+        self.rates = tuple(self.channel.rates_for_bits(bits).tolist())
+        self.stored_value = self.encoding.decode(code) * self.delta
+
+    def __repr__(self):
+        return f"WeightError({self.encoding!r}, {self.code}, {self.channel!r}, delta={self.delta!r})"
+
+    # -- routes ---------------------------------------------------------------
+
+    def cumulants(self, method="formula", *, size=None, rng=None):
+        """``(kappa_1, kappa_2, kappa_3, kappa_4)`` of ``delta`` by ``method``.
+
+        Parameters
+        ----------
+        method : {"formula", "enumeration", "montecarlo"}
+        size : int, optional
+            Number of draws, for ``"montecarlo"`` only.
+        rng : int or numpy.random.Generator, optional
+            Seed or generator, for ``"montecarlo"`` only.
+        """
+        if method == "formula":
+            return error_cumulants(self.encoding, self.code, self.channel, self.delta)
+        if method == "enumeration":
+            return cumulants_from_pmf(self.pmf())
+        if method == "montecarlo":
+            return _sample_cumulants(self.sample(_check_size(size), rng))
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+    def mean(self, method="formula", **kwargs):
+        """``E[delta | w]`` (Thm 3.2 for the symmetric channel)."""
+        return self.cumulants(method, **kwargs)[0]
+
+    def var(self, method="formula", **kwargs):
+        """``Var[delta | w]`` (Thm A.11 for the symmetric channel)."""
+        return self.cumulants(method, **kwargs)[1]
+
+    def std(self, method="formula", **kwargs):
+        """Standard deviation of ``delta``."""
+        return math.sqrt(self.var(method, **kwargs))
+
+    def skewness(self, method="formula", **kwargs):
+        """``kappa_3 / kappa_2**(3/2)`` (Thm A.13); NaN when the variance is zero."""
+        _, k2, k3, _ = self.cumulants(method, **kwargs)
+        return float(k3) / float(k2) ** 1.5 if k2 > 0 else math.nan
+
+    def excess_kurtosis(self, method="formula", **kwargs):
+        """``kappa_4 / kappa_2**2`` (Thm A.14); exact for rational rates, NaN if ``kappa_2 = 0``."""
+        _, k2, _, k4 = self.cumulants(method, **kwargs)
+        return k4 / k2**2 if k2 > 0 else math.nan
+
+    def stats(self, method="formula", **kwargs):
+        """``(mean, var, skewness, excess_kurtosis)`` from one evaluation of the cumulants."""
+        k1, k2, k3, k4 = self.cumulants(method, **kwargs)
+        if not k2 > 0:
+            return k1, k2, math.nan, math.nan
+        return k1, k2, float(k3) / float(k2) ** 1.5, k4 / k2**2
+
+    def pmf(self):
+        """Exact law of ``delta`` by enumerating all ``2**n`` flip patterns.
+
+        Returns
+        -------
+        dict
+            ``{value: probability}`` over the distinct values of ``delta``,
+            sorted by value; Fractions when the rates are rational.
+        """
+        n = self.encoding.n
+        if n > MAX_ENUMERATION_BITS:
+            raise ValueError(f"enumeration needs n <= {MAX_ENUMERATION_BITS}, got n = {n}")
+        masks, probs = self._mask_probabilities()
+        if self.exact:
+            pmf = {}
+            base = self.encoding.decode(self.code)
+            for mask, prob in zip(masks.tolist(), probs):
+                value = (self.encoding.decode(self.code ^ mask) - base) * self.delta
+                pmf[value] = pmf.get(value, 0) + prob
+        else:
+            values = (self.encoding.decode(self.code ^ masks) - float(self.encoding.decode(self.code))) * self.delta
+            unique, inverse = np.unique(values, return_inverse=True)
+            totals = np.bincount(inverse, weights=probs, minlength=unique.size)
+            pmf = dict(zip(unique.tolist(), totals.tolist()))
+        return dict(sorted((k, v) for k, v in pmf.items() if v != 0))
+
+    def _mask_probabilities(self):
+        """All masks ``0..2**n-1`` and their probabilities, built bit by bit."""
+        if self.exact:
+            probs = [Fraction(1)]
+            for rate in self.rates:
+                probs = [q * (1 - rate) for q in probs] + [q * rate for q in probs]
+        else:
+            probs = np.ones(1)
+            for rate in self.rates:
+                probs = np.concatenate([probs * (1 - rate), probs * rate])
+        return np.arange(1 << self.encoding.n, dtype=np.int64), probs
+
+    def cf(self, t, method="formula", *, size=None, rng=None):
+        """Characteristic function ``E[exp(i t delta)]`` (Thm 3.1).
+
+        Parameters
+        ----------
+        t : float or array_like
+            Arguments (in units of 1/weight).
+        method : {"formula", "enumeration", "montecarlo"}
+        """
+        t = np.asarray(t, dtype=np.float64)
+        if method == "formula":
+            return self._cf_formula(t)
+        if method == "enumeration":
+            pmf = self.pmf()
+            values = np.array([float(x) for x in pmf], dtype=np.float64)
+            probs = np.array([float(x) for x in pmf.values()], dtype=np.float64)
+            return np.exp(1j * t[..., None] * values) @ probs
+        if method == "montecarlo":
+            draws = self.sample(_check_size(size), rng)
+            return np.exp(1j * t[..., None] * draws).mean(axis=-1)
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+    def _cf_formula(self, t):
+        rates = np.array([float(r) for r in self.rates])
+        bits = self.encoding.bits(self.code)
+        delta = float(self.delta)
+        if self.encoding.is_linear:
+            amplitudes = delta * (1 - 2 * bits) * np.array(self.encoding.bit_weights, dtype=np.float64)
+            return _product_cf(t, amplitudes, rates)
+        amplitudes = delta * (1 - 2 * bits[:-1]) * np.array(self.encoding.bit_weights, dtype=np.float64)
+        sigma = 1 - 2 * int(bits[-1])
+        magnitude = abs(float(self.encoding.decode(self.code))) * delta
+        r = rates[-1]
+        # w_hat = sigma_hat * M_hat: a two-point mixture over the sign (A.8).
+        magnitude_cf = lambda s: np.exp(1j * s * magnitude) * _product_cf(s, amplitudes, rates[:-1])  # noqa: E731
+        stored = float(self.stored_value)
+        return np.exp(-1j * t * stored) * ((1 - r) * magnitude_cf(sigma * t) + r * magnitude_cf(-sigma * t))
+
+    def sample(self, size, rng=None):
+        """Draw ``size`` independent errors ``delta`` (float64).
+
+        Each bit flips independently with its rate (compared in float64, so
+        no 2**-24 grid bias); the read-back code is ``code XOR mask``.
+        """
+        size = _check_size(size)
+        rng = np.random.default_rng(rng)
+        rates = np.array([float(r) for r in self.rates])
+        flips = rng.random((size, self.encoding.n)) < rates
+        masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(self.encoding.n, dtype=np.int64))
+        base = float(self.encoding.decode(self.code))
+        return (self.encoding.decode(self.code ^ masks) - base) * float(self.delta)
+
+
+def _product_cf(t, amplitudes, rates):
+    """``prod_i (1 - pi_i + pi_i exp(i t a_i))`` broadcast over ``t``."""
+    terms = 1 - rates + rates * np.exp(1j * np.multiply.outer(t, amplitudes))
+    return np.prod(terms, axis=-1)
+
+
+def _check_size(size):
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+        raise ValueError(f"size must be an integer >= 2 for the montecarlo route, got {size!r}")
+    return int(size)
+
+
+def _sample_cumulants(draws):
+    """Unbiased k-statistics ``k_1..k_4`` of the draws (Fisher)."""
+    from scipy.stats import kstat
+
+    return tuple(float(kstat(draws, m)) for m in (1, 2, 3, 4))
