@@ -171,6 +171,8 @@ def _geometric_sum(expr, encoding_cls):
     Sums that do not close (they hold the bit pattern) stay unevaluated.
     """
     expr = sp.piecewise_fold(expr)
+    if not expr.has(sp.Piecewise):
+        return sp.Sum(expr, (i, 0, n - 1)).doit()
     rest = expr.subs(sp.Eq(i, n - 1), False)
     top = expr.subs(i, n - 1)
     return sp.Sum(rest, (i, 0, n - 2)).doit() + top

@@ -28,7 +28,7 @@ from ._validation import as_scale
 from .channels import as_channel
 from .encodings import Encoding
 
-__all__ = ["WeightError", "error_cumulants", "cumulants_from_pmf", "MAX_ENUMERATION_BITS", "METHODS"]
+__all__ = ["WeightError", "error_cumulants", "sample_errors", "layer_output_cumulants", "cumulants_from_pmf", "MAX_ENUMERATION_BITS", "METHODS"]
 
 #: Largest code width for which the ``2**n`` flip patterns are enumerated.
 MAX_ENUMERATION_BITS = 20
@@ -329,18 +329,71 @@ class WeightError:
         return np.exp(-1j * t * stored) * ((1 - r) * magnitude_cf(sigma * t) + r * magnitude_cf(-sigma * t))
 
     def sample(self, size, rng=None):
-        """Draw ``size`` independent errors ``delta`` (float64).
+        """Draw ``size`` independent errors ``delta`` (float64); see :func:`sample_errors`."""
+        return sample_errors(self.encoding, self.code, self.channel, size, rng, self.delta)
 
-        Each bit flips independently with its rate (compared in float64, so
-        no 2**-24 grid bias); the read-back code is ``code XOR mask``.
-        """
-        size = _check_size(size)
-        rng = np.random.default_rng(rng)
-        rates = np.array([float(r) for r in self.rates])
-        flips = rng.random((size, self.encoding.n)) < rates
-        masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(self.encoding.n, dtype=np.int64))
-        base = float(self.encoding.decode(self.code))
-        return (self.encoding.decode(self.code ^ masks) - base) * float(self.delta)
+
+def sample_errors(encoding, codes, p, size, rng=None, delta=1.0):
+    """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
+
+    Each bit flips independently with its rate given its stored value,
+    compared in float64 (no ``2**-24`` grid bias); the read-back code is
+    ``code XOR mask``.
+
+    Parameters
+    ----------
+    encoding : Encoding
+    codes : int or array_like of int
+        Stored codes; the draws are independent across codes.
+    p : float, Fraction, sympy.Rational or Channel
+    size : int
+        Number of draws (at least 2).
+    rng : int or numpy.random.Generator, optional
+    delta : float, optional
+
+    Returns
+    -------
+    ndarray
+        Shape ``(size,) + codes.shape``, float64.
+    """
+    encoding = _check_encoding(encoding)
+    channel = as_channel(p)
+    channel.check_width(encoding.n)
+    codes = np.asarray(encoding.check_code(codes))
+    size = _check_size(size)
+    delta = float(as_scale(delta, "delta"))
+    rng = np.random.default_rng(rng)
+    rates = channel.rates_for_bits(encoding.bits(codes)).astype(np.float64)
+    flips = rng.random((size,) + rates.shape) < rates
+    masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(encoding.n, dtype=np.int64))
+    return (encoding.decode(codes ^ masks) - encoding.decode(codes)) * delta
+
+
+def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0):
+    """Cumulants of a layer output's perturbation ``sum_j x_j delta_j`` (Remark 3.5).
+
+    The weights' errors are independent, so ``kappa_m = sum_j x_j**m
+    kappa_m(delta_j)``: the excess kurtosis of the output falls like
+    ``1/width`` for comparable terms, while each weight's stays fixed.
+
+    Parameters
+    ----------
+    encoding : Encoding
+    codes : array_like of int, shape (width,)
+    p : float, Fraction, sympy.Rational or Channel
+    inputs : array_like, shape (width,)
+        The layer inputs ``x_j``.
+    delta : float, optional
+
+    Returns
+    -------
+    ndarray, shape (4,)
+    """
+    inputs = np.asarray(inputs, dtype=np.float64)
+    per_weight = error_cumulants(encoding, np.asarray(codes), p, delta)
+    if per_weight.shape[1:] != inputs.shape:
+        raise ValueError(f"inputs must have the shape of codes {per_weight.shape[1:]}, got {inputs.shape}")
+    return np.array([np.sum(inputs**m * per_weight[m - 1]) for m in (1, 2, 3, 4)])
 
 
 def _product_cf(t, amplitudes, rates):
