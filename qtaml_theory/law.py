@@ -28,7 +28,14 @@ from ._validation import as_scale
 from .channels import as_channel
 from .encodings import Encoding
 
-__all__ = ["WeightError", "error_cumulants", "sample_errors", "layer_output_cumulants", "cumulants_from_pmf", "MAX_ENUMERATION_BITS", "METHODS"]
+__all__ = [
+    "WeightError",
+    "error_cumulants",
+    "sample_errors",
+    "layer_output_cumulants",
+    "MAX_ENUMERATION_BITS",
+    "METHODS",
+]
 
 #: Largest code width for which the ``2**n`` flip patterns are enumerated.
 MAX_ENUMERATION_BITS = 20
@@ -130,16 +137,6 @@ def _bit_sum(amplitudes, rates, order):
     return np.sum(amplitudes**order * _BERNOULLI_CUMULANTS[order - 1](rates), axis=-1)
 
 
-def cumulants_from_pmf(pmf):
-    """``(kappa_1, .., kappa_4)`` of a finite law given as ``{value: probability}``.
-
-    Exact when the values and probabilities are Fractions.
-    """
-    mean = sum(value * prob for value, prob in pmf.items())
-    central = [sum((value - mean) ** m * prob for value, prob in pmf.items()) for m in (2, 3, 4)]
-    return mean, central[0], central[1], central[2] - 3 * central[0] ** 2
-
-
 class WeightError:
     """Law of the read-back error ``delta = w_hat - w`` of one stored code.
 
@@ -218,7 +215,7 @@ class WeightError:
         if method == "formula":
             return error_cumulants(self.encoding, self.code, self.channel, self.delta)
         if method == "enumeration":
-            return cumulants_from_pmf(self.pmf())
+            return self._enumerated_cumulants()
         if method == "montecarlo":
             return _sample_cumulants(self.sample(_check_size(size), rng))
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -261,34 +258,65 @@ class WeightError:
             ``{value: probability}`` over the distinct values of ``delta``,
             sorted by value; Fractions when the rates are rational.
         """
+        steps, weights, total = self._enumerate()
+        if self.exact:
+            return {Fraction(s) * self.delta: Fraction(c, total) for s, c in zip(steps, weights)}
+        return {s * self.delta: c for s, c in zip(steps.tolist(), weights.tolist())}
+
+    def _enumerate(self):
+        """Distinct errors in units of Delta and their weights, over all flip masks.
+
+        The error ``decode(code ^ mask) - decode(code)`` is an integer for every
+        encoding (offsets cancel). Each mask's probability is the product of
+        ``pi_i`` or ``1 - pi_i`` over bits, built bit by bit. With rational
+        rates the weights are integer numerators over ``total = D**n``, ``D``
+        the rates' common denominator, so the arithmetic stays in integers.
+
+        Returns
+        -------
+        steps : ndarray of int64, sorted
+        weights : list of int (exact) or ndarray of float64
+        total : int or float
+            The weights sum to ``total``.
+        """
         n = self.encoding.n
         if n > MAX_ENUMERATION_BITS:
             raise ValueError(f"enumeration needs n <= {MAX_ENUMERATION_BITS}, got n = {n}")
-        masks, probs = self._mask_probabilities()
-        if self.exact:
-            pmf = {}
-            base = self.encoding.decode(self.code)
-            for mask, prob in zip(masks.tolist(), probs):
-                value = (self.encoding.decode(self.code ^ mask) - base) * self.delta
-                pmf[value] = pmf.get(value, 0) + prob
-        else:
-            values = (self.encoding.decode(self.code ^ masks) - float(self.encoding.decode(self.code))) * self.delta
-            unique, inverse = np.unique(values, return_inverse=True)
-            totals = np.bincount(inverse, weights=probs, minlength=unique.size)
-            pmf = dict(zip(unique.tolist(), totals.tolist()))
-        return dict(sorted((k, v) for k, v in pmf.items() if v != 0))
-
-    def _mask_probabilities(self):
-        """All masks ``0..2**n-1`` and their probabilities, built bit by bit."""
-        if self.exact:
-            probs = [Fraction(1)]
-            for rate in self.rates:
-                probs = [q * (1 - rate) for q in probs] + [q * rate for q in probs]
-        else:
+        masks = np.arange(1 << n, dtype=np.int64)
+        base = float(self.encoding.decode(self.code))
+        steps = np.rint(self.encoding.decode(self.code ^ masks) - base).astype(np.int64)
+        unique, inverse = np.unique(steps, return_inverse=True)
+        if not self.exact:
             probs = np.ones(1)
             for rate in self.rates:
                 probs = np.concatenate([probs * (1 - rate), probs * rate])
-        return np.arange(1 << self.encoding.n, dtype=np.int64), probs
+            totals = np.bincount(inverse, weights=probs, minlength=unique.size)
+            keep = totals > 0
+            return unique[keep], totals[keep], 1.0
+        denominator = math.lcm(*(rate.denominator for rate in self.rates))
+        weights = [1]
+        for rate in self.rates:
+            flip = rate.numerator * (denominator // rate.denominator)
+            weights = [x * (denominator - flip) for x in weights] + [x * flip for x in weights]
+        totals = [0] * unique.size
+        for slot, weight in zip(inverse.tolist(), weights):
+            totals[slot] += weight
+        kept = [(s, c) for s, c in zip(unique.tolist(), totals) if c]
+        return np.array([s for s, _ in kept], dtype=np.int64), [c for _, c in kept], denominator**n
+
+    def _enumerated_cumulants(self):
+        """Cumulants from the enumerated law: exact power sums, or float central sums."""
+        steps, weights, total = self._enumerate()
+        if self.exact:
+            sums = [sum(s**j * c for s, c in zip(steps.tolist(), weights)) for j in range(5)]
+            raw = [Fraction(x, total) for x in sums]
+            mean = raw[1]
+            central = [sum(math.comb(j, m) * raw[m] * (-mean) ** (j - m) for m in range(j + 1)) for j in (2, 3, 4)]
+        else:
+            mean = float(steps @ weights)
+            central = [float(((steps - mean) ** j) @ weights) for j in (2, 3, 4)]
+        kappas = (mean, central[0], central[1], central[2] - 3 * central[0] ** 2)
+        return tuple(kappa * self.delta**order for order, kappa in enumerate(kappas, start=1))
 
     def cf(self, t, method="formula", *, size=None, rng=None):
         """Characteristic function ``E[exp(i t delta)]`` (Thm 3.1).

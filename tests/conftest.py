@@ -1,0 +1,40 @@
+"""Shared fixtures and case tables for the theorem regression suite."""
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel
+from qtaml_theory.encodings import ENCODINGS
+
+settings.register_profile(
+    "qtaml", deadline=None, derandomize=True, max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("qtaml")
+
+ENCODING_NAMES = tuple(ENCODINGS)
+
+
+def exact_channels(n):
+    """One channel of each kind with rational rates, for an n-bit code."""
+    return {
+        "symmetric": SymmetricChannel(Fraction(1, 10)),
+        "per_bit": PerBitChannel([Fraction(1, 3 + 2 * i) for i in range(n)]),
+        "directional": DirectionalChannel(Fraction(1, 20), Fraction(2, 7)),
+    }
+
+
+def float_channels(n):
+    """One channel of each kind with float rates, for an n-bit code."""
+    return {
+        "symmetric": SymmetricChannel(0.1),
+        "per_bit": PerBitChannel([0.02 + 0.03 * i for i in range(n)]),
+        "directional": DirectionalChannel(0.05, 0.2),
+    }
+
+
+@pytest.fixture(params=ENCODING_NAMES)
+def encoding_name(request):
+    return request.param

@@ -1,0 +1,162 @@
+"""Every quantity of WeightError by every route: formula, enumeration, Monte Carlo.
+
+One generic walk (STYLE.md, habit 2): the closed form equals exact
+enumeration - exactly with rational rates, for every code at n <= 8 and for
+sampled codes up to n = 16 - and the Monte Carlo route agrees within a bound
+from its standard error (qtaml_theory.verify) at a stated false-alarm rate.
+"""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qtaml_theory import PerBitChannel, WeightError, error_cumulants, get_encoding
+from qtaml_theory.channels import DirectionalChannel, SymmetricChannel
+from qtaml_theory.verify import FALSE_ALARM, FLOAT_RTOL, STATISTICS, montecarlo_zscores, z_threshold
+
+from conftest import ENCODING_NAMES, exact_channels, float_channels
+
+CHANNEL_KINDS = ("symmetric", "per_bit", "directional")
+
+
+@pytest.mark.parametrize("kind", CHANNEL_KINDS)
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_formula_equals_enumeration_exactly_for_every_code(encoding_name, kind, n):
+    encoding = get_encoding(encoding_name, n)
+    channel = exact_channels(n)[kind]
+    for code in range(2**n):
+        law = WeightError(encoding, code, channel, delta=Fraction(3, 7))
+        assert law.cumulants("formula") == law.cumulants("enumeration"), code
+
+
+@pytest.mark.parametrize("kind", CHANNEL_KINDS)
+@pytest.mark.parametrize("n", [12, 16])
+def test_formula_equals_enumeration_exactly_for_sampled_wide_codes(encoding_name, kind, n):
+    encoding = get_encoding(encoding_name, n)
+    channel = exact_channels(n)[kind]
+    rng = np.random.default_rng(n)
+    for code in [0, 2**n - 1, *rng.integers(0, 2**n, size=2).tolist()]:
+        law = WeightError(encoding, int(code), channel)
+        assert law.cumulants("formula") == law.cumulants("enumeration"), code
+
+
+@pytest.mark.parametrize("kind", CHANNEL_KINDS)
+@pytest.mark.parametrize("n", [4, 8, 16])
+def test_float_formula_matches_enumeration_to_rounding(encoding_name, kind, n):
+    encoding = get_encoding(encoding_name, n)
+    channel = float_channels(n)[kind]
+    for code in (0, 2 ** (n - 1) + 3, 2**n - 1):
+        law = WeightError(encoding, code, channel, delta=0.01)
+        formula, enumerated = law.cumulants("formula"), law.cumulants("enumeration")
+        scale = np.sqrt(enumerated[1])
+        for order, (a, b) in enumerate(zip(formula, enumerated), start=1):
+            assert abs(a - b) <= FLOAT_RTOL * max(abs(b), scale**order), (order, a, b)
+
+
+def test_vectorized_route_equals_the_scalar_route(encoding_name):
+    encoding = get_encoding(encoding_name, 8)
+    codes = np.arange(256).reshape(16, 16)
+    for channel in float_channels(8).values():
+        table = error_cumulants(encoding, codes, channel, delta=0.5)
+        assert table.shape == (4, 16, 16)
+        for code in (0, 37, 128, 255):
+            expected = WeightError(encoding, code, channel, delta=0.5).cumulants()
+            np.testing.assert_allclose(table[:, code // 16, code % 16], expected, rtol=1e-14, atol=1e-14)
+
+
+def test_pmf_sums_to_one_and_has_the_enumerated_mean():
+    law = WeightError(get_encoding("offset_binary", 6), 41, Fraction(1, 5), delta=Fraction(1, 4))
+    pmf = law.pmf()
+    assert sum(pmf.values()) == 1
+    assert sum(v * q for v, q in pmf.items()) == law.mean()
+    assert all(isinstance(v, Fraction) for v in pmf.values())
+
+
+@pytest.mark.parametrize("encoding_name", ENCODING_NAMES)
+def test_characteristic_function_formula_equals_enumeration(encoding_name):
+    t = np.linspace(-7.0, 7.0, 41)
+    for channel in float_channels(6).values():
+        for code in (0, 21, 63):
+            law = WeightError(get_encoding(encoding_name, 6), code, channel, delta=0.3)
+            np.testing.assert_allclose(law.cf(t), law.cf(t, "enumeration"), rtol=0, atol=1e-13)
+
+
+# Monte Carlo: every statistic of every law below, judged together.
+MC_SIZE = 100_000
+MC_CASES = [
+    (name, n, code, channel)
+    for name in ENCODING_NAMES
+    for n, code in ((4, 5), (8, 200))
+    for channel in (SymmetricChannel(0.2), SymmetricChannel(0.03), DirectionalChannel(0.02, 0.15),
+                    PerBitChannel([0.05 + 0.02 * i for i in range(n)]))
+]
+MC_THRESHOLD = z_threshold(FALSE_ALARM, len(MC_CASES) * len(STATISTICS))
+
+
+@pytest.mark.parametrize("case", range(len(MC_CASES)))
+def test_montecarlo_agrees_within_standard_error(case):
+    """|z| <= z_threshold(1e-6, all checks): a correct sampler fails this test with probability <= 1e-6."""
+    name, n, code, channel = MC_CASES[case]
+    law = WeightError(get_encoding(name, n), code, channel, delta=0.25)
+    zscores = montecarlo_zscores(law, MC_SIZE, rng=1000 + case)
+    for statistic, z in zscores.items():
+        assert abs(z) <= MC_THRESHOLD, (statistic, z, MC_THRESHOLD)
+
+
+def test_montecarlo_check_detects_a_wrong_sampler(monkeypatch):
+    """The z-score test can fail: a sampler with the wrong flip rate is caught."""
+    law = WeightError(get_encoding("offset_binary", 8), 200, 0.1, delta=0.25)
+    wrong = WeightError(get_encoding("offset_binary", 8), 200, 0.105, delta=0.25)
+    monkeypatch.setattr(law, "sample", wrong.sample)
+    zscores = montecarlo_zscores(law, MC_SIZE, rng=7)
+    assert max(abs(z) for z in zscores.values()) > MC_THRESHOLD
+
+
+def test_montecarlo_characteristic_function_within_standard_error():
+    law = WeightError(get_encoding("twos_complement", 8), 77, 0.1, delta=0.02)
+    t = np.linspace(-20, 20, 9)
+    # |Re| and |Im| of exp(i t delta) are bounded by 1, so each has standard error <= 1/sqrt(N).
+    bound = z_threshold(FALSE_ALARM, 2 * t.size) / np.sqrt(MC_SIZE)
+    difference = law.cf(t, "montecarlo", size=MC_SIZE, rng=3) - law.cf(t)
+    assert np.all(np.abs(difference.real) <= bound) and np.all(np.abs(difference.imag) <= bound)
+
+
+def test_montecarlo_is_reproducible_with_a_seed():
+    law = WeightError(get_encoding("sign_magnitude", 8), 130, 0.1)
+    np.testing.assert_array_equal(law.sample(1000, rng=5), law.sample(1000, rng=5))
+
+
+rates = st.fractions(min_value=0, max_value=1, max_denominator=12)
+
+
+@st.composite
+def exact_laws(draw):
+    name = draw(st.sampled_from(ENCODING_NAMES))
+    n = draw(st.integers(1, 9))
+    kind = draw(st.sampled_from(CHANNEL_KINDS))
+    if kind == "symmetric":
+        channel = SymmetricChannel(draw(rates))
+    elif kind == "per_bit":
+        channel = PerBitChannel(draw(st.lists(rates, min_size=n, max_size=n)))
+    else:
+        channel = DirectionalChannel(draw(rates), draw(rates))
+    code = draw(st.integers(0, 2**n - 1))
+    delta = draw(st.fractions(min_value=Fraction(1, 50), max_value=4, max_denominator=50))
+    return WeightError(get_encoding(name, n), code, channel, delta=delta)
+
+
+@given(exact_laws())
+def test_property_formula_equals_enumeration_for_random_laws(law):
+    assert law.cumulants("formula") == law.cumulants("enumeration")
+    pmf = law.pmf()
+    assert sum(pmf.values()) == 1
+
+
+@given(exact_laws())
+def test_property_variance_nonnegative_and_zero_only_without_flips(law):
+    variance = law.var()
+    assert variance >= 0
+    assert (variance == 0) == (len(law.pmf()) == 1)
