@@ -1,0 +1,60 @@
+"""Command line: ``python -m qtaml_theory.report [--out DIR] [--format tex|md]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import latex, markdown
+from .rows import build_tables
+
+
+def render(tables, fmt):
+    """``{file name: text}`` for every output file of the chosen format."""
+    if fmt == "tex":
+        files = {f"table_{t.name}.tex": latex.render_table(t) for t in tables}
+        files["main.tex"] = latex.render_document([f"table_{t.name}" for t in tables])
+        return files
+    return {"report.md": markdown.render_document([markdown.render_table(t) for t in tables])}
+
+
+def write_atomically(out, files):
+    """Write every file to a temporary name first, then rename, so no file is ever half written."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        handle, temporary = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w") as stream:
+                stream.write(text)
+            os.replace(temporary, out / name)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m qtaml_theory.report", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("report"), help="output directory (default: ./report)")
+    parser.add_argument("--format", choices=("tex", "md"), default="tex", help="LaTeX tables + main.tex, or Markdown")
+    parser.add_argument("--mc-size", type=int, default=200_000, help="Monte Carlo draws per theorem check")
+    parser.add_argument("--seed", type=int, default=0, help="Monte Carlo seed")
+    args = parser.parse_args(argv)
+    if args.mc_size < 2:
+        parser.error(f"--mc-size must be at least 2, got {args.mc_size}")
+
+    def progress(message):
+        print(message, file=sys.stderr, flush=True)
+
+    tables = build_tables(size=args.mc_size, seed=args.seed, progress=progress)
+    files = render(tables, args.format)
+    write_atomically(args.out, files)
+    for name in files:
+        print(args.out / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
