@@ -9,6 +9,7 @@ difference to zero.
 Examples
 --------
 >>> import sympy as sp
+>>> from qtaml_theory.proof import Derivation
 >>> x = sp.Symbol("x")
 >>> d = Derivation("demo", "a square")
 >>> _ = d.step("expand the square", (x + 1) ** 2, x**2 + 2 * x + 1)
