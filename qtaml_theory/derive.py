@@ -50,6 +50,7 @@ __all__ = [
     "excess_kurtosis",
     "lyapunov_ratio",
     "sign_magnitude_mean",
+    "sign_magnitude_variance",
     "sign_mixture_cumulants",
     "mean_correction_factor",
     "compensated_mean",
@@ -314,6 +315,21 @@ def sign_magnitude_mean(channel="symmetric"):
     sign_rate = CHANNELS[channel].symbolic_rate(sp.Rational(1, 2) * (1 - sigma), n - 1)
     mean = sp.expand(sigma * (1 - 2 * sign_rate) * Delta * magnitude_mean)
     return sp.simplify(_reduce_sign(mean))
+
+
+def sign_magnitude_variance():
+    """``Var[delta | w]`` for sign-magnitude under the symmetric channel, general ``n``.
+
+    The magnitude is an (n-1)-bit linear code (mean ``M``, variance ``k2``
+    from :func:`linear_cumulant`); the sign enters through
+    :func:`sign_mixture_cumulants`: ``Var = k2 + 4 r (1 - r) M**2``. Unlike
+    Thm A.11 it grows with ``|w| = sigma w``.
+    """
+    magnitude = sigma * w / Delta
+    magnitude_mean = (1 - 2 * p) * magnitude + p * (2 ** (n - 1) - 1)
+    magnitude_var = (linear_cumulant(2) / Delta**2).subs(n, n - 1)
+    variance = sign_mixture_cumulants()[1].subs({k2: magnitude_var, M: magnitude_mean, r: p})
+    return sp.factor(_reduce_sign(sp.expand(Delta**2 * variance)))
 
 
 def mean_correction_factor():

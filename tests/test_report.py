@@ -42,6 +42,14 @@ def test_drift_rows_show_the_sign_magnitude_offset_at_zero():
     assert rows["sign magnitude"]["at_zero"] == pytest.approx(0.1 * 0.8 * 127)
 
 
+def test_variance_rows_single_out_sign_magnitude():
+    from qtaml_theory.report.rows import encoding_variance_rows
+
+    rows = {r["encoding"]: r["state_free"] for r in encoding_variance_rows()}
+    assert rows == {"offset binary": "yes", "offset binary symmetric": "yes", "twos complement": "yes",
+                    "sign magnitude": "no"}
+
+
 def test_cli_writes_markdown(tmp_path):
     assert main(["--out", str(tmp_path), "--format", "md", "--mc-size", "2000"]) == 0
     text = (tmp_path / "report.md").read_text()
@@ -78,7 +86,7 @@ def test_cli_end_to_end_compiles_with_pdflatex(tmp_path):
     subprocess.run([sys.executable, "-m", "qtaml_theory.report", "--out", str(out), "--mc-size", "5000"],
                    check=True, capture_output=True, text=True)
     assert {"main.tex", "table_theorems.tex", "table_moments.tex", "table_msb_share.tex",
-            "table_drifts.tex"} <= {p.name for p in out.iterdir()}
+            "table_drifts.tex", "table_variances.tex"} <= {p.name for p in out.iterdir()}
     result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
                             cwd=out, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]

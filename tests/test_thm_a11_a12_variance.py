@@ -57,3 +57,20 @@ def test_lemma_4_2_protected_variance_equals_enumeration(bits):
         for code in (0, 2 ** (bits - 1), 2**bits - 1):
             law = WeightError(encoding, code, channel, delta=DELTA)
             assert law.var("enumeration") == _closed_forms.variance_protected(bits, protected, P, DELTA)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 6])
+def test_sign_magnitude_variance_formula_equals_enumeration(bits):
+    encoding = get_encoding("sign_magnitude", bits)
+    expression = derive.sign_magnitude_variance().subs(n, bits)
+    for code in range(2**bits):
+        law = WeightError(encoding, code, P, delta=DELTA)
+        sign = -1 if code >> (bits - 1) else 1
+        expected = expression.subs({derive.w: sp.Rational(law.stored_value), p: sp.Rational(P),
+                                    Delta: sp.Rational(DELTA), derive.sigma: sign})
+        assert law.var("enumeration") == Fraction(str(expected))
+
+
+def test_twos_complement_and_symmetric_grid_share_the_offset_binary_variance():
+    for name in ("twos_complement", "offset_binary_symmetric"):
+        assert sp.simplify(derive.variance(name) - derive.variance()) == 0

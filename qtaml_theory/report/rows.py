@@ -21,7 +21,7 @@ from ..theorems import THEOREMS
 from ..verify import FALSE_ALARM, z_threshold
 
 __all__ = ["Column", "Table", "TABLES", "build_tables", "theorem_rows", "moment_grid_rows",
-           "msb_share_rows", "encoding_drift_rows"]
+           "msb_share_rows", "encoding_drift_rows", "encoding_variance_rows"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,17 @@ def encoding_drift_rows(bits=8, rate=0.1):
     return rows
 
 
+def encoding_variance_rows(bits=8):
+    """The variance of every encoding side by side (Thm A.11; sign-magnitude derived here)."""
+    rows = []
+    for name in ENCODINGS:
+        variance = derive.sign_magnitude_variance() if name == "sign_magnitude" else derive.variance(name)
+        variance = sp.collect(sp.expand(variance.subs(derive.n, bits)), [derive.w**2, derive.w], sp.factor)
+        rows.append({"encoding": name.replace("_", " "), "variance": f"${sp.latex(variance)}$",
+                     "state_free": "no" if variance.has(derive.w) else "yes"})
+    return rows
+
+
 TABLES = {
     "theorems": ("Theorem checks",
                  "Each theorem: the SymPy derivation against the paper's statement, the largest relative "
@@ -146,6 +157,12 @@ TABLES = {
                (Column("encoding", "encoding", "encoding"), Column("drift", "$\\mathbb{E}[\\delta\\mid w]$", "E[delta | w]"),
                 Column("at_min", "at $w_{\\min}$", "at w_min", "{:.3f}"),
                 Column("at_zero", "at $0$", "at 0", "{:.3f}"), Column("at_max", "at $w_{\\max}$", "at w_max", "{:.3f}"))),
+    "variances": ("Variance by encoding",
+                  "Thm A.11 for the linear encodings and its sign-magnitude counterpart, symmetric channel, "
+                  "$n=8$: only sign-magnitude makes the variance depend on the stored weight.",
+                  (Column("encoding", "encoding", "encoding"),
+                   Column("variance", "$\\mathrm{Var}[\\delta\\mid w]$", "Var[delta | w]"),
+                   Column("state_free", "state-free", "state-free"))),
 }
 
 
@@ -170,6 +187,7 @@ def build_tables(size=200_000, seed=0, progress=None):
         "moments": moment_grid_rows,
         "msb_share": msb_share_rows,
         "drifts": encoding_drift_rows,
+        "variances": encoding_variance_rows,
     }
     tables = []
     for name, (title, caption, columns) in TABLES.items():
