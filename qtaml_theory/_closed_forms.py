@@ -59,6 +59,21 @@ def lyapunov_ratio(n, p):
     return (-6*sqrt(3)*8**n*p**3 + 12*sqrt(3)*8**n*p**2 - 9*sqrt(3)*8**n*p + 3*sqrt(3)*8**n + 6*sqrt(3)*p**3 - 12*sqrt(3)*p**2 + 9*sqrt(3)*p - 3*sqrt(3))/(7*sqrt(p)*(-4**n*p + 4**n + p - 1)**(3/2))
 
 
+def protection_cost(n, k):
+    """Allocation objective per unit N s with the top k bits protected (Thm 4.4): 4**(n-k) - 1."""
+    return (-4**k + 4**n)/(4**k)
+
+
+def protection_cost_leading(n, k):
+    """Leading-order allocation objective per unit N s (Sec. 4.5): 4**(n-k)."""
+    return (4**n)/(4**k)
+
+
+def output_variance_factor(p):
+    """Common factor p(1-p)/3 of the output variance (Thm 4.4)."""
+    return (-p**2 + p)/(3)
+
+
 def mean_correction_factor(p):
     """Pre-scaling factor 1/(1 - 2p) of the mean correction (Prop 4.1)."""
     return (-1)/(2*p - 1)

@@ -52,6 +52,11 @@ __all__ = [
     "sign_magnitude_mean",
     "sign_magnitude_variance",
     "sign_mixture_cumulants",
+    "output_variance_term",
+    "protection_cost",
+    "protection_cost_leading",
+    "integer_rounding_ratio",
+    "integer_rounding_bound",
     "mean_correction_factor",
     "compensated_mean",
     "generate_closed_forms_module",
@@ -332,6 +337,61 @@ def sign_magnitude_variance():
     return sp.factor(_reduce_sign(sp.expand(Delta**2 * variance)))
 
 
+def output_variance_term():
+    """Thm 4.4: one layer's share of ``E||delta z||**2``, ``G sigma**2`` with top-k protection.
+
+    Lemma 4.3 weighs the per-weight variance (Lemma 4.2) by the Jacobian gain
+    ``G``; writing ``Delta**2 = s N / G`` with the per-weight score
+    ``s = Delta**2 G / N`` gives ``N s p (1-p) (4**(n-k) - 1) / 3``.
+    """
+    gain, size, score = sp.symbols("G N s", positive=True)
+    term = variance_protected() * gain
+    return sp.factor(term.subs(Delta, sp.sqrt(score * size / gain)))
+
+
+def protection_cost():
+    """The allocation objective per unit ``N s`` (Thm 4.4-4.5): ``4**(n-k) - 1``.
+
+    :func:`output_variance_term` divided by ``N s`` and by the common factor
+    ``kappa_2(p) / 3``, which does not change the optimal allocation.
+    """
+    size, score = sp.symbols("N s", positive=True)
+    common = bernoulli_cumulant(2).subs(pi, p) / 3
+    return sp.simplify(output_variance_term() / (size * score * common))
+
+
+def protection_cost_leading():
+    """Leading-order form of :func:`protection_cost`: ``4**(n-k)`` (Sec. 4.5, A.12).
+
+    The dominant term as the number of exposed bits ``m = n - k`` grows:
+    ``lim_{m -> oo} cost / 4**m`` times ``4**m``.
+    """
+    exposed = sp.Symbol("m", positive=True)
+    cost = sp.simplify(protection_cost().subs(n, k + exposed))
+    return sp.limit(cost / 4**exposed, exposed, sp.oo) * 4 ** (n - k)
+
+
+def integer_rounding_ratio():
+    """A.13: the integer / continuous ratio when a share ``f`` of equal-fraction layers rounds up.
+
+    Rounding ``k* = m + f`` down multiplies a layer's leading-order variance by
+    ``4**f``, up by ``4**(f-1)`` (ratios of :func:`protection_cost_leading`).
+    """
+    f, m = sp.symbols("f m", positive=True)
+    cost = protection_cost_leading()
+    down = sp.simplify(cost.subs(k, m) / cost.subs(k, m + f))
+    up = sp.simplify(cost.subs(k, m + 1) / cost.subs(k, m + f))
+    return sp.simplify(f * up + (1 - f) * down)
+
+
+def integer_rounding_bound():
+    """A.13: ``max_f`` of :func:`integer_rounding_ratio`, ``3 * 4**(1/3) / (e ln 4)`` ~ 1.2637."""
+    ratio = integer_rounding_ratio()
+    (f,) = ratio.free_symbols
+    (critical,) = sp.solve(sp.Eq(sp.diff(ratio, f), 0), f)
+    return sp.simplify(ratio.subs(f, critical))
+
+
 def mean_correction_factor():
     """Prop 4.1: the pre-scaling factor ``1 / (1 - 2p)`` that undoes the shrinkage.
 
@@ -384,6 +444,12 @@ def _generated_functions():
          "Fourth cumulant under the symmetric channel (Thm A.14)."),
         ("lyapunov_ratio", (n, p), (lyapunov_ratio(),),
          "Lyapunov ratio of the per-weight sum (Thm 3.4); takes floats."),
+        ("protection_cost", (n, k), (protection_cost(),),
+         "Allocation objective per unit N s with the top k bits protected (Thm 4.4): 4**(n-k) - 1."),
+        ("protection_cost_leading", (n, k), (protection_cost_leading(),),
+         "Leading-order allocation objective per unit N s (Sec. 4.5): 4**(n-k)."),
+        ("output_variance_factor", (p,), (bernoulli_cumulant(2).subs(pi, p) / 3,),
+         "Common factor p(1-p)/3 of the output variance (Thm 4.4)."),
         ("mean_correction_factor", (p,), (mean_correction_factor(),),
          "Pre-scaling factor 1/(1 - 2p) of the mean correction (Prop 4.1)."),
     ]

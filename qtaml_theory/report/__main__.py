@@ -40,15 +40,20 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("report"), help="output directory (default: ./report)")
     parser.add_argument("--format", choices=("tex", "md"), default="tex", help="LaTeX tables + main.tex, or Markdown")
     parser.add_argument("--mc-size", type=int, default=200_000, help="Monte Carlo draws per theorem check")
-    parser.add_argument("--seed", type=int, default=0, help="Monte Carlo seed")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo checks and allocation studies")
+    parser.add_argument("--allocation-configs", type=int, default=100,
+                        help="random configurations per layer count in the allocation studies")
     args = parser.parse_args(argv)
     if args.mc_size < 2:
         parser.error(f"--mc-size must be at least 2, got {args.mc_size}")
+    if args.allocation_configs < 1:
+        parser.error(f"--allocation-configs must be at least 1, got {args.allocation_configs}")
 
     def progress(message):
         print(message, file=sys.stderr, flush=True)
 
-    tables = build_tables(size=args.mc_size, seed=args.seed, progress=progress)
+    tables = build_tables(size=args.mc_size, seed=args.seed, progress=progress,
+                          allocation_configs=args.allocation_configs)
     files = render(tables, args.format)
     write_atomically(args.out, files)
     for name in files:
