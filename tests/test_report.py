@@ -51,7 +51,7 @@ def test_variance_rows_single_out_sign_magnitude():
 
 
 def test_cli_writes_markdown(tmp_path):
-    assert main(["--out", str(tmp_path), "--format", "md", "--mc-size", "2000"]) == 0
+    assert main(["--out", str(tmp_path), "--format", "md", "--mc-size", "2000", "--allocation-configs", "2"]) == 0
     text = (tmp_path / "report.md").read_text()
     assert "## Theorem checks" in text and "Thm 3.2" in text and "NO" not in text
 
@@ -72,7 +72,7 @@ def test_a_failed_render_leaves_no_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr("qtaml_theory.report.__main__.render", broken)
     with pytest.raises(RuntimeError):
-        main(["--out", str(tmp_path / "out"), "--mc-size", "2000"])
+        main(["--out", str(tmp_path / "out"), "--mc-size", "2000", "--allocation-configs", "2"])
     assert not (tmp_path / "out").exists()
 
 
@@ -83,7 +83,7 @@ def test_cli_end_to_end_compiles_with_pdflatex(tmp_path):
             pytest.fail("pdflatex is missing in CI: .ci/run installs texlive-latex-base and -recommended")
         pytest.skip("pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
     out = tmp_path / "report"
-    subprocess.run([sys.executable, "-m", "qtaml_theory.report", "--out", str(out), "--mc-size", "5000"],
+    subprocess.run([sys.executable, "-m", "qtaml_theory.report", "--out", str(out), "--mc-size", "5000", "--allocation-configs", "2"],
                    check=True, capture_output=True, text=True)
     assert {"main.tex", "table_theorems.tex", "table_moments.tex", "table_msb_share.tex",
             "table_drifts.tex", "table_variances.tex"} <= {p.name for p in out.iterdir()}
