@@ -6,7 +6,8 @@ compares. Each expression is printed as one integer-coefficient numerator over
 one denominator, so Fractions stay exact and numpy arrays broadcast.
 """
 
-from numpy import sqrt  # noqa: F401
+from numpy import log, sqrt  # noqa: F401
+from scipy.special import gammaln  # noqa: F401
 
 
 def bernoulli_cumulant_1(pi):
@@ -92,3 +93,33 @@ def mean_drift_offset_binary_symmetric(w, p, Delta):
 def mean_drift_twos_complement(w, p, Delta):
     """E[delta | w] for twos_complement under the symmetric channel (Thm 3.2, A.8)."""
     return -Delta*p - 2*p*w
+
+
+def decay_constant(V0, E, m, hbar):
+    """Decay constant kappa inside the barrier, 1/m from SI inputs (Lemma A.7)."""
+    return (sqrt(2)*sqrt(m)*sqrt(-E + V0))/(hbar)
+
+
+def wkb_log_transmission(kappa, d):
+    """log of the WKB transmission exp(-2 kappa d) (Lemma A.7)."""
+    return -2*d*kappa
+
+
+def transmission_prefactor(V0, E):
+    """V0**2/(4E(V0-E)): exact T = 1/(1 + prefactor sinh(kappa d)**2) (rectangular barrier)."""
+    return (-V0**2)/(4*E*(E - V0))
+
+
+def wkb_prefactor(V0, E):
+    """Thick-barrier limit of T_exact / T_WKB, 16E(V0-E)/V0**2."""
+    return (-16*E**2 + 16*E*V0)/(V0**2)
+
+
+def rare_escape_probability(T, A):
+    """Rare-escape form A T of 1 - (1 - T)**A, A = nu tau attempts (Lemma A.8)."""
+    return A*T
+
+
+def rare_log_flip_probability(log_lam, K):
+    """log(lambda**K / K!) from log(lambda), the leading rare-event flip probability (Prop A.10)."""
+    return K*log_lam - gammaln(K + 1)

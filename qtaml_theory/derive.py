@@ -456,7 +456,38 @@ def _generated_functions():
     for name in ("offset_binary", "offset_binary_symmetric", "twos_complement"):
         functions.append((f"mean_drift_{name}", (w, p, Delta), (mean_drift(name),),
                           f"E[delta | w] for {name} under the symmetric channel (Thm 3.2, A.8)."))
-    return functions
+    return functions + _physics_functions()
+
+
+def _physics_functions():
+    """The device-physics closed forms of :mod:`qtaml_theory.physics_derivations`."""
+    from . import physics_derivations as phys
+
+    s = phys.SYMBOLS
+    # K as a real symbol, so that log(gamma(K + 1)) stays loggamma (printed as scipy's gammaln).
+    real_threshold = sp.Symbol("K", positive=True)
+    rare_log = sp.expand_log(sp.log(phys.rare_flip_probability().rewrite(sp.gamma)), force=True)
+    rare_log = rare_log.subs(s["K"], real_threshold).replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
+        lambda e: sp.loggamma(e.args[0].args[0]))
+    # In terms of log(lambda), so that lambda may be far below the smallest float.
+    log_lam = sp.Symbol("log_lam", real=True)
+    rare_log = sp.expand_log(rare_log.subs(s["lam"], sp.exp(log_lam)), force=True)
+    return [
+        ("decay_constant", (s["V0"], s["E"], s["m"], s["hbar"]), (phys.decay_constant(),),
+         "Decay constant kappa inside the barrier, 1/m from SI inputs (Lemma A.7)."),
+        ("wkb_log_transmission", (s["kappa"], s["d"]),
+         (sp.log(phys.wkb_transmission().subs(phys.decay_constant(), s["kappa"])).expand(force=True),),
+         "log of the WKB transmission exp(-2 kappa d) (Lemma A.7)."),
+        ("transmission_prefactor", (s["V0"], s["E"]), (phys.transmission_prefactor(),),
+         "V0**2/(4E(V0-E)): exact T = 1/(1 + prefactor sinh(kappa d)**2) (rectangular barrier)."),
+        ("wkb_prefactor", (s["V0"], s["E"]), (phys.wkb_prefactor(),),
+         "Thick-barrier limit of T_exact / T_WKB, 16E(V0-E)/V0**2."),
+        ("rare_escape_probability", (s["T"], s["A"]), (phys.rare_escape_probability(),),
+         "Rare-escape form A T of 1 - (1 - T)**A, A = nu tau attempts (Lemma A.8)."),
+        ("rare_log_flip_probability", (log_lam, real_threshold), (rare_log,),
+         "log(lambda**K / K!) from log(lambda), the leading rare-event flip probability (Prop A.10)."),
+    ]
 
 
 def _integer_powers(expr):
@@ -487,10 +518,10 @@ def _print_ratio(expr, printer):
 
 def generate_closed_forms_module():
     """Source text of :mod:`qtaml_theory._closed_forms`, printed from the derivations."""
-    from sympy.printing.numpy import NumPyPrinter
+    from sympy.printing.numpy import SciPyPrinter
 
-    printer = NumPyPrinter({"fully_qualified_modules": False, "inline": True})
-    lines = [GENERATED_HEADER, "from numpy import sqrt  # noqa: F401", ""]
+    printer = SciPyPrinter({"fully_qualified_modules": False, "inline": True})
+    lines = [GENERATED_HEADER, "from numpy import log, sqrt  # noqa: F401", "from scipy.special import gammaln  # noqa: F401", ""]
     for name, args, exprs, doc in _generated_functions():
         arg_names = ", ".join(str(a) for a in args)
         body = ", ".join(_print_ratio(e, printer) for e in exprs)

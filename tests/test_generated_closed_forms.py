@@ -18,26 +18,31 @@ def test_generated_module_is_marked_as_generated():
     assert "Do not edit" in derive.closed_forms_path().read_text().splitlines()[0]
 
 
-def _sample_point(args):
-    values = {"n": 7, "k": 3, "p": Fraction(2, 9), "pi": Fraction(3, 11), "Delta": Fraction(5, 4),
-              "w": Fraction(-7, 3), "sigma": -1, "r": Fraction(1, 6), "M": Fraction(9, 2),
-              "k2": Fraction(3, 5), "k3": Fraction(-1, 7), "k4": Fraction(2, 3)}
-    return {a: values[str(a)] for a in args}
+POINT = {"n": 7, "k": 3, "p": Fraction(2, 9), "pi": Fraction(3, 11), "Delta": Fraction(5, 4), "w": Fraction(-7, 3),
+         "sigma": -1, "r": Fraction(1, 6), "M": Fraction(9, 2), "k2": Fraction(3, 5), "k3": Fraction(-1, 7),
+         "k4": Fraction(2, 3), "V0": Fraction(3), "E": Fraction(1, 2), "m": Fraction(2), "hbar": Fraction(1, 3),
+         "kappa": Fraction(5), "d": Fraction(1, 3), "T": Fraction(1, 100), "A": Fraction(7), "log_lam": Fraction(-3),
+         "K": Fraction(4)}
+
+
+def _is_rational_function(expression):
+    """True when the expression has no functions and only integer powers (exact in Fractions)."""
+    return not expression.atoms(sp.Function) and all(
+        power.exp.is_Integer or power.exp.is_Symbol for power in expression.atoms(sp.Pow))
 
 
 @pytest.mark.parametrize("entry", derive._generated_functions(), ids=lambda e: e[0])
 def test_each_generated_function_equals_its_expression_exactly(entry):
+    """Exact (Fractions) for rational expressions; to 1e-13 in floats where sqrt, log or gammaln appear."""
     name, args, expressions, _ = entry
     function = getattr(_closed_forms, name)
     assert [str(a) for a in args] == list(inspect.signature(function).parameters)
-    point = _sample_point(args)
-    if any(e.has(sp.sqrt(3)) or any(isinstance(a, sp.Pow) and not a.exp.is_Integer for a in e.atoms(sp.Pow))
-           for e in expressions):
+    point = {a: POINT[str(a)] for a in args}
+    substitution = {a: sp.Rational(v) for a, v in point.items()}
+    if all(_is_rational_function(e) for e in expressions):
+        got = function(*point.values())
+        expected = tuple(Fraction(str(e.subs(substitution))) for e in expressions)
+    else:
         got = function(*[float(v) for v in point.values()])
-        expected = [float(e.subs({a: sp.Rational(v) for a, v in point.items()})) for e in expressions]
-        assert (got if isinstance(got, tuple) else (got,)) == pytest.approx(tuple(expected), rel=1e-12)
-        return
-    got = function(*point.values())
-    got = got if isinstance(got, tuple) else (got,)
-    expected = tuple(Fraction(str(e.subs({a: sp.Rational(v) for a, v in point.items()}))) for e in expressions)
-    assert got == expected
+        expected = pytest.approx(tuple(float(e.subs(substitution)) for e in expressions), rel=1e-13)
+    assert (got if isinstance(got, tuple) else (got,)) == expected

@@ -23,7 +23,8 @@ def test_there_is_a_proof_for_every_theorem_family():
     expected = {"thm_3_1_characteristic_function", "thm_3_2_mean_drift", "thm_3_4_lyapunov", "thm_a11_variance",
                 "prop_a12_msb_share", "thm_a13_skewness", "thm_a14_kurtosis", "a8_alternative_encodings",
                 "prop_4_1_mean_correction", "lemma_4_2_protected_variance", "directional_channel",
-                "remark_3_5_layer_gaussianity"}
+                "remark_3_5_layer_gaussianity", "thm_4_6_saturation", "a13_integer_rounding",
+                "lemma_a7_transmission", "prop_a10_rare_event"}
     assert expected <= names
 
 

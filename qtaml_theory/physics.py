@@ -1,0 +1,581 @@
+"""Device physics: from a gate-oxide barrier to the flip probability p, and back (Section 3, A.1-A.2).
+
+The chain, each step by named methods:
+
+1. :func:`transmission` through a rectangular barrier: ``method="wkb"``
+   (Lemma A.7, ``exp(-2 kappa d)``) or ``method="exact"`` (the matched wave
+   function, ``1 / (1 + V0**2 sinh(kappa d)**2 / (4 E (V0 - E)))``).
+2. :func:`escape_probability` of one electron over a window of ``tau`` seconds
+   with attempt frequency ``nu``: ``method="exact"``, ``1 - (1 - T)**(nu tau)``,
+   or ``method="rare"``, ``nu tau T`` (Lemma A.8); computed with ``log1p`` and
+   ``expm1`` so that it neither underflows nor rounds to 1.
+3. :func:`flip_probability` of a bit storing ``N_e`` electrons.
+   **Threshold convention**: the bit flips when *at least* ``K_th`` electrons
+   escape, ``p = P(K >= K_th)``, ``K ~ Binomial(N_e, P_esc)`` (Definition A.9).
+   ``method="binomial"`` (exact; ``"exact"`` is an alias), ``"poisson"``
+   (Prop A.10, ``lambda = N_e P_esc``) or ``"rare"`` (``lambda**K_th / K_th!``).
+   The tails are evaluated with mpmath at 40 significant digits, so results
+   are correct to double precision down to ``p ~ 1e-300``; the ``log_``
+   variants go further, without underflow.
+
+Every step also has a ``log_`` variant, used by :func:`device_flip_probability`
+and by the inverse design (:func:`thickness_for_flip_probability`,
+:func:`window_for_flip_probability`). Inputs are SI, with the unit in the
+argument name; the effective mass is in units of the electron mass. Constants
+come from :mod:`scipy.constants`. All functions broadcast over numpy arrays.
+
+The closed forms (decay constant, exact prefactor, WKB exponent, rare forms)
+are generated from :mod:`qtaml_theory.physics_derivations`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import constants
+
+from . import _closed_forms as cf
+from .channels import DirectionalChannel, SymmetricChannel
+
+__all__ = [
+    "BarrierMaterial",
+    "SIO2",
+    "HFO2",
+    "MATERIALS",
+    "Device",
+    "transmission",
+    "log_transmission",
+    "escape_probability",
+    "log_escape_probability",
+    "flip_probability",
+    "log_flip_probability",
+    "device_flip_probability",
+    "RegimeReport",
+    "regime",
+    "thickness_for_flip_probability",
+    "window_for_flip_probability",
+    "deployment_channel",
+]
+
+TRANSMISSION_METHODS = ("wkb", "exact")
+ESCAPE_METHODS = ("exact", "rare")
+FLIP_METHODS = ("binomial", "poisson", "rare")
+_PRECISION_DIGITS = 40
+
+#: Regime boundaries (A.2 made concrete): rare when lambda = N_e P_esc < RARE_LAMBDA,
+#: high-escape when P_esc > HIGH_ESCAPE, transition otherwise.
+RARE_LAMBDA = 0.1
+HIGH_ESCAPE = 0.1
+
+
+@dataclass(frozen=True)
+class BarrierMaterial:
+    """A gate-oxide barrier: conduction-band offset to silicon and tunneling effective mass.
+
+    Attributes
+    ----------
+    name : str
+    barrier_ev : float
+        Barrier height V0 in eV.
+    effective_mass : float
+        Tunneling effective mass in units of the electron mass.
+    source : str
+        Where the values come from.
+    """
+
+    name: str
+    barrier_ev: float
+    effective_mass: float
+    source: str
+
+
+#: SiO2-like stack: Si/SiO2 conduction-band offset 3.15 eV and oxide effective mass 0.42 m_e, as fitted to
+#: direct-tunneling currents by Depas et al., Solid-State Electronics 38, 1465 (1995); representative values.
+SIO2 = BarrierMaterial("SiO2", 3.15, 0.42,
+                       "Depas et al., Solid-State Electron. 38, 1465 (1995): V0 = 3.15 eV, m* = 0.42 m_e")
+#: HfO2-like stack: conduction-band offset to Si 1.5 eV (Robertson, J. Vac. Sci. Technol. B 18, 1785 (2000))
+#: and tunneling effective mass 0.11 m_e (Zhu et al., IEEE Electron Device Lett. 23, 97 (2002)); representative.
+HFO2 = BarrierMaterial("HfO2", 1.5, 0.11,
+                       "Robertson, JVST B 18, 1785 (2000): V0 = 1.5 eV; Zhu et al., IEEE EDL 23, 97 (2002): "
+                       "m* = 0.11 m_e")
+MATERIALS = {"sio2": SIO2, "hfo2": HFO2}
+
+
+# -- argument checks ------------------------------------------------------------
+
+def _finite(value, name):
+    array = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    return array
+
+
+def _positive(value, name, unit=""):
+    array = _finite(value, name)
+    if np.any(array <= 0):
+        raise ValueError(f"{name} must be > 0{unit}, got {value!r}")
+    return array
+
+
+def _probability(value, name):
+    array = _finite(value, name)
+    if np.any((array < 0) | (array > 1)):
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+    return array
+
+
+def _counts(electrons, threshold):
+    for name, value in (("electrons", electrons), ("threshold", threshold)):
+        array = np.asarray(value)
+        if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or (
+                np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array))
+                and np.all(array == np.round(array)))):
+            raise ValueError(f"{name} must be a whole number of electrons, got {value!r}")
+    electrons = np.asarray(electrons).astype(np.int64)
+    threshold = np.asarray(threshold).astype(np.int64)
+    if np.any(threshold < 1):
+        raise ValueError(f"threshold must be an integer >= 1, got {threshold.tolist()}")
+    if np.any(electrons < threshold):
+        raise ValueError(f"electrons must be >= threshold (N_e >= K_th), got N_e = {electrons.tolist()} "
+                         f"and K_th = {threshold.tolist()}")
+    return electrons, threshold
+
+
+def _method(method, allowed, aliases=None):
+    method = (aliases or {}).get(method, method)
+    if method not in allowed:
+        raise ValueError(f"method must be one of {allowed}, got {method!r}")
+    return method
+
+
+def _result(array, *inputs):
+    """A Python float when every input was a scalar, else the array."""
+    return float(array) if all(np.ndim(x) == 0 for x in inputs) else array
+
+
+# -- 1. transmission ------------------------------------------------------------
+
+def _kappa(barrier_ev, energy_ev, effective_mass):
+    """Decay constant in 1/m (generated from the Schrodinger equation)."""
+    return cf.decay_constant(barrier_ev * constants.electron_volt, energy_ev * constants.electron_volt,
+                             effective_mass * constants.m_e, constants.hbar)
+
+
+def _check_barrier(thickness_m, barrier_ev, energy_ev, effective_mass, method):
+    thickness = _positive(thickness_m, "thickness_m", " m")
+    barrier = _positive(barrier_ev, "barrier_ev", " eV")
+    energy = _finite(energy_ev, "energy_ev")
+    mass = _positive(effective_mass, "effective_mass", " (units of the electron mass)")
+    if np.any(energy >= barrier):
+        raise ValueError("energy_ev must be below barrier_ev: at or above the barrier the electron is not "
+                         "tunneling and the formulas do not apply")
+    low = 0 if method == "wkb" else np.nextafter(0, 1)
+    if np.any(energy < low):
+        raise ValueError(f"energy_ev must be {'>= 0' if method == 'wkb' else '> 0'} eV for the {method} "
+                         f"transmission, got {energy_ev!r}")
+    return thickness, barrier, energy, mass
+
+
+def log_transmission(thickness_m, barrier_ev, energy_ev, effective_mass=1.0, method="wkb"):
+    """Natural log of :func:`transmission` (never underflows)."""
+    method = _method(method, TRANSMISSION_METHODS)
+    thickness, barrier, energy, mass = _check_barrier(thickness_m, barrier_ev, energy_ev, effective_mass, method)
+    kappa = _kappa(barrier, energy, mass)
+    if method == "wkb":
+        result = cf.wkb_log_transmission(kappa, thickness)
+    else:
+        # T = 1 / (1 + c sinh(u)**2), u = kappa d; log(c sinh(u)**2) without overflow.
+        u = kappa * thickness
+        log_sinh = u + np.log1p(-np.exp(-2 * u)) - math.log(2)
+        result = -np.logaddexp(0.0, np.log(cf.transmission_prefactor(barrier, energy)) + 2 * log_sinh)
+    return _result(np.asarray(result, dtype=np.float64), thickness_m, barrier_ev, energy_ev, effective_mass)
+
+
+def transmission(thickness_m, barrier_ev, energy_ev, effective_mass=1.0, method="wkb"):
+    """Probability that one electron at energy E tunnels through a rectangular barrier.
+
+    Parameters
+    ----------
+    thickness_m : float or array_like
+        Barrier (oxide) thickness d in metres, > 0.
+    barrier_ev : float or array_like
+        Barrier height V0 in eV, > 0.
+    energy_ev : float or array_like
+        Electron energy E in eV, below the barrier (``>= 0`` for WKB, ``> 0``
+        for the exact form).
+    effective_mass : float or array_like, optional
+        Effective mass in units of the electron mass (default 1).
+    method : {"wkb", "exact"}
+        ``"wkb"``: ``exp(-2 kappa d)``, ``kappa = sqrt(2 m* (V0 - E)) / hbar``
+        (Lemma A.7). ``"exact"``: ``1 / (1 + V0**2 sinh(kappa d)**2 / (4 E (V0 - E)))``.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    For thick barriers ``T_exact / T_WKB -> 16 E (V0 - E) / V0**2`` (the
+    prefactor WKB's exponent leaves out; :data:`qtaml_theory._closed_forms.wkb_prefactor`).
+
+    Examples
+    --------
+    >>> from qtaml_theory.physics import SIO2, transmission
+    >>> t = transmission(2.1e-9, SIO2.barrier_ev, 0.1, SIO2.effective_mass)
+    >>> f"{t:.3e}"
+    '2.651e-11'
+    """
+    method = _method(method, TRANSMISSION_METHODS)
+    thickness, barrier, energy, mass = _check_barrier(thickness_m, barrier_ev, energy_ev, effective_mass, method)
+    kappa = _kappa(barrier, energy, mass)
+    if method == "wkb":
+        value = np.exp(cf.wkb_log_transmission(kappa, thickness))
+    else:
+        u = kappa * thickness
+        with np.errstate(over="ignore"):
+            direct = 1.0 / (1.0 + cf.transmission_prefactor(barrier, energy) * np.sinh(np.minimum(u, 700.0)) ** 2)
+        value = np.where(u < 300, direct, np.exp(np.asarray(log_transmission(thickness, barrier, energy, mass,
+                                                                              method))))
+    return _result(np.asarray(value, dtype=np.float64), thickness_m, barrier_ev, energy_ev, effective_mass)
+
+
+# -- 2. escape ------------------------------------------------------------------
+
+def log_escape_probability(log_transmission_value, attempt_frequency_hz, window_s, method="exact"):
+    """Natural log of :func:`escape_probability`, from ``log T`` (works where T underflows)."""
+    method = _method(method, ESCAPE_METHODS)
+    log_t = _finite(log_transmission_value, "log_transmission")
+    if np.any(log_t > 0):
+        raise ValueError("log_transmission must be <= 0 (a transmission lies in [0, 1])")
+    attempts = _positive(attempt_frequency_hz, "attempt_frequency_hz", " Hz") * _positive(window_s, "window_s", " s")
+    rare = np.log(cf.rare_escape_probability(1.0, attempts)) + log_t
+    if method == "rare":
+        return _result(rare, log_transmission_value, attempt_frequency_hz, window_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.exp(log_t)
+        exponent = attempts * np.log1p(-t)  # log (1 - T)**A
+        exact = np.log(-np.expm1(exponent))
+    # Where T underflows or the exponent is below resolution, 1 - (1 - T)**A = A T (1 + O(A T)) exactly.
+    tiny = (log_t < -700) | (np.abs(exponent) < 1e-300)
+    return _result(np.where(tiny, rare, exact), log_transmission_value, attempt_frequency_hz, window_s)
+
+
+def escape_probability(transmission_value, attempt_frequency_hz, window_s, method="exact"):
+    """Probability that one electron escapes within a window (Lemma A.8).
+
+    Parameters
+    ----------
+    transmission_value : float or array_like
+        Per-attempt transmission T in ``[0, 1]``.
+    attempt_frequency_hz : float or array_like
+        Attempt frequency nu in Hz.
+    window_s : float or array_like
+        Window tau in seconds; ``nu tau`` attempts.
+    method : {"exact", "rare"}
+        ``1 - (1 - T)**(nu tau)`` computed as ``-expm1(nu tau log1p(-T))``,
+        accurate from ``T ~ 1e-300`` up to 1; or ``nu tau T``.
+    """
+    method = _method(method, ESCAPE_METHODS)
+    t = _probability(transmission_value, "transmission_value")
+    attempts = _positive(attempt_frequency_hz, "attempt_frequency_hz", " Hz") * _positive(window_s, "window_s", " s")
+    if method == "rare":
+        value = cf.rare_escape_probability(t, attempts)
+    else:
+        with np.errstate(divide="ignore"):
+            value = -np.expm1(attempts * np.log1p(-t))
+    return _result(np.asarray(value, dtype=np.float64), transmission_value, attempt_frequency_hz, window_s)
+
+
+# -- 3. flip --------------------------------------------------------------------
+
+def _mp_tail(escape, electrons, threshold, method, log):
+    """``P(K >= K_th)`` (or its log) at 40 digits: binomial via the incomplete beta, Poisson via gamma.
+
+    ``escape`` is an mpmath number, so that neither a tiny escape probability
+    nor a tiny tail underflows before the final conversion to float.
+    """
+    import mpmath
+
+    with mpmath.workdps(_PRECISION_DIGITS):
+        if method == "binomial":
+            tail = mpmath.betainc(int(threshold), int(electrons) - int(threshold) + 1, 0, escape, regularized=True)
+        else:
+            tail = mpmath.gammainc(int(threshold), 0, int(electrons) * escape, regularized=True)
+        if log:
+            return float(mpmath.log(tail)) if tail > 0 else -math.inf
+        return float(tail)
+
+
+def _tail_array(values, electrons, threshold, method, from_log):
+    """Vectorized :func:`_mp_tail` over broadcast arrays of escape values (or their logs)."""
+    import mpmath
+
+    def one(value, n, k):
+        with mpmath.workdps(_PRECISION_DIGITS):
+            escape = mpmath.exp(mpmath.mpf(float(value))) if from_log else mpmath.mpf(float(value))
+            return _mp_tail(escape, n, k, method, log=from_log)
+
+    values, electrons, threshold = np.broadcast_arrays(values, electrons, threshold)
+    return np.asarray(np.frompyfunc(one, 3, 1)(values, electrons, threshold), dtype=np.float64)
+
+
+def log_flip_probability(log_escape_probability_value, electrons, threshold, method="binomial"):
+    """Natural log of :func:`flip_probability`, from ``log P_esc`` (no underflow)."""
+    method = _method(method, FLIP_METHODS, {"exact": "binomial"})
+    log_escape = _finite(log_escape_probability_value, "log_escape_probability")
+    if np.any(log_escape > 0):
+        raise ValueError("log_escape_probability must be <= 0 (a probability lies in [0, 1])")
+    electrons_array, threshold_array = _counts(electrons, threshold)
+    if method == "rare":
+        result = cf.rare_log_flip_probability(np.log(electrons_array) + log_escape, threshold_array)
+    else:
+        result = _tail_array(log_escape, electrons_array, threshold_array, method, from_log=True)
+    return _result(np.asarray(result, dtype=np.float64), log_escape_probability_value, electrons, threshold)
+
+
+def flip_probability(escape_probability_value, electrons, threshold, method="binomial"):
+    """Probability that a stored bit flips: at least ``threshold`` of ``electrons`` escape (Def A.9).
+
+    Parameters
+    ----------
+    escape_probability_value : float or array_like
+        Per-electron escape probability ``P_esc`` over the window, in ``[0, 1]``.
+    electrons : int or array_like of int
+        Electrons stored in the cell, ``N_e >= threshold``.
+    threshold : int or array_like of int
+        ``K_th >= 1``: the bit flips when ``K >= K_th`` electrons escape.
+    method : {"binomial", "exact", "poisson", "rare"}
+        ``"binomial"`` (alias ``"exact"``): ``P(K >= K_th)``, ``K ~ Binomial(N_e, P_esc)``;
+        ``"poisson"``: ``K ~ Poisson(N_e P_esc)`` (Prop A.10);
+        ``"rare"``: ``lambda**K_th / K_th!``.
+
+    Returns
+    -------
+    float or ndarray
+        Correct to double precision down to ``p ~ 1e-300`` (mpmath tails).
+
+    Examples
+    --------
+    >>> from qtaml_theory.physics import flip_probability
+    >>> f"{flip_probability(1e-4, 1000, 3):.6e}"
+    '1.542235e-04'
+    >>> f"{flip_probability(1e-4, 1000, 3, method='rare'):.6e}"
+    '1.666667e-04'
+    """
+    method = _method(method, FLIP_METHODS, {"exact": "binomial"})
+    p_esc = _probability(escape_probability_value, "escape_probability_value")
+    electrons_array, threshold_array = _counts(electrons, threshold)
+    if method == "rare":
+        with np.errstate(divide="ignore"):
+            value = np.exp(cf.rare_log_flip_probability(np.log(electrons_array * p_esc), threshold_array))
+    else:
+        value = _tail_array(p_esc, electrons_array, threshold_array, method, from_log=False)
+    return _result(value, escape_probability_value, electrons, threshold)
+
+
+# -- the whole chain ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Device:
+    """A tunneling-prone memory cell, in SI units.
+
+    Attributes
+    ----------
+    thickness_m : float
+        Oxide (barrier) thickness d in metres.
+    barrier_ev : float
+        Barrier height V0 in eV.
+    effective_mass : float
+        Tunneling effective mass, units of the electron mass.
+    energy_ev : float
+        Energy of a stored electron in eV, below the barrier.
+    attempt_frequency_hz : float
+        Attempt frequency nu in Hz.
+    electrons : int
+        Electrons stored in a charged cell, N_e.
+    threshold : int
+        A bit flips when at least K_th = ``threshold`` electrons escape.
+
+    Notes
+    -----
+    Use :meth:`from_material` with a preset (:data:`SIO2`, :data:`HFO2`) or
+    your own :class:`BarrierMaterial`. Invalid values raise ``ValueError``.
+    """
+
+    thickness_m: float
+    barrier_ev: float
+    effective_mass: float
+    energy_ev: float
+    attempt_frequency_hz: float
+    electrons: int
+    threshold: int
+
+    def __post_init__(self):
+        _check_barrier(self.thickness_m, self.barrier_ev, self.energy_ev, self.effective_mass, "exact")
+        _positive(self.attempt_frequency_hz, "attempt_frequency_hz", " Hz")
+        for name in ("electrons", "threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be an integer number of electrons, got {value!r}")
+        _counts(self.electrons, self.threshold)
+
+    @classmethod
+    def from_material(cls, material, thickness_m, energy_ev, attempt_frequency_hz, electrons, threshold):
+        """A device whose barrier height and effective mass come from ``material``."""
+        return cls(thickness_m, material.barrier_ev, material.effective_mass, energy_ev, attempt_frequency_hz,
+                   electrons, threshold)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated again)."""
+        fields = {**self.__dict__, **changes}
+        return Device(**fields)
+
+
+def _device_log_flip(device, window_s, transmission_method, flip_method, thickness_m=None):
+    log_t = log_transmission(device.thickness_m if thickness_m is None else thickness_m, device.barrier_ev,
+                             device.energy_ev, device.effective_mass, transmission_method)
+    log_escape = log_escape_probability(log_t, device.attempt_frequency_hz, window_s)
+    return log_flip_probability(log_escape, device.electrons, device.threshold, flip_method)
+
+
+def device_flip_probability(device, window_s, method="binomial", transmission_method="exact", log=False):
+    """Flip probability of a device over a window: transmission, escape, threshold tail.
+
+    Parameters
+    ----------
+    device : Device
+    window_s : float or array_like
+        Inference window tau in seconds.
+    method : {"binomial", "exact", "poisson", "rare"}
+        The tail (see :func:`flip_probability`).
+    transmission_method : {"exact", "wkb"}
+        The barrier transmission (see :func:`transmission`).
+    log : bool
+        Return ``log p`` (no underflow).
+    """
+    result = _device_log_flip(device, window_s, transmission_method, method)
+    return result if log else _result(np.exp(np.asarray(result)), window_s)
+
+
+@dataclass(frozen=True)
+class RegimeReport:
+    """Which regime of A.2 a device is in, and each approximation's relative error.
+
+    ``regime`` is ``"rare"`` when ``lambda = N_e P_esc < 0.1``, ``"high-escape"``
+    when ``P_esc > 0.1`` (the Poisson approximation of the binomial degrades),
+    and ``"transition"`` otherwise.
+    """
+
+    regime: str
+    escape_probability: float
+    mean_escaped: float
+    exact: float
+    poisson: float
+    rare: float
+    poisson_relative_error: float
+    rare_relative_error: float
+
+
+def regime(escape_probability_value, electrons, threshold):
+    """Classify the regime and measure the Poisson and rare forms against the exact tail.
+
+    Returns
+    -------
+    RegimeReport
+    """
+    p_esc = float(_probability(escape_probability_value, "escape_probability_value"))
+    if p_esc == 0:
+        raise ValueError("escape_probability_value must be > 0 to compare the approximations")
+    tails = {m: flip_probability(p_esc, electrons, threshold, m) for m in FLIP_METHODS}
+    lam = int(electrons) * p_esc
+    name = "rare" if lam < RARE_LAMBDA else ("high-escape" if p_esc > HIGH_ESCAPE else "transition")
+    relative = lambda value: abs(value - tails["binomial"]) / tails["binomial"]  # noqa: E731
+    return RegimeReport(name, p_esc, lam, tails["binomial"], tails["poisson"], tails["rare"],
+                        relative(tails["poisson"]), relative(tails["rare"]))
+
+
+# -- inverse design -------------------------------------------------------------
+
+def _check_target(target_p):
+    target = float(_finite(target_p, "target_p"))
+    if not 0 < target < 1:
+        raise ValueError(f"target_p must lie in (0, 1), got {target_p!r}")
+    return math.log(target)
+
+
+def _solve_monotone(objective, low, high, name, unit):
+    """Root of a monotone ``objective`` on ``[low, high]`` by Brent's method (bracketing)."""
+    from scipy.optimize import brentq
+
+    at_low, at_high = objective(low), objective(high)
+    if at_low * at_high > 0:
+        raise ValueError(f"target_p cannot be reached for {name} in [{low:g}, {high:g}] {unit}: "
+                         f"log p runs from {at_low + 0:.4g} to {at_high + 0:.4g} about the target there")
+    return brentq(objective, low, high, xtol=1e-15 * max(abs(low), abs(high)), rtol=1e-12, maxiter=200)
+
+
+def thickness_for_flip_probability(target_p, device, window_s, bracket_m=(1e-10, 2e-8), method="binomial",
+                                   transmission_method="exact"):
+    """Oxide thickness that gives flip probability ``target_p`` over ``window_s`` (inverse design).
+
+    ``p`` falls monotonically with thickness; the root of ``log p(d) = log target``
+    is bracketed in ``bracket_m`` and found by Brent's method. ``device``'s own
+    thickness is ignored.
+
+    Raises
+    ------
+    ValueError
+        If ``target_p`` is outside (0, 1) or cannot be reached inside the bracket
+        (the message gives the range of ``log p`` there).
+    """
+    log_target = _check_target(target_p)
+    low, high = (float(b) for b in bracket_m)
+    if not 0 < low < high:
+        raise ValueError(f"bracket_m must be (low, high) with 0 < low < high, got {bracket_m!r}")
+
+    def gap(thickness):
+        return float(_device_log_flip(device, window_s, transmission_method, method, thickness)) - log_target
+
+    return _solve_monotone(gap, low, high, "thickness", "m")
+
+
+def window_for_flip_probability(target_p, device, bracket_s=(1e-12, 1e12), method="binomial",
+                                transmission_method="exact"):
+    """Window length that gives flip probability ``target_p`` (p rises with the window)."""
+    log_target = _check_target(target_p)
+    low, high = (float(b) for b in bracket_s)
+    if not 0 < low < high:
+        raise ValueError(f"bracket_s must be (low, high) with 0 < low < high, got {bracket_s!r}")
+
+    def gap(log_window):
+        return float(device_flip_probability(device, math.exp(log_window), method, transmission_method,
+                                             log=True)) - log_target
+
+    return math.exp(_solve_monotone(gap, math.log(low), math.log(high), "log window", "(log s)"))
+
+
+def deployment_channel(device, window_s, model="charge_loss", method="binomial"):
+    """The flip channel that ``qtaml_tac`` deploys with, from a device description.
+
+    Parameters
+    ----------
+    device : Device
+    window_s : float
+        Inference window in seconds.
+    model : {"charge_loss", "symmetric"}
+        ``"charge_loss"``: forward-only tunneling empties charged cells, so a
+        stored 1 (charged) reads back as 0 with ``p`` and a stored 0 never
+        flips: ``DirectionalChannel(p01=0, p10=p)``. ``"symmetric"``: the
+        paper's channel, every bit with ``p`` (Section 3's assumption).
+    method : str
+        The tail of :func:`flip_probability`.
+    """
+    p = float(device_flip_probability(device, window_s, method))
+    if model == "charge_loss":
+        return DirectionalChannel(0.0, p)
+    if model == "symmetric":
+        return SymmetricChannel(p)
+    raise ValueError(f"model must be 'charge_loss' or 'symmetric', got {model!r}")
