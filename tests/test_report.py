@@ -42,6 +42,14 @@ def test_drift_rows_show_the_sign_magnitude_offset_at_zero():
     assert rows["sign magnitude"]["at_zero"] == pytest.approx(0.1 * 0.8 * 127)
 
 
+def test_thickness_rows_fall_with_thickness_and_wkb_overestimates():
+    from qtaml_theory.report.rows import thickness_rows
+
+    rows = thickness_rows(thicknesses_nm=(4, 5, 6))
+    assert rows[0]["sio2_exact"] > rows[1]["sio2_exact"] > rows[2]["sio2_exact"]
+    assert all(row["sio2_wkb"] > row["sio2_exact"] for row in rows)
+
+
 def test_variance_rows_single_out_sign_magnitude():
     from qtaml_theory.report.rows import encoding_variance_rows
 
@@ -54,6 +62,8 @@ def test_cli_writes_markdown(tmp_path):
     assert main(["--out", str(tmp_path), "--format", "md", "--mc-size", "2000", "--allocation-configs", "2"]) == 0
     text = (tmp_path / "report.md").read_text()
     assert "## Theorem checks" in text and "Thm 3.2" in text and "NO" not in text
+    assert "![figure_log_p_thickness](figure_log_p_thickness.png)" in text
+    assert (tmp_path / "figure_log_p_thickness.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_renderers_escape_and_format():
@@ -86,7 +96,8 @@ def test_cli_end_to_end_compiles_with_pdflatex(tmp_path):
     subprocess.run([sys.executable, "-m", "qtaml_theory.report", "--out", str(out), "--mc-size", "5000", "--allocation-configs", "2"],
                    check=True, capture_output=True, text=True)
     assert {"main.tex", "table_theorems.tex", "table_moments.tex", "table_msb_share.tex",
-            "table_drifts.tex", "table_variances.tex"} <= {p.name for p in out.iterdir()}
+            "table_drifts.tex", "table_variances.tex", "table_table7.tex", "table_greedy.tex",
+            "table_thickness.tex", "table_regimes.tex", "figure_log_p_thickness.pdf"} <= {p.name for p in out.iterdir()}
     result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
                             cwd=out, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]

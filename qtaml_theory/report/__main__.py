@@ -9,16 +9,22 @@ import tempfile
 from pathlib import Path
 
 from . import latex, markdown
+from .figures import FIGURES, render_figures
 from .rows import build_tables
 
 
 def render(tables, fmt):
-    """``{file name: text}`` for every output file of the chosen format."""
+    """``{file name: text or bytes}`` for every output file of the chosen format (tables, figures, document)."""
     if fmt == "tex":
         files = {f"table_{t.name}.tex": latex.render_table(t) for t in tables}
-        files["main.tex"] = latex.render_document([f"table_{t.name}" for t in tables])
+        files.update(render_figures("pdf"))
+        files["main.tex"] = latex.render_document([f"table_{t.name}" for t in tables],
+                                                  {name: caption for name, (caption, _) in FIGURES.items()})
         return files
-    return {"report.md": markdown.render_document([markdown.render_table(t) for t in tables])}
+    files = render_figures("png")
+    figures = [markdown.render_figure(name, caption) for name, (caption, _) in FIGURES.items()]
+    files["report.md"] = markdown.render_document([markdown.render_table(t) for t in tables] + figures)
+    return files
 
 
 def write_atomically(out, files):
@@ -27,7 +33,7 @@ def write_atomically(out, files):
     for name, text in files.items():
         handle, temporary = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
         try:
-            with os.fdopen(handle, "w") as stream:
+            with os.fdopen(handle, "wb" if isinstance(text, bytes) else "w") as stream:
                 stream.write(text)
             os.replace(temporary, out / name)
         except BaseException:

@@ -2,7 +2,7 @@
 
 from ._format import format_cell
 
-__all__ = ["render_table", "render_document"]
+__all__ = ["render_table", "render_figure", "render_document"]
 
 _ESCAPES = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_"}
 
@@ -48,9 +48,16 @@ def render_table(table):
     ])
 
 
-def render_document(table_files, title="qtaml: the tunneling weight-error law, verified"):
-    """A standalone ``main.tex`` that inputs each table file (names without extension)."""
-    inputs = "\n".join(f"\\input{{{name}}}" for name in table_files)
+def render_figure(name, caption):
+    """A ``figure`` environment including ``name`` (a PDF beside main.tex)."""
+    return "\n".join([r"\begin{figure}[htbp]", r"\centering", f"\\includegraphics[width=0.8\\linewidth]{{{name}}}",
+                      f"\\caption{{{caption}}}", f"\\label{{fig:{name}}}", r"\end{figure}"])
+
+
+def render_document(table_files, figures=None, title="qtaml: the tunneling weight-error law, verified"):
+    """A standalone ``main.tex`` that inputs each table file (names without extension) and the figures."""
+    inputs = "\n".join([f"\\input{{{name}}}" for name in table_files]
+                       + [render_figure(name, caption) for name, caption in (figures or {}).items()])
     return "\n".join([
         r"\documentclass[11pt]{article}",
         r"\usepackage[margin=2cm]{geometry}",

@@ -2,7 +2,7 @@
 
 from ._format import format_cell
 
-__all__ = ["render_table", "render_document"]
+__all__ = ["render_table", "render_figure", "render_document"]
 
 
 def render_table(table):
@@ -12,6 +12,11 @@ def render_table(table):
     body = ["| " + " | ".join(format_cell(row[c.key], c.fmt).replace("|", r"\|") for c in table.columns) + " |"
             for row in table.rows]
     return "\n".join([f"## {table.title}", "", table.caption, "", header, rule, *body, ""])
+
+
+def render_figure(name, caption):
+    """A Markdown section showing ``name.png`` with its caption."""
+    return "\n".join([f"## {name.replace('_', ' ')}", "", f"![{name}]({name}.png)", "", caption, ""])
 
 
 def render_document(sections):

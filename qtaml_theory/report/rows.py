@@ -7,6 +7,7 @@ row dictionaries. Cells are plain Python values (numbers, bools, strings,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -17,12 +18,13 @@ from .. import _closed_forms as cf
 from .. import derive
 from ..encodings import ENCODINGS, get_encoding
 from ..law import error_cumulants
+from ..physics import MATERIALS, Device, device_flip_probability, regime
 from ..studies import greedy_gap_study, integer_correction_study
 from ..theorems import THEOREMS
 from ..verify import FALSE_ALARM, z_threshold
 
 __all__ = ["Column", "Table", "TABLES", "build_tables", "theorem_rows", "moment_grid_rows",
-           "msb_share_rows", "encoding_drift_rows", "encoding_variance_rows"]
+           "msb_share_rows", "encoding_drift_rows", "encoding_variance_rows", "thickness_rows", "regime_rows"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,38 @@ def encoding_variance_rows(bits=8):
     return rows
 
 
+#: The example device of the physics tables: a stored electron at 0.1 eV, attempt frequency 1e13 Hz,
+#: 1000 electrons per charged cell, a flip at 10 escaped electrons, a 10 ms inference window.
+EXAMPLE_DEVICE = {"energy_ev": 0.1, "attempt_frequency_hz": 1e13, "electrons": 1000, "threshold": 10}
+EXAMPLE_WINDOW_S = 1e-2
+
+
+def thickness_rows(thicknesses_nm=(2, 2.5, 3, 3.5, 4, 5, 6, 7, 7.5, 8, 9, 10, 12), window_s=EXAMPLE_WINDOW_S):
+    """log10 of the flip probability against oxide thickness for the presets (exact and WKB transmission)."""
+    rows = []
+    for nanometres in thicknesses_nm:
+        row = {"thickness_nm": nanometres}
+        for key, material in MATERIALS.items():
+            device = Device.from_material(material, nanometres * 1e-9, **EXAMPLE_DEVICE)
+            for method in ("exact", "wkb"):
+                log_p = device_flip_probability(device, window_s, transmission_method=method, log=True)
+                row[f"{key}_{method}"] = log_p / math.log(10)
+        rows.append(row)
+    return rows
+
+
+def regime_rows(cases=((1e-7, 1000, 3), (1e-5, 1000, 3), (1e-3, 1000, 3), (1e-2, 1000, 10), (0.05, 200, 10),
+                       (0.3, 100, 40))):
+    """The regimes of A.2 and the relative error of the Poisson and rare forms against the exact tail."""
+    rows = []
+    for escape, electrons, threshold in cases:
+        report = regime(escape, electrons, threshold)
+        rows.append({"escape": escape, "electrons": electrons, "threshold": threshold, "regime": report.regime,
+                     "lambda": report.mean_escaped, "exact": report.exact,
+                     "poisson_error": report.poisson_relative_error, "rare_error": report.rare_relative_error})
+    return rows
+
+
 TABLES = {
     "theorems": ("Theorem checks",
                  "Each theorem: the SymPy derivation against the paper's statement, the largest relative "
@@ -184,6 +218,24 @@ TABLES = {
                 Column("greedy_monotone", "greedy monotone", "greedy monotone", "{:.2f}"),
                 Column("exact_monotone", "exact monotone", "exact monotone", "{:.2f}"),
                 Column("continuous_monotone", "continuous monotone", "continuous monotone", "{:.2f}"))),
+    "thickness": ("Flip probability against oxide thickness",
+                  "$\\log_{10} p$ for the SiO$_2$-like (3.15 eV, $0.42\\,m_e$) and HfO$_2$-like (1.5 eV, "
+                  "$0.11\\,m_e$) presets, with the exact and the WKB barrier transmission: electron at 0.1 eV, "
+                  "$\\nu=10^{13}$ Hz, $\\tau=10$ ms, $N_e=1000$, flip when $K\\ge K_{th}=10$ (binomial tail).",
+                  (Column("thickness_nm", "$d$ (nm)", "d (nm)"),
+                   Column("sio2_exact", "SiO$_2$ exact", "SiO2 exact", "{:.4g}"),
+                   Column("sio2_wkb", "SiO$_2$ WKB", "SiO2 WKB", "{:.4g}"),
+                   Column("hfo2_exact", "HfO$_2$ exact", "HfO2 exact", "{:.4g}"),
+                   Column("hfo2_wkb", "HfO$_2$ WKB", "HfO2 WKB", "{:.4g}"))),
+    "regimes": ("Approximations of the flip probability by regime",
+                "A.2 made concrete: rare when $\\lambda=N_eP_{esc}<0.1$, high-escape when $P_{esc}>0.1$, "
+                "transition otherwise; relative error of the Poisson tail and of $\\lambda^{K}/K!$ against the "
+                "exact binomial tail.",
+                (Column("escape", "$P_{esc}$", "P_esc", "{:.0e}"), Column("electrons", "$N_e$", "N_e"),
+                 Column("threshold", "$K_{th}$", "K_th"), Column("regime", "regime", "regime"),
+                 Column("lambda", "$\\lambda$", "lambda", "{:.3g}"), Column("exact", "exact $p$", "exact p", "{:.4g}"),
+                 Column("poisson_error", "Poisson rel.\\ err.", "Poisson rel. err.", "{:.2e}"),
+                 Column("rare_error", "rare rel.\\ err.", "rare rel. err.", "{:.2e}"))),
     "variances": ("Variance by encoding",
                   "Thm A.11 for the linear encodings and its sign-magnitude counterpart, symmetric channel, "
                   "$n=8$: only sign-magnitude makes the variance depend on the stored weight.",
@@ -217,6 +269,8 @@ def build_tables(size=200_000, seed=0, progress=None, allocation_configs=100):
         "msb_share": msb_share_rows,
         "drifts": encoding_drift_rows,
         "variances": encoding_variance_rows,
+        "thickness": thickness_rows,
+        "regimes": regime_rows,
         "table7": lambda: integer_correction_study(configs=allocation_configs, seed=seed, progress=progress),
         "greedy": lambda: greedy_gap_study(instances=allocation_configs, sweeps=max(1, allocation_configs // 5),
                                            seed=seed, progress=progress),
