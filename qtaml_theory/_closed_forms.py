@@ -75,6 +75,11 @@ def output_variance_factor(p):
     return (-p**2 + p)/(3)
 
 
+def protected_mean_drift(n, k, r, p, Delta):
+    """E[delta] with the top k bits protected, r the unprotected low bits (offset binary)."""
+    return (-2*2**k*Delta*p*r - 2**k*Delta*p + 2**n*Delta*p)/(2**k)
+
+
 def mean_correction_factor(p):
     """Pre-scaling factor 1/(1 - 2p) of the mean correction (Prop 4.1)."""
     return (-1)/(2*p - 1)

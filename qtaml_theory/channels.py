@@ -27,7 +27,7 @@ import numpy as np
 
 from ._validation import as_rate
 
-__all__ = ["Channel", "SymmetricChannel", "PerBitChannel", "DirectionalChannel", "as_channel"]
+__all__ = ["Channel", "SymmetricChannel", "PerBitChannel", "DirectionalChannel", "ProtectedChannel", "as_channel"]
 
 
 class Channel:
@@ -195,6 +195,47 @@ class DirectionalChannel(Channel):
 
         p01, p10 = sympy.symbols("p01 p10", nonnegative=True)
         return {p01: self.p01, p10: self.p10}
+
+
+class ProtectedChannel(Channel):
+    """A channel whose top ``protected`` bits never flip (selective ECC, Lemma 4.2).
+
+    Parameters
+    ----------
+    base : Channel or number
+        The channel of the unprotected bits.
+    protected : int
+        Number of most significant bits protected, ``0 <= protected``; it must
+        not exceed the code width (checked when used).
+    """
+
+    def __init__(self, base, protected):
+        self.base = as_channel(base)
+        if isinstance(protected, bool) or not isinstance(protected, int) or protected < 0:
+            raise ValueError(f"protected must be a non-negative integer number of bits, got {protected!r}")
+        self.protected = protected
+
+    def __repr__(self):
+        return f"ProtectedChannel({self.base!r}, {self.protected})"
+
+    def _rates(self):
+        return (*self.base._rates(), self.protected)
+
+    @property
+    def is_exact(self):
+        return self.base.is_exact
+
+    def check_width(self, n):
+        self.base.check_width(n)
+        if self.protected > n:
+            raise ValueError(f"protected must be at most the code width {n}, got {self.protected}")
+
+    def rates_for_bits(self, bits):
+        rates = self.base.rates_for_bits(bits)
+        n = np.shape(bits)[-1]
+        if self.protected:
+            rates[..., n - self.protected:] = Fraction(0) if self.is_exact else 0.0
+        return rates
 
 
 def as_channel(p):

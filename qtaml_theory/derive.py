@@ -55,6 +55,7 @@ __all__ = [
     "output_variance_term",
     "protection_cost",
     "protection_cost_leading",
+    "protected_mean_drift",
     "integer_rounding_ratio",
     "integer_rounding_bound",
     "mean_correction_factor",
@@ -392,6 +393,23 @@ def integer_rounding_bound():
     return sp.simplify(ratio.subs(f, critical))
 
 
+def protected_mean_drift():
+    """``E[delta]`` with the top ``k`` bits protected (offset binary, symmetric channel; Sec. 4.1, issue 5).
+
+    Only bits ``0..n-k-1`` flip: ``Delta p sum_{i<n-k} s_i 2**i = p Delta (2**(n-k) - 1 - 2 r)``
+    with ``r = sum_{i<n-k} b_i 2**i`` the code's unprotected low bits. It is not
+    ``-2 p w``: the correction ``w / (1 - 2p)`` is wrong on protected layers.
+    """
+    low = sp.Symbol("r", nonnegative=True)
+    exposed = Delta * sp.Sum((1 - 2 * b[i]) * 2**i * bernoulli_cumulant(1).subs(pi, p), (i, 0, n - k - 1))
+    total = sp.Sum(2**i, (i, 0, n - k - 1)).doit()
+    low_bits = sp.Sum(b[i] * 2**i, (i, 0, n - k - 1))
+    closed = Delta * p * (total - 2 * low_bits)
+    if sp.simplify((exposed - closed).expand().doit()) != 0:
+        raise RuntimeError("the protected drift did not split into its geometric and low-bit parts")
+    return sp.factor(closed.subs(low_bits, low))
+
+
 def mean_correction_factor():
     """Prop 4.1: the pre-scaling factor ``1 / (1 - 2p)`` that undoes the shrinkage.
 
@@ -450,6 +468,8 @@ def _generated_functions():
          "Leading-order allocation objective per unit N s (Sec. 4.5): 4**(n-k)."),
         ("output_variance_factor", (p,), (bernoulli_cumulant(2).subs(pi, p) / 3,),
          "Common factor p(1-p)/3 of the output variance (Thm 4.4)."),
+        ("protected_mean_drift", (n, k, sp.Symbol("r", nonnegative=True), p, Delta), (protected_mean_drift(),),
+         "E[delta] with the top k bits protected, r the unprotected low bits (offset binary)."),
         ("mean_correction_factor", (p,), (mean_correction_factor(),),
          "Pre-scaling factor 1/(1 - 2p) of the mean correction (Prop 4.1)."),
     ]
