@@ -1,9 +1,41 @@
-"""qtaml_tac: Tunneling-Aware Compensation (TAC) on torch models.
+"""qtaml_tac: Tunneling-Aware Compensation (TAC) on any torch model (paper Section 4.4, Algorithm 1).
 
-Applies the verified formulas of :mod:`qtaml_theory` to real models (paper
-Section 4.4, Algorithm 1). The storage, injection, calibration and planning
-modules arrive with their issues; this package is importable now so that
-installs and imports are stable.
+Bring a trained model and a small unlabeled batch; get a deployment plan,
+bit-exact simulation of the tunneling-prone memory, and a fair comparison
+against the baselines. Every formula comes from :mod:`qtaml_theory`.
+
+>>> import torch
+>>> from qtaml_tac import DeploymentConfig, plan_deployment, evaluate
+>>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+>>> batch = torch.randn(32, 8)
+>>> plan = plan_deployment(model, batch, DeploymentConfig(p=0.05, budget_fraction=0.25), method="tac")
+>>> plan.bits_spent <= 0.25 * 8 * plan.total_weights
+True
 """
 
-__all__: list[str] = []
+from .calibrate import CalibrationConfig, jacobian_gains, residual_floor_names
+from .evaluate import EvaluationResult, evaluate
+from .inject import (
+    BitRampFaults,
+    CellVariationFaults,
+    ChannelFaults,
+    Chip,
+    ClusteredFaults,
+    LayerVariationFaults,
+    deployed,
+    inject_,
+    sample_masks,
+)
+from .methods import METHODS, DeploymentConfig, plan_deployment
+from .plan import LayerPlan, Plan, protection_for, storage_for
+from .storage import Storage, StorageConfig, quantize, select_parameters
+
+__all__ = [
+    "StorageConfig", "Storage", "quantize", "select_parameters",
+    "ChannelFaults", "BitRampFaults", "CellVariationFaults", "ClusteredFaults", "LayerVariationFaults", "Chip",
+    "sample_masks", "inject_", "deployed",
+    "CalibrationConfig", "jacobian_gains", "residual_floor_names",
+    "DeploymentConfig", "METHODS", "plan_deployment",
+    "Plan", "LayerPlan", "storage_for", "protection_for",
+    "EvaluationResult", "evaluate",
+]

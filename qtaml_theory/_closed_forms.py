@@ -80,6 +80,11 @@ def protected_mean_drift(n, k, r, p, Delta):
     return (-2*2**k*Delta*p*r - 2**k*Delta*p + 2**n*Delta*p)/(2**k)
 
 
+def drift_slope_directional(p01, p10):
+    """Slope in w of E[delta | w] under the directional channel (linear encodings): -(p01 + p10)."""
+    return -p01 - p10
+
+
 def mean_correction_factor(p):
     """Pre-scaling factor 1/(1 - 2p) of the mean correction (Prop 4.1)."""
     return (-1)/(2*p - 1)

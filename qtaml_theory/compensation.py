@@ -28,8 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _closed_forms as cf
-from ._validation import as_rate
-from .channels import as_channel
+from .channels import DirectionalChannel, SymmetricChannel, as_channel
 from .encodings import Encoding
 from .law import error_cumulants
 
@@ -37,17 +36,34 @@ __all__ = ["ReadbackTable", "readback_table", "mean_correction_factor", "mmse_co
 
 
 def mean_correction_factor(p):
-    """Prop 4.1's pre-scaling factor ``1 / (1 - 2p)``, for ``0 <= p < 1/2``.
+    """The pre-scaling that undoes the drift's shrinkage: ``1 / (1 - 2p)`` (Prop 4.1).
+
+    For the directional channel the drift is still affine with slope
+    ``-(p01 + p10)`` (``proofs/directional_channel.py``), so the factor is
+    ``1 / (1 - p01 - p10)``. The per-bit channel's drift is not affine in
+    ``w``: no single factor exists (use :func:`mmse_codes`).
+
+    Parameters
+    ----------
+    p : float, Fraction, SymmetricChannel or DirectionalChannel
 
     Raises
     ------
     ValueError
-        If ``p`` is outside ``[0, 1/2)``: at ``p = 1/2`` the factor diverges.
+        If the shrinkage is total or reversed (``p >= 1/2``, ``p01 + p10 >= 1``):
+        the factor diverges; or for a channel without an affine drift.
     """
-    rate = as_rate(p, "p")
-    if not rate < 0.5:
-        raise ValueError(f"p must lie in [0, 0.5) for mean correction (the factor 1/(1-2p) diverges), got {p!r}")
-    return cf.mean_correction_factor(rate)
+    channel = as_channel(p)
+    if isinstance(channel, SymmetricChannel):
+        if not channel.p < 0.5:
+            raise ValueError(f"p must lie in [0, 0.5) for mean correction (the factor 1/(1-2p) diverges), got {p!r}")
+        return cf.mean_correction_factor(channel.p)
+    if isinstance(channel, DirectionalChannel):
+        slope = cf.drift_slope_directional(channel.p01, channel.p10)
+        if not slope > -1:
+            raise ValueError(f"p01 + p10 must be below 1 for mean correction, got {channel.p01} + {channel.p10}")
+        return 1 / (1 + slope)
+    raise ValueError(f"mean correction needs an affine drift (symmetric or directional channel), got {channel!r}")
 
 
 @dataclass(frozen=True)

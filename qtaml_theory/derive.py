@@ -470,6 +470,8 @@ def _generated_functions():
          "Common factor p(1-p)/3 of the output variance (Thm 4.4)."),
         ("protected_mean_drift", (n, k, sp.Symbol("r", nonnegative=True), p, Delta), (protected_mean_drift(),),
          "E[delta] with the top k bits protected, r the unprotected low bits (offset binary)."),
+        ("drift_slope_directional", (p01, p10), (sp.diff(mean_drift("offset_binary", "directional"), w),),
+         "Slope in w of E[delta | w] under the directional channel (linear encodings): -(p01 + p10)."),
         ("mean_correction_factor", (p,), (mean_correction_factor(),),
          "Pre-scaling factor 1/(1 - 2p) of the mean correction (Prop 4.1)."),
     ]

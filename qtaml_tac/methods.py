@@ -1,0 +1,219 @@
+"""TAC (Algorithm 1) and every baseline, through one interface (Sections 4.4, 4.6, 5.8).
+
+``plan_deployment(model, batch, config, method=...)`` returns a
+:class:`~qtaml_tac.plan.Plan` for any method in :data:`METHODS`; the
+evaluation harness and the experiments never branch on a method's name.
+
+=====================  ==============================================================
+method                 protected bits                  compensation
+=====================  ==============================================================
+``uncompensated``      none                            none
+``mean_only``          none                            ``w / (1 - 2p)`` everywhere (Prop 4.1)
+``random_ecc``         allocation with random scores   none
+``magnitude_ecc``      allocation with ``s_l = Delta_l**2``  none
+``sensitivity_ecc``    allocation with measured per-layer output deviation  none
+``uniform_msp``        the same k on every layer       none
+``tac_alloc_only``     allocation with Jacobian scores none
+``tac``                allocation with Jacobian scores Step 3 per layer
+``weight_scaling``     none                            store ``c_l W``, ``c_l = t / max|W_l|``
+``tac_exact_mean``     allocation with Jacobian scores the exact MMSE code table
+=====================  ==============================================================
+
+All allocations go through :func:`qtaml_theory.allocation.allocate` at budget
+``budget_fraction * n * N`` bits (``"exact"`` by default, the paper's
+``"greedy"`` on request), with residual floors where given.
+
+Weight scaling (Fuengfusin & Tamukoh, arXiv 2411.18993) multiplies each layer
+by ``c_l = t / max|W_l|`` before storage and divides after read-out. In an
+n-bit fixed-point store every method already uses a per-tensor scale, so this
+baseline coincides with ``uncompensated`` for ``t = 1`` (the default here);
+``t < 1`` leaves headroom unused. We keep it to show that equivalence measured.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from qtaml_theory.allocation import allocate, saturation_ratio
+from qtaml_theory.channels import Channel, as_channel
+from qtaml_theory.compensation import mean_correction_factor
+
+from .calibrate import (
+    CalibrationConfig,
+    forward,
+    jacobian_gains,
+    mean_correction_decisions,
+    output_deviation,
+    residual_floor_names,
+)
+from .plan import LayerPlan, Plan, channel_to_dict, nominal_rate
+from .storage import StorageConfig, quantize
+
+__all__ = ["METHODS", "DeploymentConfig", "plan_deployment"]
+
+METHODS = (
+    "uncompensated", "mean_only", "random_ecc", "magnitude_ecc", "sensitivity_ecc", "uniform_msp",
+    "tac_alloc_only", "tac", "weight_scaling", "tac_exact_mean",
+)
+_NEEDS_MEAN_CORRECTION = ("mean_only", "tac")
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """Everything a method needs to plan a deployment.
+
+    Parameters
+    ----------
+    p : float or Channel
+        Deployment flip probability (or channel) of the unprotected bits.
+    budget_fraction : float
+        ECC budget as a fraction of all stored bits, in [0, 1].
+    storage : StorageConfig
+        What is stored and how (n bits, encoding, selection).
+    allocation : {"exact", "greedy"}
+        The allocator of Step 2.
+    floors : dict or "auto" or None
+        ``{name: k}`` residual floors; ``"auto"`` finds skip-connected layers
+        with ``torch.fx`` and gives them ``residual_floor`` bits.
+    residual_floor : int
+        Floor for auto-detected residual layers (default 1).
+    calibration : CalibrationConfig
+    weight_scaling_target : float
+        ``t`` of the weight-scaling baseline (default 1.0).
+    seed : int
+        Seed of the random-ECC baseline.
+    """
+
+    p: object = 0.1
+    budget_fraction: float = 0.1
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    allocation: str = "exact"
+    floors: object = None
+    residual_floor: int = 1
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    weight_scaling_target: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.p, Channel):
+            if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not math.isfinite(self.p) \
+                    or not 0 <= self.p <= 1:
+                raise ValueError(f"p must be a probability in [0, 1] or a channel, got {self.p!r}")
+        if not 0 <= self.budget_fraction <= 1:
+            raise ValueError(f"budget_fraction must lie in [0, 1], got {self.budget_fraction!r}")
+        if self.allocation not in ("exact", "greedy"):
+            raise ValueError(f"allocation must be 'exact' or 'greedy', got {self.allocation!r}")
+        if not 0 < self.weight_scaling_target <= 1:
+            raise ValueError(f"weight_scaling_target must lie in (0, 1], got {self.weight_scaling_target!r}")
+
+    @property
+    def channel(self):
+        return as_channel(self.p)
+
+
+def _floors(model, names, config):
+    if config.floors is None:
+        return np.zeros(len(names), dtype=np.int64)
+    if config.floors == "auto":
+        inside = set(residual_floor_names(model, names))
+        return np.array([config.residual_floor if name in inside else 0 for name in names], dtype=np.int64)
+    unknown = set(config.floors) - set(names)
+    if unknown:
+        raise ValueError(f"floors name parameters that are not stored: {sorted(unknown)}")
+    return np.array([int(config.floors.get(name, 0)) for name in names], dtype=np.int64)
+
+
+def _scores(method, model, batch, storage, config, gains):
+    sizes = np.array([t.size for t in storage], dtype=np.float64)
+    scales = np.array([t.scale for t in storage])
+    if method in ("tac", "tac_alloc_only", "tac_exact_mean"):
+        return scales**2 * np.array([gains[name] for name in storage.names]) / sizes
+    if method == "magnitude_ecc":
+        return scales**2
+    if method == "random_ecc":
+        return np.random.default_rng(config.seed).uniform(0, 1, sizes.size)
+    if method == "sensitivity_ecc":
+        deviation = output_deviation(model, batch, storage, config.channel, config=config.calibration)
+        n = config.storage.n_bits
+        return np.array([deviation[name] for name in storage.names]) / (sizes * (4.0**n - 1))
+    return None
+
+
+@torch.no_grad()
+def plan_deployment(model, batch, config, method="tac"):
+    """Plan a deployment of ``model`` with ``method`` (Algorithm 1 for ``"tac"``).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A trained model; its weights are left exactly as they were.
+    batch : torch.Tensor
+        Unlabeled calibration inputs (a few dozen samples).
+    config : DeploymentConfig
+    method : str
+        One of :data:`METHODS`.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError
+        Unknown method; ``p >= 1/2`` with mean correction; a budget below
+        the floors (the shortfall in bits); no eligible parameters; non-finite
+        weights; a batch that does not fit the model.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method in _NEEDS_MEAN_CORRECTION:
+        mean_correction_factor(config.channel)  # p >= 1/2 (or no affine drift) fails here, before any work
+    storage = quantize(model, config.storage)
+    forward(model, batch)  # a wrong batch fails here, before any work
+    names = storage.names
+    sizes = np.array([t.size for t in storage], dtype=np.int64)
+    n = config.storage.n_bits
+    floors = _floors(model, names, config)
+    budget = config.budget_fraction * n * int(sizes.sum())
+    gains = jacobian_gains(model, batch, names, config.calibration) if method.startswith("tac") else {}
+    scores = _scores(method, model, batch, storage, config, gains)
+    allocation_method = None
+    if method == "uniform_msp":
+        bits = np.array(allocate(sizes, np.ones(sizes.size), budget, n, floors, method="uniform").bits)
+        allocation_method = "uniform"
+    elif scores is not None:
+        bits = np.array(allocate(sizes, scores, budget, n, floors, method=config.allocation).bits)
+        allocation_method = config.allocation
+    else:
+        bits = floors.copy()
+        if sizes @ floors > budget:
+            allocate(sizes, np.ones(sizes.size), budget, n, floors)  # raises the shortfall error
+    protection = dict(zip(names, bits.tolist()))
+    compensation = {name: "none" for name in names}
+    if method == "mean_only":
+        compensation = {name: "mean" for name in names}
+    elif method == "tac_exact_mean":
+        compensation = {name: "mmse" for name in names}
+    elif method == "tac":
+        decisions = mean_correction_decisions(model, batch, config.storage, config.channel, protection,
+                                              config.calibration)
+        compensation = {name: "mean" if decisions[name] else "none" for name in names}
+    layers = []
+    for index, tensor in enumerate(storage):
+        factor = config.weight_scaling_target if method == "weight_scaling" else 1.0
+        layers.append(LayerPlan(
+            name=tensor.name, size=tensor.size, scale=tensor.scale, gain=gains.get(tensor.name),
+            score=None if scores is None else float(scores[index]), bits=int(bits[index]),
+            compensation=compensation[tensor.name], factor=factor,
+        ))
+    rho = None
+    if method.startswith("tac") and np.all(scores > 0):
+        rho = saturation_ratio(sizes, scores)
+    return Plan(method=method, p=nominal_rate(config.channel), n_bits=n, encoding=config.storage.encoding,
+                layers=layers, channel=channel_to_dict(config.channel),
+                budget_bits=budget, bits_spent=int(sizes @ bits), predicted_rho=rho,
+                allocation_method=allocation_method)

@@ -1,0 +1,238 @@
+"""Per-tensor n-bit storage of selected parameters of any ``nn.Module`` (Appendix B.1, B.4, B.5).
+
+:func:`select_parameters` picks what is stored in tunneling-prone memory:
+by default the weights of ``Conv1d/2d/3d``, ``Linear``, ``Embedding`` and the
+projections of ``nn.MultiheadAttention``; biases and normalization parameters
+only on request (B.5); or any parameters by name or predicate.
+
+:func:`quantize` stores each selected tensor once, after any compensation
+(B.4): per-tensor scale ``Delta = max|W| / max_value`` (``max_value`` the
+encoding's largest value, ``2**(n-1) - 1`` for offset binary), codes from the
+:mod:`qtaml_theory.encodings` encoder, and a decode table from the same
+encoding, so that the read-back value of a code is ``table[code] * Delta``.
+The float weights are kept so that :meth:`Storage.restore_` puts the model
+back exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from qtaml_theory.compensation import mmse_codes, readback_table
+from qtaml_theory.encodings import ENCODINGS, get_encoding
+
+__all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "quantize", "MAX_STORAGE_BITS"]
+
+#: Widths up to this many bits are stored with a decode lookup table.
+MAX_STORAGE_BITS = 16
+
+_WEIGHT_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Embedding)
+_NORM_MODULES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """What is stored, and how.
+
+    Parameters
+    ----------
+    n_bits : int
+        Bits per stored weight, 1..16 (default 8).
+    encoding : str
+        A :func:`qtaml_theory.get_encoding` name (default the paper's ``"offset_binary"``).
+    include_bias : bool
+        Also store the biases of the selected layers (B.5; default off).
+    include_norm : bool
+        Also store normalization weights and biases (default off).
+    names : tuple of str, optional
+        Store exactly these parameters (full names from ``named_parameters``).
+    filter_fn : callable, optional
+        ``filter_fn(name, parameter) -> bool``; keeps only the parameters it accepts.
+    """
+
+    n_bits: int = 8
+    encoding: str = "offset_binary"
+    include_bias: bool = False
+    include_norm: bool = False
+    names: tuple | None = None
+    filter_fn: Callable | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.n_bits, bool) or not isinstance(self.n_bits, int) or not 1 <= self.n_bits <= MAX_STORAGE_BITS:
+            raise ValueError(f"n_bits must be an integer in 1..{MAX_STORAGE_BITS}, got {self.n_bits!r}")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {self.encoding!r}")
+        if self.names is not None:
+            object.__setattr__(self, "names", tuple(self.names))
+
+
+def select_parameters(model, config=StorageConfig()):
+    """Names of the parameters stored in tunneling-prone memory, in ``named_parameters`` order.
+
+    Raises
+    ------
+    ValueError
+        If a requested name does not exist, or nothing is eligible.
+    """
+    parameters = dict(model.named_parameters())
+    if config.names is not None:
+        missing = [name for name in config.names if name not in parameters]
+        if missing:
+            raise ValueError(f"names not found in the model's parameters: {missing}")
+        chosen = set(config.names)
+    else:
+        chosen = set()
+        for module_name, module in model.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            local = dict(module.named_parameters(recurse=False))
+            if isinstance(module, _WEIGHT_MODULES) and "weight" in local:
+                chosen.add(prefix + "weight")
+                if config.include_bias and local.get("bias") is not None:
+                    chosen.add(prefix + "bias")
+            elif isinstance(module, nn.MultiheadAttention):
+                for key in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                    if local.get(key) is not None:
+                        chosen.add(prefix + key)
+                if config.include_bias and local.get("in_proj_bias") is not None:
+                    chosen.add(prefix + "in_proj_bias")
+            elif isinstance(module, _NORM_MODULES) and config.include_norm:
+                chosen.update(prefix + key for key, value in local.items() if value is not None)
+    names = [name for name in parameters if name in chosen]
+    if config.filter_fn is not None:
+        names = [name for name in names if config.filter_fn(name, parameters[name])]
+    if not names:
+        raise ValueError("the model has no eligible parameters to store (check names, filter_fn and the layer types)")
+    return names
+
+
+@dataclass
+class StoredTensor:
+    """One stored tensor: codes, scale and the float original.
+
+    Attributes
+    ----------
+    name : str
+    parameter : torch.nn.Parameter
+        The model's parameter, overwritten in place on injection.
+    codes : torch.Tensor
+        int32 codes, flattened.
+    scale : float
+        Delta: the read-back value of code ``c`` is ``table[c] * scale / factor``.
+    factor : float
+        Storage pre-scaling (1, ``1/(1-2p)`` for mean correction, or weight scaling's ``c_l``).
+    table : torch.Tensor
+        float64 decode table of the encoding, ``2**n`` entries.
+    original : torch.Tensor
+        The float weights before storage, for :meth:`Storage.restore_`.
+    clipped : int
+        How many weights were clipped at storage.
+    """
+
+    name: str
+    parameter: nn.Parameter
+    codes: torch.Tensor
+    scale: float
+    factor: float
+    table: torch.Tensor
+    original: torch.Tensor
+    clipped: int
+
+    @property
+    def size(self):
+        return self.codes.numel()
+
+    def decode(self, codes=None):
+        """Read-back float weights of ``codes`` (default: the stored codes), shaped like the parameter."""
+        codes = self.codes if codes is None else codes
+        values = self.table[codes.long()] * (self.scale / self.factor)
+        return values.to(self.parameter.dtype).reshape(self.parameter.shape)
+
+
+class Storage:
+    """The stored tensors of one model (see :func:`quantize`)."""
+
+    def __init__(self, model, config, tensors):
+        self.model = model
+        self.config = config
+        self.encoding = get_encoding(config.encoding, config.n_bits)
+        self.tensors = tensors
+
+    def __iter__(self):
+        return iter(self.tensors.values())
+
+    def __getitem__(self, name):
+        return self.tensors[name]
+
+    @property
+    def names(self):
+        return list(self.tensors)
+
+    @torch.no_grad()
+    def write_(self, masks=None):
+        """Write the read-back weights (``codes XOR masks``) into the model, in place."""
+        for tensor in self:
+            codes = tensor.codes if masks is None or tensor.name not in masks else tensor.codes ^ masks[tensor.name]
+            tensor.parameter.copy_(tensor.decode(codes))
+
+    @torch.no_grad()
+    def restore_(self):
+        """Put the original float weights back, bit for bit."""
+        for tensor in self:
+            tensor.parameter.copy_(tensor.original)
+
+
+def _check_finite(name, weight):
+    if not torch.isfinite(weight).all():
+        raise ValueError(f"parameter {name} has non-finite weights (NaN or infinity); refusing to store it")
+
+
+@torch.no_grad()
+def quantize(model, config=StorageConfig(), *, factors=None, channels=None):
+    """Store the selected parameters of ``model`` as n-bit codes (the model is not changed).
+
+    Parameters
+    ----------
+    model : nn.Module
+    config : StorageConfig
+    factors : dict, optional
+        ``{name: c}``: store ``c * W`` (Step 4's mean correction ``1/(1-2p)``,
+        or weight scaling); the read-out divides by ``c``. Default 1. The scale
+        Delta is taken from ``W`` before the factor (Algorithm 1 Step 4), so a
+        factor above 1 can clip; the count is kept in ``clipped``.
+    channels : dict, optional
+        ``{name: channel}``: store the code minimizing the expected squared
+        read-back error under that channel instead of the nearest code
+        (:func:`qtaml_theory.compensation.mmse_codes`).
+
+    Returns
+    -------
+    Storage
+    """
+    encoding = get_encoding(config.encoding, config.n_bits)
+    names = select_parameters(model, config)
+    parameters = dict(model.named_parameters())
+    table = torch.as_tensor(encoding.decode(np.arange(encoding.n_codes)), dtype=torch.float64)
+    top = float(max(abs(encoding.min_value), abs(encoding.max_value)))
+    limit = float(encoding.max_value)
+    tensors = {}
+    for name in names:
+        parameter = parameters[name]
+        weight = parameter.detach()
+        _check_finite(name, weight)
+        magnitude = float(weight.abs().max())
+        scale = magnitude / limit if magnitude > 0 else 1.0 / top
+        factor = float((factors or {}).get(name, 1.0))
+        values = (weight.double().flatten() * factor / scale).cpu().numpy()
+        if channels and name in channels:
+            codes = mmse_codes(values, readback_table(encoding, channels[name]))
+            clipped = int(np.count_nonzero((values < encoding.min_value) | (values > encoding.max_value)))
+        else:
+            codes, clipped = encoding.encode(values, return_clipped=True)
+        tensors[name] = StoredTensor(name, parameter, torch.as_tensor(codes, dtype=torch.int32), scale, factor,
+                                     table, weight.clone(), clipped)
+    return Storage(model, config, tensors)
