@@ -127,11 +127,9 @@ def output_deviation(model, batch, storage, channel, names=None, protection=None
             tensor = storage[name]
             total = 0.0
             for _ in range(config.trials):
-                masks = sample_masks(storage, ChannelFaults(channel), protection, generator)
-                with torch.no_grad():
-                    tensor.parameter.copy_(tensor.decode(tensor.codes ^ masks[name]))
+                tensor.write_(sample_masks(storage, ChannelFaults(channel), protection, generator)[name])
                 total += float(((forward(model, batch) - clean) ** 2).sum())
-                tensor.parameter.copy_(tensor.decode())
+            tensor.write_()
             deviations[name] = total / (config.trials * per_input)
     finally:
         storage.restore_()

@@ -5,8 +5,10 @@ it; the top ``k_l`` bits of layer ``l`` never flip. Sampling is exact in
 distribution: for every bit position and stored-bit value the number of flips
 is drawn from its binomial law and the flipped cells uniformly without
 replacement (sparse rates), or each cell is compared with a float64 uniform
-(dense or per-cell rates; float64, so no ``2**-24`` grid bias). All draws come
-from a ``torch.Generator``.
+(per-cell rates; float64, so no ``2**-24`` grid bias), or, for dense channel
+rates, each weight's whole mask is drawn from per-code alias tables with one
+random word (exact up to float64 rounding of the table, ties resolved exactly).
+All draws come from a ``torch.Generator``.
 
 A :class:`Chip` fixes the uniforms of every (cell, bit) once: a bit flips when
 its uniform is below its rate, so the faults at a lower rate are a subset of
@@ -38,6 +40,7 @@ __all__ = [
     "ClusteredFaults",
     "LayerVariationFaults",
     "Chip",
+    "FlipMask",
     "sample_masks",
     "inject_",
     "deployed",
@@ -275,40 +278,146 @@ def _rates_by_stored_bit(channel, n_bits):
     return [np.asarray(channel.rates_for_bits(np.full((1, n_bits), b)), dtype=np.float64)[0] for b in (0, 1)]
 
 
-def _tensor_mask(tensor, faults, n_bits, protected, generator, chip):
-    codes = tensor.codes
-    mask = torch.zeros_like(codes)
-    exposed = n_bits - protected
-    if exposed <= 0:
+@dataclass(frozen=True)
+class FlipMask:
+    """The flips of one tensor in one trial: XOR ``values`` at ``positions`` (sparse) or a whole ``dense_mask``."""
+
+    size: int
+    positions: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+    dense_mask: torch.Tensor | None = None
+
+    def dense(self):
+        """The mask as a full int32 tensor."""
+        if self.dense_mask is not None:
+            return self.dense_mask
+        mask = torch.zeros(self.size, dtype=torch.int32)
+        mask[self.positions] = self.values
         return mask
+
+
+def _sparse_mask(size, flips_by_bit):
+    """Combine per-bit flip positions (each unique within its bit) into one sparse XOR mask."""
+    if not flips_by_bit:
+        empty = torch.empty(0, dtype=torch.int64)
+        return FlipMask(size, empty, empty.to(torch.int32))
+    positions = torch.cat([p for p, _ in flips_by_bit])
+    bits = torch.cat([torch.full((p.numel(),), 1 << i, dtype=torch.int32) for p, i in flips_by_bit])
+    unique, inverse = torch.unique(positions, return_inverse=True)
+    values = torch.zeros(unique.numel(), dtype=torch.int32).scatter_add_(0, inverse, bits)  # distinct bits: sum = OR
+    return FlipMask(size, unique, values)
+
+
+#: Widths up to this many bits sample dense masks with per-code alias tables.
+MAX_ALIAS_BITS = 10
+_ALIAS_CACHE = {}
+
+
+def _alias_tables(by_bit, exposed, n_bits):
+    """Per stored code, Vose alias tables of the distribution of its whole flip mask.
+
+    ``P(mask m | code c) = prod_{i < exposed} pi_i(c_i)**m_i (1 - pi_i(c_i))**(1 - m_i)`` (top bits never flip).
+    Returns ``(thresholds, fractions, aliases)``: column ``j`` of row ``c`` is kept when a 32-bit
+    uniform falls below ``thresholds + fractions`` (scaled by 2**32), else replaced by ``aliases``.
+    """
+    key = (by_bit[0].tobytes(), by_bit[1].tobytes(), exposed, n_bits)
+    if key in _ALIAS_CACHE:
+        return _ALIAS_CACHE[key]
+    size = 1 << n_bits
+    bits = (np.arange(size)[:, None] >> np.arange(n_bits)) & 1
+    rates = np.where(bits == 1, by_bit[1], by_bit[0])  # (code, bit)
+    rates[:, exposed:] = 0.0
+    flips = bits[None, :, :] == 1  # (1, mask, bit)
+    probs = np.prod(np.where(flips, rates[:, None, :], 1.0 - rates[:, None, :]), axis=2)  # (code, mask)
+    keep = np.ones((size, size))
+    aliases = np.tile(np.arange(size), (size, 1))
+    for code in range(size):
+        scaled = probs[code] * size / probs[code].sum()
+        small = [j for j in range(size) if scaled[j] < 1.0]
+        large = [j for j in range(size) if scaled[j] >= 1.0]
+        while small and large:
+            low, high = small.pop(), large.pop()
+            keep[code, low], aliases[code, low] = scaled[low], high
+            scaled[high] -= 1.0 - scaled[low]
+            (small if scaled[high] < 1.0 else large).append(high)
+    scaled = np.clip(keep, 0.0, 1.0) * 2.0**32
+    whole = np.floor(scaled)
+    tables = (torch.as_tensor(whole.astype(np.int64)).flatten(), torch.as_tensor(scaled - whole).flatten(),
+              torch.as_tensor(aliases.astype(np.int64)).flatten())
+    _ALIAS_CACHE[key] = tables
+    return tables
+
+
+def _alias_mask(tensor, by_bit, exposed, n_bits, generator, reuse):
+    """Every weight's whole mask in one draw: one 63-bit random word per weight (n bits pick a column,
+    32 bits compare against the column's threshold; exact ties, probability 2**-32, are settled by a
+    float64 uniform against the threshold's fractional part).
+
+    With ``reuse`` the temporaries live in the tensor's workspace across trials (no page faults on the
+    hot path) and the returned mask is overwritten by the next draw.
+    """
+    thresholds, fractions, aliases = _alias_tables(by_bit, exposed, n_bits)
+    size = tensor.size
+    space = tensor.workspace if reuse else {}
+    buffer = lambda key, dtype=torch.int64: space.setdefault(key, torch.empty(size, dtype=dtype))  # noqa: E731
+    if "shifted_codes" not in tensor.workspace:
+        tensor.workspace["shifted_codes"] = tensor.codes.long() << n_bits
+    words = buffer("words").random_(generator=generator)
+    column = torch.bitwise_and(words, (1 << n_bits) - 1, out=buffer("column"))
+    uniform = torch.bitwise_right_shift(words, n_bits, out=buffer("uniform")).bitwise_and_(0xFFFFFFFF)
+    slot = torch.add(tensor.workspace["shifted_codes"], column, out=buffer("slot"))
+    limit = torch.index_select(thresholds, 0, slot, out=buffer("limit"))
+    keep = torch.lt(uniform, limit, out=buffer("keep", torch.bool))
+    ties = torch.nonzero(uniform == limit).flatten()
+    if ties.numel():
+        keep[ties] = torch.rand(ties.numel(), dtype=torch.float64, generator=generator) < fractions[slot[ties]]
+    alias = torch.index_select(aliases, 0, slot, out=buffer("alias"))
+    return torch.where(keep, column, alias, out=buffer("mask"))
+
+
+def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False):
+    codes = tensor.codes
+    exposed = max(n_bits - protected, 0)
     channel = faults.channel_for(tensor, n_bits)
     cells = faults.cell_rates(tensor, n_bits) if channel is None else None
     if channel is None and cells is None:
         raise ValueError(f"fault model {faults!r} gives neither a channel nor cell rates")
     by_bit = _rates_by_stored_bit(channel, n_bits) if channel is not None else None
+    if exposed == 0:
+        return _sparse_mask(tensor.size, [])
+    if chip is None and cells is None:
+        dense_rates = max(by_bit[0][:exposed].max(), by_bit[1][:exposed].max()) >= DENSE_RATE
+        if dense_rates and n_bits <= MAX_ALIAS_BITS:
+            return FlipMask(tensor.size, dense_mask=_alias_mask(tensor, by_bit, exposed, n_bits, generator, reuse))
+        if not dense_rates:
+            return _sparse_mask(tensor.size, _sparse_flips(codes, by_bit, exposed, generator))
+    mask = torch.zeros_like(codes)
     for i in range(exposed):
-        stored = (codes >> i) & 1
-        if chip is not None:
-            if cells is not None:
-                rate = cells
-            else:
-                rate = torch.where(stored.bool(), by_bit[1][i], by_bit[0][i])
-            flips = chip.uniforms(tensor, n_bits)[i] < rate
-        elif cells is not None:
-            flips = torch.rand(tensor.size, dtype=torch.float64, generator=generator) < cells
-        elif by_bit[0][i] == by_bit[1][i]:
-            mask[_positions(tensor.size, by_bit[0][i], generator)] |= 1 << i
-            continue
+        if cells is not None:
+            rate = cells
         else:
-            for value in (0, 1):
-                members = torch.nonzero(stored == value).flatten()
-                mask[members[_positions(members.numel(), by_bit[value][i], generator)]] |= 1 << i
+            rate = torch.where(((codes >> i) & 1).bool(), by_bit[1][i], by_bit[0][i])
+        uniforms = chip.uniforms(tensor, n_bits)[i] if chip is not None else \
+            torch.rand(tensor.size, dtype=torch.float64, generator=generator)
+        mask[uniforms < rate] |= 1 << i
+    return FlipMask(tensor.size, dense_mask=mask)
+
+
+def _sparse_flips(codes, by_bit, exposed, generator):
+    """Per bit position, the flipped cells: binomial counts and uniform subsets (by stored bit where rates differ)."""
+    flips = []
+    for i in range(exposed):
+        if by_bit[0][i] == by_bit[1][i]:
+            flips.append((_positions(codes.numel(), by_bit[0][i], generator), i))
             continue
-        mask[flips] |= 1 << i
-    return mask
+        stored = (codes >> i) & 1
+        for value in (0, 1):
+            members = torch.nonzero(stored == value).flatten()
+            flips.append((members[_positions(members.numel(), by_bit[value][i], generator)], i))
+    return flips
 
 
-def sample_masks(storage, faults, protection=None, generator=None, chip=None):
+def sample_masks(storage, faults, protection=None, generator=None, chip=None, reuse_buffers=False):
     """One draw of flip masks for every stored tensor.
 
     Parameters
@@ -321,11 +430,14 @@ def sample_masks(storage, faults, protection=None, generator=None, chip=None):
     generator : torch.Generator, optional
     chip : Chip, optional
         Use the chip's fixed uniforms (nested faults) instead of fresh draws.
+    reuse_buffers : bool
+        Draw dense masks into per-tensor workspaces (faster on repeated
+        trials); the masks are then overwritten by the next draw.
 
     Returns
     -------
     dict
-        ``{name: int32 mask}``.
+        ``{name: FlipMask}`` (``.dense()`` gives the int32 XOR mask).
     """
     faults = _as_fault_model(faults, storage)
     n_bits = storage.config.n_bits
@@ -335,7 +447,7 @@ def sample_masks(storage, faults, protection=None, generator=None, chip=None):
         protected = (protection or {}).get(tensor.name, 0)
         if not 0 <= protected <= n_bits:
             raise ValueError(f"protection for {tensor.name} must be in 0..{n_bits}, got {protected}")
-        masks[tensor.name] = _tensor_mask(tensor, faults, n_bits, protected, generator, chip)
+        masks[tensor.name] = _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse_buffers)
     return masks
 
 
@@ -350,8 +462,11 @@ def _as_fault_model(faults, storage):
 
 
 def inject_(storage, faults, protection=None, generator=None, chip=None):
-    """Write one noisy read-back of every stored tensor into the model, in place; returns the masks."""
-    masks = sample_masks(storage, faults, protection, generator, chip)
+    """Write one noisy read-back of every stored tensor into the model, in place.
+
+    Returns the masks; dense ones live in reused workspaces and are valid until the next injection.
+    """
+    masks = sample_masks(storage, faults, protection, generator, chip, reuse_buffers=True)
     storage.write_(masks)
     return masks
 

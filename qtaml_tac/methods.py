@@ -178,7 +178,7 @@ def plan_deployment(model, batch, config, method="tac"):
     sizes = np.array([t.size for t in storage], dtype=np.int64)
     n = config.storage.n_bits
     floors = _floors(model, names, config)
-    budget = config.budget_fraction * n * int(sizes.sum())
+    budget = math.floor(config.budget_fraction * n * int(sizes.sum()))  # whole bits
     gains = jacobian_gains(model, batch, names, config.calibration) if method.startswith("tac") else {}
     scores = _scores(method, model, batch, storage, config, gains)
     allocation_method = None

@@ -141,6 +141,14 @@ class StoredTensor:
     table: torch.Tensor
     original: torch.Tensor
     clipped: int
+    lookup: torch.Tensor = field(init=False, repr=False)
+    dirty: torch.Tensor | None = field(default=None, init=False, repr=False)
+    workspace: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        # Read-back value of every code in the parameter's dtype: decoding is one index_select.
+        self.lookup = (self.table * (self.scale / self.factor)).to(self.parameter.dtype)
+        self.dirty = _FLOAT  # what the parameter holds: see write_
 
     @property
     def size(self):
@@ -149,8 +157,44 @@ class StoredTensor:
     def decode(self, codes=None):
         """Read-back float weights of ``codes`` (default: the stored codes), shaped like the parameter."""
         codes = self.codes if codes is None else codes
-        values = self.table[codes.long()] * (self.scale / self.factor)
-        return values.to(self.parameter.dtype).reshape(self.parameter.shape)
+        return self.lookup.index_select(0, codes).reshape(self.parameter.shape)
+
+    @torch.no_grad()
+    def write_(self, mask=None):
+        """Write the read-back weights into the parameter, in place.
+
+        A dense (or absent) mask rewrites the whole tensor; a sparse one
+        patches only the flipped weights, after putting back the weights the
+        previous sparse write patched. ``dirty`` records what the parameter
+        holds: ``None`` its clean read-back, a tensor of positions the clean
+        read-back except there, or a marker for "noisy everywhere" / "the
+        float original".
+        """
+        flat = self.parameter.view(-1)
+        if mask is None or mask.dense_mask is not None:
+            codes = self.codes
+            if mask is not None:
+                codes = torch.bitwise_xor(codes, mask.dense_mask, out=self.workspace.setdefault(
+                    "noisy_codes", torch.empty(self.size, dtype=mask.dense_mask.dtype)))
+            torch.index_select(self.lookup, 0, codes, out=flat)
+            self.dirty = None if mask is None else _ALL
+            return
+        if self.dirty is _ALL or self.dirty is _FLOAT:
+            flat.copy_(self.lookup.index_select(0, self.codes))
+        elif self.dirty is not None:
+            flat[self.dirty] = self.lookup.index_select(0, self.codes[self.dirty])
+        flat[mask.positions] = self.lookup.index_select(0, self.codes[mask.positions] ^ mask.values)
+        self.dirty = mask.positions
+
+    @torch.no_grad()
+    def restore_(self):
+        self.parameter.copy_(self.original)
+        self.dirty = _FLOAT
+
+
+# Markers of what a parameter holds besides its clean read-back: every weight rewritten, or the float original.
+_ALL = torch.empty(0)
+_FLOAT = torch.empty(0)
 
 
 class Storage:
@@ -172,18 +216,19 @@ class Storage:
     def names(self):
         return list(self.tensors)
 
-    @torch.no_grad()
     def write_(self, masks=None):
-        """Write the read-back weights (``codes XOR masks``) into the model, in place."""
-        for tensor in self:
-            codes = tensor.codes if masks is None or tensor.name not in masks else tensor.codes ^ masks[tensor.name]
-            tensor.parameter.copy_(tensor.decode(codes))
+        """Write the read-back weights (``codes XOR masks``) into the model, in place.
 
-    @torch.no_grad()
+        ``masks`` maps names to :class:`qtaml_tac.inject.FlipMask`; tensors
+        without a mask get their clean read-back.
+        """
+        for tensor in self:
+            tensor.write_(None if masks is None else masks.get(tensor.name))
+
     def restore_(self):
         """Put the original float weights back, bit for bit."""
         for tensor in self:
-            tensor.parameter.copy_(tensor.original)
+            tensor.restore_()
 
 
 def _check_finite(name, weight):

@@ -38,3 +38,6 @@ def float_channels(n):
 @pytest.fixture(params=ENCODING_NAMES)
 def encoding_name(request):
     return request.param
+
+
+pytest_plugins = ["tac_fixtures"]

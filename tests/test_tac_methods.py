@@ -1,0 +1,148 @@
+"""Algorithm 1 and the baselines on a trained digit CNN: plans, budgets, JSON, Step 3, floors, bad input."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from qtaml_theory.compensation import mean_correction_factor
+from qtaml_tac import METHODS, DeploymentConfig, Plan, evaluate, plan_deployment, residual_floor_names, storage_for
+from qtaml_tac.evaluate import trial_generator
+from qtaml_tac.inject import sample_masks
+from qtaml_tac.plan import protection_for
+
+CONFIG = DeploymentConfig(p=0.1, budget_fraction=0.2)
+
+
+@pytest.fixture(scope="module")
+def plans(digit_task):
+    model, split = digit_task
+    return {m: plan_deployment(model, split.calibration_batch(), CONFIG, method=m) for m in METHODS}
+
+
+def test_every_method_respects_the_budget_and_reports_its_overhead(plans):
+    for method, plan in plans.items():
+        assert plan.method == method
+        assert plan.bits_spent <= plan.budget_bits
+        assert 0 <= plan.overhead <= 0.2 + 1e-12
+        assert all(0 <= layer.bits <= 8 for layer in plan.layers)
+
+
+def test_plan_round_trips_through_json(plans):
+    plan = plans["tac"]
+    again = Plan.from_json(plan.to_json())
+    assert again == plan
+    with pytest.raises(ValueError, match="plan version must be 1"):
+        Plan.from_dict({**plan.to_dict(), "version": 99})
+
+
+def test_tac_scores_come_from_jacobian_gains_and_predict_rho(plans):
+    plan = plans["tac"]
+    for layer in plan.layers:
+        assert layer.score == pytest.approx(layer.scale**2 * layer.gain / layer.size)
+    assert 0 < plan.predicted_rho < 1
+
+
+def test_mean_correction_stores_w_over_one_minus_2p(digit_task, plans):
+    model, _ = digit_task
+    storage = storage_for(model, plans["mean_only"])
+    for tensor in storage:
+        assert tensor.factor == pytest.approx(mean_correction_factor(0.1))
+
+
+def test_tac_beats_uniform_msp_and_uncompensated_collapses(digit_task, plans):
+    model, split = digit_task
+    results = {m: evaluate(model, plans[m], split.x_test, split.y_test, trials=8, seed=1)
+               for m in ("uncompensated", "uniform_msp", "tac")}
+    assert results["uncompensated"].score_mean < 0.5 * results["uncompensated"].clean_score
+    assert results["tac"].score_mean >= results["uniform_msp"].score_mean
+    assert results["tac"].score_mean >= 0.95 * results["tac"].clean_score
+
+
+def test_evaluation_is_paired_and_reproducible(digit_task, plans):
+    model, split = digit_task
+    first = evaluate(model, plans["tac"], split.x_test, split.y_test, trials=3, seed=4)
+    again = evaluate(model, plans["tac"], split.x_test, split.y_test, trials=3, seed=4)
+    assert first.scores == again.scores
+    a = sample_masks(storage_for(model, plans["uncompensated"]), 0.1, protection_for(plans["uncompensated"]),
+                     trial_generator(4, 0))
+    b = sample_masks(storage_for(model, plans["weight_scaling"]), 0.1, protection_for(plans["weight_scaling"]),
+                     trial_generator(4, 0))
+    assert all(torch.equal(a[name].dense(), b[name].dense()) for name in a)  # same faults for every method in trial t
+    assert first.ci95[0] <= first.score_mean <= first.ci95[1]
+
+
+def test_unlabeled_evaluation_reports_fidelity(digit_task, plans):
+    model, split = digit_task
+    result = evaluate(model, plans["tac"], split.x_test, trials=2)
+    assert result.metric == "cosine" and 0.9 < result.score_mean <= 1.0 and result.sqnr_db_mean > 10
+
+
+def test_greedy_allocation_is_available(digit_task):
+    model, split = digit_task
+    config = DeploymentConfig(p=0.1, budget_fraction=0.2, allocation="greedy")
+    assert plan_deployment(model, split.calibration_batch(), config, "tac_alloc_only").allocation_method == "greedy"
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(4, 8)
+        self.inner = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.stem(x))
+        return self.head(h + torch.relu(self.inner(h)))
+
+
+def test_residual_floors_are_found_with_torch_fx():
+    model = Residual()
+    names = ["stem.weight", "inner.weight", "head.weight"]
+    assert residual_floor_names(model, names) == ["inner.weight"]
+    plan = plan_deployment(model, torch.randn(16, 4), DeploymentConfig(p=0.05, budget_fraction=0.3, floors="auto"),
+                           "tac_alloc_only")
+    assert plan.layer("inner.weight").bits >= 1
+
+
+def _unchanged(model, call):
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    call()
+    return all(torch.equal(before[name], p) for name, p in model.named_parameters())
+
+
+@pytest.mark.parametrize("case", [
+    ("p at one half with mean correction", dict(p=0.5), "tac", r"p must lie in \[0, 0.5\)"),
+    ("p outside [0, 1]", dict(p=1.5), "tac", r"p must be a probability in \[0, 1\]"),
+    ("budget below floors", dict(floors={"fc1.weight": 8}, budget_fraction=0.01), "tac", r"short by \d+ bits"),
+    ("unknown floor name", dict(floors={"nope": 1}), "tac", "floors name parameters that are not stored"),
+    ("unknown method", dict(), "magic", "method must be one of"),
+], ids=lambda c: c[0])
+def test_bad_input_is_refused_and_the_model_is_left_as_it_was(digit_task, case):
+    model, split = digit_task
+    _, overrides, method, message = case
+
+    def call():
+        with pytest.raises(ValueError, match=message):
+            plan_deployment(model, split.calibration_batch(), DeploymentConfig(**{"p": 0.1, **overrides}), method)
+
+    assert _unchanged(model, call)
+
+
+def test_a_batch_of_the_wrong_shape_is_refused(digit_task):
+    model, _ = digit_task
+
+    def call():
+        with pytest.raises(ValueError, match="calibration batch does not fit the model"):
+            plan_deployment(model, torch.randn(4, 3, 5, 5), CONFIG, "tac")
+
+    assert _unchanged(model, call)
+
+
+def test_non_finite_weights_are_refused():
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = math.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        plan_deployment(model, torch.randn(3, 4), CONFIG, "tac")

@@ -1,0 +1,209 @@
+"""qtaml_tac storage and bit-exact injection: selection, quantization, per-bit rates, moments, restore."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from qtaml_theory import DirectionalChannel, PerBitChannel, error_cumulants
+from qtaml_theory.verify import FALSE_ALARM, z_threshold
+from qtaml_tac import (
+    BitRampFaults,
+    CellVariationFaults,
+    Chip,
+    ClusteredFaults,
+    LayerVariationFaults,
+    StorageConfig,
+    deployed,
+    quantize,
+    sample_masks,
+    select_parameters,
+)
+
+
+class Zoo(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2, self.c3 = nn.Conv1d(2, 3, 3), nn.Conv2d(2, 3, 3), nn.Conv3d(2, 3, 3)
+        self.embed, self.linear = nn.Embedding(10, 4), nn.Linear(4, 4)
+        self.attention = nn.MultiheadAttention(4, 2)
+        self.norm = nn.LayerNorm(4)
+
+
+def test_default_selection_covers_every_supported_layer_type():
+    names = select_parameters(Zoo())
+    assert names == ["c1.weight", "c2.weight", "c3.weight", "embed.weight", "linear.weight",
+                     "attention.in_proj_weight", "attention.out_proj.weight"]
+
+
+def test_biases_and_norms_are_opt_in_and_names_or_predicates_select():
+    with_bias = select_parameters(Zoo(), StorageConfig(include_bias=True, include_norm=True))
+    assert "linear.bias" in with_bias and "attention.in_proj_bias" in with_bias and "norm.weight" in with_bias
+    assert select_parameters(Zoo(), StorageConfig(names=("norm.bias",))) == ["norm.bias"]
+    only_conv = select_parameters(Zoo(), StorageConfig(filter_fn=lambda name, p: name.startswith("c")))
+    assert only_conv == ["c1.weight", "c2.weight", "c3.weight"]
+
+
+def test_quantization_error_is_at_most_half_a_step_and_model_is_untouched():
+    model = nn.Linear(64, 32)
+    before = model.weight.detach().clone()
+    storage = quantize(model)
+    tensor = storage["weight"]
+    assert torch.equal(model.weight, before)
+    assert float((tensor.decode() - before).abs().max()) <= tensor.scale / 2 * (1 + 1e-6)
+    assert tensor.clipped == 0
+    assert int(tensor.codes.max()) == 255 or int(tensor.codes.min()) == 1  # max|W| maps to +-127 Delta
+
+
+@pytest.mark.parametrize("encoding", ["offset_binary", "offset_binary_symmetric", "twos_complement", "sign_magnitude"])
+def test_every_encoding_stores_and_reads_back(encoding):
+    model = nn.Linear(16, 8)
+    storage = quantize(model, StorageConfig(n_bits=6, encoding=encoding))
+    tensor = storage["weight"]
+    assert float((tensor.decode() - model.weight.detach()).abs().max()) <= tensor.scale * 0.5 + 1e-7
+
+
+P = 0.1
+N_WEIGHTS = 200_000
+
+
+@pytest.fixture(scope="module")
+def big_storage():
+    torch.manual_seed(0)
+    model = nn.Linear(400, 500, bias=False)
+    return model, quantize(model)
+
+
+def test_per_bit_flip_rates_and_pairwise_independence(big_storage):
+    """Per-bit rates and pair rates within their binomial standard errors (false alarm <= 1e-6 overall)."""
+    _, storage = big_storage
+    mask = sample_masks(storage, P, generator=torch.Generator().manual_seed(1))["weight"].dense()
+    bits = ((mask[:, None] >> torch.arange(8)) & 1).double()
+    threshold = z_threshold(FALSE_ALARM, 8 + 28)
+    for i in range(8):
+        rate = float(bits[:, i].mean())
+        assert abs(rate - P) / math.sqrt(P * (1 - P) / N_WEIGHTS) <= threshold
+    for i in range(8):
+        for j in range(i + 1, 8):
+            joint = float((bits[:, i] * bits[:, j]).mean())
+            assert abs(joint - P * P) / math.sqrt(P * P * (1 - P * P) / N_WEIGHTS) <= threshold
+
+
+def test_readback_moments_on_a_real_tensor_match_section_3(big_storage):
+    """Mean and variance of w_hat - w per stored code, against qtaml_theory's formula route."""
+    model, storage = big_storage
+    tensor = storage["weight"]
+    generator = torch.Generator().manual_seed(2)
+    draws = 20
+    errors = torch.stack([(tensor.decode(tensor.codes ^ sample_masks(storage, P, generator=generator)["weight"].dense())
+                           - tensor.decode()).flatten().double() / tensor.scale for _ in range(draws)])
+    codes = tensor.codes.numpy()
+    kappa = error_cumulants(storage.encoding, np.arange(256), P)
+    counts = np.bincount(codes, minlength=256) * draws
+    sums = np.bincount(np.tile(codes, draws), weights=errors.flatten().numpy(), minlength=256)
+    populated = counts > 2000
+    z = (sums[populated] / counts[populated] - kappa[0][populated]) / np.sqrt(kappa[1][populated] / counts[populated])
+    assert np.all(np.abs(z) <= z_threshold(FALSE_ALARM, int(populated.sum())))
+    overall = errors.flatten().numpy()
+    weights = np.bincount(codes, minlength=256)
+    # Law of total variance: the state-free variance (Thm A.11) plus the spread of the affine drift (Thm 3.2).
+    drift_mean = np.average(kappa[0], weights=weights)
+    expected_var = np.average(kappa[1], weights=weights) + np.average((kappa[0] - drift_mean) ** 2, weights=weights)
+    assert overall.var() == pytest.approx(expected_var, rel=0.01)
+
+
+def test_directional_channel_flips_only_stored_ones(big_storage):
+    _, storage = big_storage
+    codes = storage["weight"].codes
+    mask = sample_masks(storage, DirectionalChannel(0.0, 0.2), generator=torch.Generator().manual_seed(3))["weight"].dense()
+    assert int((mask & ~codes).count_nonzero()) == 0  # no 0 -> 1 flips
+    ones = int(((codes[:, None] >> torch.arange(8)) & 1).sum())
+    flipped = int(((mask[:, None] >> torch.arange(8)) & 1).sum())
+    assert abs(flipped / ones - 0.2) <= z_threshold(FALSE_ALARM) * math.sqrt(0.2 * 0.8 / ones)
+
+
+def test_protected_bits_never_flip_and_per_bit_rates_follow_the_channel(big_storage):
+    _, storage = big_storage
+    rates = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4]
+    mask = sample_masks(storage, PerBitChannel(rates), {"weight": 2}, torch.Generator().manual_seed(4))["weight"].dense()
+    bits = ((mask[:, None] >> torch.arange(8)) & 1).double().mean(0)
+    assert bits[6] == 0 and bits[7] == 0 and bits[0] == 0
+    for i in range(1, 6):
+        assert abs(float(bits[i]) - rates[i]) <= z_threshold(FALSE_ALARM, 5) * math.sqrt(
+            rates[i] * (1 - rates[i]) / N_WEIGHTS)
+
+
+def test_a_chip_nests_faults_across_rates(big_storage):
+    _, storage = big_storage
+    chip = Chip(seed=5)
+    low = sample_masks(storage, 0.01, chip=chip)["weight"].dense()
+    high = sample_masks(storage, 0.05, chip=chip)["weight"].dense()
+    assert int((low & ~high).count_nonzero()) == 0 and int(high.count_nonzero()) > int(low.count_nonzero())
+    assert torch.equal(low, sample_masks(storage, 0.01, chip=chip)["weight"].dense())
+
+
+@pytest.mark.parametrize("faults", [BitRampFaults(0.05, 0.8), CellVariationFaults(0.05, 1.0),
+                                    ClusteredFaults(0.05, block=32), LayerVariationFaults(0.05, 1.0)], ids=repr)
+def test_non_uniform_variants_keep_the_average_rate(big_storage, faults):
+    _, storage = big_storage
+    assert faults.mean_rate(storage) == pytest.approx(0.05, rel=0.02)
+    mask = sample_masks(storage, faults, generator=torch.Generator().manual_seed(6))["weight"].dense()
+    measured = float(((mask[:, None] >> torch.arange(8)) & 1).double().mean())
+    assert measured == pytest.approx(faults.mean_rate(storage), rel=0.02)
+
+
+def test_deployed_restores_the_float_weights_exactly_even_on_error():
+    model = nn.Linear(32, 16)
+    before = model.weight.detach().clone()
+    storage = quantize(model)
+    with pytest.raises(RuntimeError, match="inside"):
+        with deployed(storage, 0.2, generator=torch.Generator().manual_seed(0)):
+            assert not torch.equal(model.weight, before)
+            raise RuntimeError("inside")
+    assert torch.equal(model.weight, before)
+
+
+def test_seeded_injection_reproduces():
+    model = nn.Linear(32, 16)
+    storage = quantize(model)
+    first = sample_masks(storage, 0.05, generator=torch.Generator().manual_seed(9))["weight"].dense()
+    second = sample_masks(storage, 0.05, generator=torch.Generator().manual_seed(9))["weight"].dense()
+    assert torch.equal(first, second)
+
+
+def test_storage_bad_input():
+    with pytest.raises(ValueError, match=r"n_bits must be an integer in 1\.\.16"):
+        StorageConfig(n_bits=17)
+    with pytest.raises(ValueError, match="encoding must be one of"):
+        StorageConfig(encoding="gray")
+    with pytest.raises(ValueError, match="no eligible parameters"):
+        quantize(nn.Sequential(nn.ReLU()))
+    with pytest.raises(ValueError, match="names not found"):
+        select_parameters(nn.Linear(2, 2), StorageConfig(names=("nope",)))
+    model = nn.Linear(4, 4)
+    with torch.no_grad():
+        model.weight[0, 0] = math.nan
+    with pytest.raises(ValueError, match="non-finite weights"):
+        quantize(model)
+    with pytest.raises(ValueError, match="protection for weight must be in 0..8"):
+        sample_masks(quantize(nn.Linear(4, 4)), 0.1, {"weight": 9})
+    with pytest.raises(ValueError, match=r"p must be a probability in \[0, 1\]"):
+        BitRampFaults(1.5)
+
+
+def test_sparse_patching_equals_a_full_rewrite():
+    """Low rates patch only the flipped weights; the result equals decoding codes XOR mask everywhere."""
+    model = nn.Linear(300, 200)
+    storage = quantize(model)
+    tensor = storage["weight"]
+    generator = torch.Generator().manual_seed(11)
+    for rate in (1e-3, 0.01, 1e-3):
+        masks = sample_masks(storage, rate, generator=generator)
+        assert masks["weight"].dense_mask is None  # sparse
+        storage.write_(masks)
+        assert torch.equal(model.weight.detach(), tensor.decode(tensor.codes ^ masks["weight"].dense()))
+    storage.write_()
+    assert torch.equal(model.weight.detach(), tensor.decode())
+    storage.restore_()
