@@ -19,3 +19,4 @@ autodoc_default_options = {"members": True, "undoc-members": False, "show-inheri
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 nitpicky = False
+doctest_default_flags = __import__("doctest").ELLIPSIS | __import__("doctest").NORMALIZE_WHITESPACE

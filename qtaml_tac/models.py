@@ -31,8 +31,16 @@ class SmallCNN(nn.Module):
 
 @torch.enable_grad()
 def train_classifier(model, split, epochs=30, lr=3e-3, batch_size=64, seed=0):
-    """Adam with cosine decay, cross-entropy, deterministic for a seed; returns the model in eval mode."""
+    """Adam with cosine decay and cross-entropy; returns the model in eval mode.
+
+    Deterministic for a seed: the parameters are first re-initialized from
+    ``seed`` (every module's ``reset_parameters``), then trained on shuffles
+    drawn from a generator seeded with ``seed``.
+    """
     torch.manual_seed(seed)
+    for module in model.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * -(-len(split.x_train) // batch_size)
