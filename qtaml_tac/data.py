@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Split", "digits"]
+__all__ = ["Split", "digits", "sequence_task"]
 
 
 @dataclass(frozen=True)
@@ -42,3 +42,20 @@ def digits(seed=0, test_size=360):
         return torch.tensor(x / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
 
     return Split(tensor(x_train), torch.tensor(y_train), tensor(x_test), torch.tensor(y_test))
+
+
+def sequence_task(seed=0, train=4000, test=1000, length=10, vocabulary=16, classes=8):
+    """The generated sequence task of Section 5.6: label = (first token + last token) mod ``classes``.
+
+    Tokens are uniform over the vocabulary; nothing in between matters, so a
+    model must combine the first and the last position (through attention).
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(count):
+        tokens = torch.randint(0, vocabulary, (count, length), generator=generator)
+        return tokens, (tokens[:, 0] + tokens[:, -1]) % classes
+
+    x_train, y_train = draw(train)
+    x_test, y_test = draw(test)
+    return Split(x_train, y_train, x_test, y_test)

@@ -17,6 +17,7 @@ method                 protected bits                  compensation
 ``tac``                allocation with Jacobian scores Step 3 per layer
 ``weight_scaling``     none                            store ``c_l W``, ``c_l = t / max|W_l|``
 ``tac_exact_mean``     allocation with Jacobian scores the exact MMSE code table
+``tac_always_mean``    allocation with Jacobian scores ``w / (1 - 2p)`` on every layer (Table 9's "always")
 =====================  ==============================================================
 
 All allocations go through :func:`qtaml_theory.allocation.allocate` at budget
@@ -57,9 +58,9 @@ __all__ = ["METHODS", "DeploymentConfig", "plan_deployment"]
 
 METHODS = (
     "uncompensated", "mean_only", "random_ecc", "magnitude_ecc", "sensitivity_ecc", "uniform_msp",
-    "tac_alloc_only", "tac", "weight_scaling", "tac_exact_mean",
+    "tac_alloc_only", "tac", "weight_scaling", "tac_exact_mean", "tac_always_mean",
 )
-_NEEDS_MEAN_CORRECTION = ("mean_only", "tac")
+_NEEDS_MEAN_CORRECTION = ("mean_only", "tac", "tac_always_mean")
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def _floors(model, names, config):
 def _scores(method, model, batch, storage, config, gains):
     sizes = np.array([t.size for t in storage], dtype=np.float64)
     scales = np.array([t.scale for t in storage])
-    if method in ("tac", "tac_alloc_only", "tac_exact_mean"):
+    if method in ("tac", "tac_alloc_only", "tac_exact_mean", "tac_always_mean"):
         return scales**2 * np.array([gains[name] for name in storage.names]) / sizes
     if method == "magnitude_ecc":
         return scales**2
@@ -194,7 +195,7 @@ def plan_deployment(model, batch, config, method="tac"):
             allocate(sizes, np.ones(sizes.size), budget, n, floors)  # raises the shortfall error
     protection = dict(zip(names, bits.tolist()))
     compensation = {name: "none" for name in names}
-    if method == "mean_only":
+    if method in ("mean_only", "tac_always_mean"):
         compensation = {name: "mean" for name in names}
     elif method == "tac_exact_mean":
         compensation = {name: "mmse" for name in names}
