@@ -148,12 +148,8 @@ def _chip_generator(seed, name):
 
 
 @dataclass(frozen=True)
-class CellVariationFaults(FaultModel):
-    """Per-cell rates: each cell's ``p`` is log-normal with spread ``sigma``, scaled to average ``p``.
-
-    The rates are a property of the chip: drawn once from ``seed`` (per tensor),
-    then every trial samples flips with them. Rates are capped at 1/2.
-    """
+class _LogNormalSpread(FaultModel):
+    """Rates spread log-normally (``sigma``) about an average ``p``, fixed by ``seed``."""
 
     p: float
     sigma: float = 1.0
@@ -163,6 +159,15 @@ class CellVariationFaults(FaultModel):
         _check_rate(self.p, "p")
         if not self.sigma >= 0:
             raise ValueError(f"sigma must be >= 0, got {self.sigma!r}")
+
+
+@dataclass(frozen=True)
+class CellVariationFaults(_LogNormalSpread):
+    """Per-cell rates: each cell's ``p`` is log-normal with spread ``sigma``, scaled to average ``p``.
+
+    The rates are a property of the chip: drawn once from ``seed`` (per tensor),
+    then every trial samples flips with them. Rates are capped at 1/2.
+    """
 
     def cell_rates(self, tensor, n_bits):
         generator = _chip_generator(self.seed, tensor.name)
@@ -206,17 +211,8 @@ class ClusteredFaults(FaultModel):
 
 
 @dataclass(frozen=True)
-class LayerVariationFaults(FaultModel):
+class LayerVariationFaults(_LogNormalSpread):
     """Per-layer rates: log-normal with spread ``sigma`` across layers, size-weighted average ``p``."""
-
-    p: float
-    sigma: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self):
-        _check_rate(self.p, "p")
-        if not self.sigma >= 0:
-            raise ValueError(f"sigma must be >= 0, got {self.sigma!r}")
 
     def layer_rates(self, storage):
         rng = np.random.default_rng(self.seed)

@@ -143,24 +143,12 @@ def distribution_validation(context):
 
 def accuracy_vs_overhead(context):
     """5.2: accuracy against ECC overhead at p = 0.10 (Table 2) and the component ablation (Table 3)."""
-    plt = _plt()
     sweep = [Point("5.2", "smallcnn", m, P_CNN, b) for m in ("tac", "uniform_msp") for b in context.budgets()]
     ablation = [Point("5.2", "smallcnn", m, P_CNN, ABLATION_BUDGET)
                 for m in ("uncompensated", "mean_only", "tac_alloc_only", "tac")]
     records = context.run(sweep + ablation)
-    figure, axis = plt.subplots(figsize=(5, 3.4))
-    for method in ("tac", "uniform_msp"):
-        rows = sorted((r for r in records if r["method"] == method and r["budget_fraction"] in context.budgets()),
-                      key=lambda r: r["overhead"])
-        axis.errorbar([r["overhead"] for r in rows], [r["accuracy_mean"] for r in rows],
-                      yerr=[r["accuracy_std"] for r in rows], marker="o", capsize=2, label=method)
-    clean = records[0]["clean_accuracy"]
-    axis.axhline(0.95 * clean, color="gray", linestyle=":", label="95% of clean")
-    axis.set_xlabel("ECC overhead (protected bits / all bits)")
-    axis.set_ylabel("accuracy")
-    axis.set_title("SmallCNN, p = 0.10", fontsize=9)
-    axis.legend(fontsize=8)
-    save_figure(context.out, "exp_5_2_accuracy_vs_overhead", figure)
+    _curves(context, "exp_5_2_accuracy_vs_overhead", sweep_records(records, sweep), ("tac", "uniform_msp"),
+            "overhead", "ECC overhead (protected bits / all bits)", "SmallCNN, p = 0.10")
     save_table(context.out, _records_table("exp_5_2_sweep", "Table 2: accuracy against ECC overhead",
                                            "SmallCNN on digits, p = 0.10, n = 8.",
                                            sweep_records(records, sweep), ACCURACY_COLUMNS))
@@ -191,11 +179,12 @@ def allocation_vs_budget(context):
     right.set_ylabel("protected bits k_l")
     right.legend(fontsize=8)
     save_figure(context.out, "exp_5_3_allocation", figure)
-    rows = [{"layer": layer, "size": None, "score": records[-1]["scores"][i],
-             **{f"k_{r['budget_fraction']}": r["allocation"][i] for r in records}} for i, layer in enumerate(layers)]
+    shown = records[:: max(1, len(records) // 6)]  # a readable subset of the budgets
+    rows = [{"layer": layer, "score": records[-1]["scores"][i],
+             **{f"k_{r['budget_fraction']}": r["allocation"][i] for r in shown}} for i, layer in enumerate(layers)]
     columns = [("layer", "layer", "layer"), ("score", "score", "score", "{:.3g}")]
     columns += [(f"k_{r['budget_fraction']}", f"$k$ at {r['budget_fraction']}", f"k at {r['budget_fraction']}")
-                for r in records]
+                for r in shown]
     save_table(context.out, _records_table("exp_5_3", "Section 5.3: scores and allocation against budget",
                                            "SmallCNN, p = 0.10: Jacobian scores and protected bits per layer.",
                                            rows, columns))
@@ -269,21 +258,28 @@ def architectures(context):
 
 # -- 5.6, 5.9 --------------------------------------------------------------------
 
+def _curves(context, name, records, methods, x_key, xlabel, title):
+    """One accuracy curve per method against ``x_key`` (with standard deviations), saved as a figure."""
+    figure, axis = _plt().subplots(figsize=(5, 3.4))
+    for method in methods:
+        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r[x_key])
+        axis.errorbar([r[x_key] for r in rows], [r["accuracy_mean"] for r in rows],
+                      yerr=[r["accuracy_std"] for r in rows], marker="o", capsize=2, label=method)
+    axis.axhline(0.95 * records[0]["clean_accuracy"], color="gray", linestyle=":", label="95% of clean")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("accuracy")
+    axis.set_title(title, fontsize=9)
+    axis.legend(fontsize=8)
+    save_figure(context.out, name, figure)
+
+
 def transformer(context):
     """5.6: the transformer at p = 0.05: scores, rho* against the integer ratio, the Pareto front."""
-    plt = _plt()
     methods = ("tac", "uniform_msp", "magnitude_ecc")
     records = context.run([Point("5.6", "transformer", m, P_TRANSFORMER, b) for m in methods
                            for b in context.budgets()])
-    figure, axis = plt.subplots(figsize=(5, 3.4))
-    for method in methods:
-        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["overhead"])
-        axis.plot([r["overhead"] for r in rows], [r["accuracy_mean"] for r in rows], "o-", label=method)
-    axis.set_xlabel("ECC overhead")
-    axis.set_ylabel("accuracy")
-    axis.set_title("transformer, p = 0.05", fontsize=9)
-    axis.legend(fontsize=8)
-    save_figure(context.out, "exp_5_6_transformer_pareto", figure)
+    _curves(context, "exp_5_6_transformer_pareto", records, methods, "overhead", "ECC overhead",
+            "transformer, p = 0.05")
     tac = next(r for r in records if r["method"] == "tac")
     save_table(context.out, _records_table(
         "exp_5_6_scores", "Section 5.6: transformer per-layer scores", "Jacobian scores at p = 0.05.",
@@ -293,18 +289,11 @@ def transformer(context):
 
 def scoring(context):
     """5.9: magnitude against sensitivity against Jacobian (WKB) scoring on the transformer across budgets."""
-    plt = _plt()
     methods = ("magnitude_ecc", "sensitivity_ecc", "tac_alloc_only")
     records = context.run([Point("5.9", "transformer", m, P_TRANSFORMER, b) for m in methods
                            for b in context.budgets()])
-    figure, axis = plt.subplots(figsize=(5, 3.4))
-    for method in methods:
-        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["budget_fraction"])
-        axis.plot([r["budget_fraction"] for r in rows], [r["accuracy_mean"] for r in rows], "o-", label=method)
-    axis.set_xlabel("budget fraction")
-    axis.set_ylabel("accuracy")
-    axis.legend(fontsize=8)
-    save_figure(context.out, "exp_5_9_scoring", figure)
+    _curves(context, "exp_5_9_scoring", records, methods, "budget_fraction", "budget fraction",
+            "transformer, p = 0.05: scoring signals")
     rows = []
     for budget in context.budgets():
         at = {r["method"]: r["accuracy_mean"] for r in records if r["budget_fraction"] == budget}
