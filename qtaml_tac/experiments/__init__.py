@@ -10,29 +10,78 @@ finished points are not recomputed.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from .runner import Results
 from .sections import EXPERIMENTS, Context
 
-__all__ = ["EXPERIMENTS", "run_experiments", "DEFAULT_TRIALS", "QUICK_TRIALS"]
+__all__ = ["EXPERIMENTS", "run_experiments", "dask_client", "DEFAULT_TRIALS", "QUICK_TRIALS"]
 
 DEFAULT_TRIALS = 30
 QUICK_TRIALS = 5
 
 
-def run_experiments(names, out="experiments", quick=False, trials=None, seed=0):
-    """Run experiments ``names`` (or ``["all"]``) into ``out``; returns the results store."""
+@contextmanager
+def dask_client(workers=None, scheduler=None, client=None):
+    """The Dask client a sweep runs on.
+
+    ``client`` if given; else a client of the scheduler at ``scheduler``; else a
+    local cluster of ``workers`` single-threaded worker processes; else an
+    in-process worker thread (nothing to start). Errors are raised before any
+    work: an unreachable scheduler or ``workers < 1``.
+    """
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield client
+        return
+    if workers is not None and scheduler is not None:
+        raise ValueError("give either workers or scheduler, not both")
+    if scheduler is not None:
+        try:
+            owned = Client(scheduler, timeout="5s")
+        except (OSError, TimeoutError) as error:
+            raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r}: {error}") from error
+        print(f"Dask dashboard: {owned.dashboard_link}", file=sys.stderr)
+        with owned:
+            yield owned
+        return
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster, Client(cluster) as owned:
+            print(f"Dask dashboard: {owned.dashboard_link}", file=sys.stderr)
+            yield owned
+        return
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as owned:
+        yield owned
+
+
+def run_experiments(names, out="experiments", quick=False, trials=None, seed=0, workers=None, scheduler=None,
+                    client=None):
+    """Run experiments ``names`` (or ``["all"]``) into ``out``; returns the results store.
+
+    Points run on Dask (see :func:`dask_client`): in-process by default,
+    ``workers=N`` for a local cluster, ``scheduler=ADDRESS`` for an existing one,
+    or a ``client`` of your own (e.g. from dask-jobqueue). Results do not depend
+    on which.
+    """
     names = list(EXPERIMENTS) if "all" in names else list(names)
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
         raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)} or 'all', got {unknown}")
+    if not names:
+        raise ValueError("a sweep with no points: name at least one experiment")
     trials = (QUICK_TRIALS if quick else DEFAULT_TRIALS) if trials is None else trials
     if trials < 2:
         raise ValueError(f"trials must be at least 2, got {trials}")
     out = Path(out)
     results = Results(out)
-    context = Context(out, results, quick, trials, seed)
-    for name in names:
-        EXPERIMENTS[name](context)
+    with dask_client(workers, scheduler, client) as active:
+        context = Context(out, results, quick, trials, seed, active)
+        for name in names:
+            EXPERIMENTS[name](context)
     return results

@@ -15,10 +15,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="reduced grids and 5 trials (minutes)")
     parser.add_argument("--trials", type=int, default=None, help="Monte Carlo trials per point (default 30, quick 5)")
     parser.add_argument("--seed", type=int, default=0, help="experiment seed")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="run on a local Dask cluster of N worker processes")
+    where.add_argument("--scheduler", default=None, help="run on an existing Dask scheduler (e.g. tcp://host:8786)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        results = run_experiments(args.name, args.out, args.quick, args.trials, args.seed)
+        results = run_experiments(args.name, args.out, args.quick, args.trials, args.seed, args.workers,
+                                  args.scheduler)
     except ValueError as error:
         parser.error(str(error))
     print(f"{len(results.records)} records in {results.path} ({time.perf_counter() - start:.0f} s)")

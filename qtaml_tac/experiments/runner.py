@@ -10,16 +10,19 @@ so that methods are compared on the same faults (paired).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
 import tempfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from qtaml_theory.channels import DirectionalChannel, SymmetricChannel
 
@@ -88,8 +91,9 @@ class Results:
         if key in self._keys:
             self.records[self._keys[key]] = record
         else:
-            self._keys[key] = len(self.records)
             self.records.append(record)
+            self.records.sort(key=lambda r: r["key"])  # canonical order, whatever order points finish in
+            self._keys = {r["key"]: index for index, r in enumerate(self.records)}
 
     def get(self, key):
         index = self._keys.get(key)
@@ -120,22 +124,69 @@ def _channel(faults, p):
     return DirectionalChannel(0.0, 2 * p) if faults == "charge_loss" else SymmetricChannel(p)
 
 
+#: Models available in this process: name -> (model, split), installed from the sweep's bundle.
+_MODELS = {}
+
+
+def _model(name):
+    if name not in _MODELS:
+        _MODELS[name] = (*trained(name), None)
+    return _MODELS[name]
+
+
+def install_models(models):
+    """Make the given models (``{name: (state_dict, split)}``) the ones this process evaluates."""
+    from ..models import MODELS
+
+    for name, (state, split) in models.items():
+        current = _MODELS.get(name)
+        if current is not None and current[2] is state:
+            continue
+        model = MODELS[name][0]()
+        model.load_state_dict(state)
+        _MODELS[name] = (model.eval(), split, state)
+        plan_for.cache_clear()
+
+
 @lru_cache(maxsize=256)
 def plan_for(model_name, method, p, budget_fraction, faults="symmetric", seed=0):
-    """The plan of one method (cached within a run: calibration is deterministic)."""
-    model, split = trained(model_name, seed=seed)
+    """The plan of one method (cached within a process: calibration is deterministic)."""
+    model, split = _model(model_name)[:2]
     config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, seed=seed)
     return plan_deployment(model, split.calibration_batch(64), config, method)
 
 
-def evaluate_point(point, trials, seed):
-    """Plan (at ``calibrate_p`` if set) and evaluate one point; returns its record."""
-    model, split = trained(point.model)
+@contextmanager
+def _single_thread():
+    """One torch thread while a point runs, so results do not depend on where it runs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _plan_key(point):
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
-    plan = plan_for(point.model, point.method, calibrate_p, point.budget_fraction,
-                    "charge_loss" if point.faults == "charge_loss" else "symmetric")
-    result = evaluate(model, plan, split.x_test, split.y_test, faults=fault_model(point.faults, point.p),
-                      trials=trials, seed=point_seed(point, seed))
+    return (point.model, point.method, calibrate_p, point.budget_fraction,
+            "charge_loss" if point.faults == "charge_loss" else "symmetric")
+
+
+def evaluate_point(point, trials, seed, bundle=None):
+    """Plan (at ``calibrate_p`` if set) and evaluate one point; returns its record.
+
+    ``bundle`` (``{"models": {name: (state_dict, split)}, "plans": {key: Plan}}``)
+    carries the trained models and the plans to a worker once per sweep;
+    without it they come from the checkpoint cache and :func:`plan_for`.
+    """
+    if bundle is not None:
+        install_models(bundle["models"])
+    with _single_thread():
+        model, split = _model(point.model)[:2]
+        plan = bundle["plans"][_plan_key(point)] if bundle is not None else plan_for(*_plan_key(point))
+        result = evaluate(model, plan, split.x_test, split.y_test, faults=fault_model(point.faults, point.p),
+                          trials=trials, seed=point_seed(point, seed))
     return {
         **asdict(point),
         "allocation": [layer.bits for layer in plan.layers],
@@ -150,18 +201,50 @@ def evaluate_point(point, trials, seed):
         "trials": trials,
         "clean_accuracy": result.clean_score,
         "seed": seed,
+        "key": point.key(trials, seed),
     }
 
 
-def run_points(points, results, trials, seed, progress=True):
-    """Evaluate every point not yet in ``results`` (resume), writing after each one."""
+def _task_key(point, trials, seed):
+    return f"point-{hashlib.sha1(point.key(trials, seed).encode()).hexdigest()[:16]}"
+
+
+def run_points(points, results, trials, seed, client, progress=True, on_record=None):
+    """Evaluate every point not yet in ``results`` on the Dask ``client``, writing each record as it arrives.
+
+    Points are independent tasks (``retries=3``: a point lost with a dead
+    worker runs again elsewhere). The trained models and the plans (calibrated
+    here, once, single-threaded) go to the workers once, scattered with
+    ``broadcast=True``. Records are stored in a canonical order,
+    so the file does not depend on where or in what order points ran.
+
+    Raises
+    ------
+    ValueError
+        For a sweep with no points.
+    """
+    from distributed import as_completed
+
+    if not points:
+        raise ValueError("a sweep with no points: nothing to run")
     todo = [p for p in points if results.get(p.key(trials, seed)) is None]
-    for number, point in enumerate(todo, start=1):
+    if todo:
+        names = sorted({p.model for p in todo})
+        with _single_thread():
+            plans = {key: plan_for(*key) for key in sorted({_plan_key(p) for p in todo}, key=repr)}
+        bundle = {"models": {name: (_model(name)[0].state_dict(), _model(name)[1]) for name in names},
+                  "plans": plans}
+        [shared] = client.scatter([bundle], broadcast=True)
+        futures = [client.submit(evaluate_point, point, trials, seed, shared, key=_task_key(point, trials, seed),
+                                 retries=3, pure=False) for point in todo]
+        for done, future in enumerate(as_completed(futures), start=1):
+            record = future.result()
+            results.add(record)
+            if progress:
+                print(f"\r{todo[0].experiment}: {done}/{len(todo)} points", end="", file=sys.stderr, flush=True)
+            if on_record is not None:
+                on_record(done, len(todo))
         if progress:
-            print(f"[{number}/{len(todo)}] {point.experiment} {point.model} {point.method} p={point.p} "
-                  f"budget={point.budget_fraction} faults={point.faults}", file=sys.stderr, flush=True)
-        record = evaluate_point(point, trials, seed)
-        record["key"] = point.key(trials, seed)
-        results.add(record)
+            print(file=sys.stderr)
     keys = {p.key(trials, seed) for p in points}
     return [r for r in results.records if r.get("key") in keys]

@@ -33,13 +33,14 @@ ABLATION_BUDGET = 0.15
 
 @dataclass
 class Context:
-    """What an experiment needs: output, results store, mode, trials and seed."""
+    """What an experiment needs: output, results store, mode, trials, seed and the Dask client."""
 
     out: object
     results: object
     quick: bool
     trials: int
     seed: int
+    client: object = None
 
     def budgets(self):
         """Budget fractions of the sweeps."""
@@ -48,7 +49,7 @@ class Context:
         return tuple(np.round(np.arange(0.0, 0.6001, 0.025), 3))
 
     def run(self, points):
-        return run_points(points, self.results, self.trials, self.seed)
+        return run_points(points, self.results, self.trials, self.seed, self.client)
 
 
 def _plt():

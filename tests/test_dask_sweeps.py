@@ -1,0 +1,60 @@
+"""Sweeps on Dask: identical results in-process and on local clusters, a worker killed mid-sweep, bad input."""
+
+import os
+import signal
+
+import pytest
+from distributed import Client, LocalCluster
+
+from qtaml_tac.experiments import run_experiments
+from qtaml_tac.experiments.runner import Point, Results, run_points
+
+
+def points():
+    return [Point("5.8", "smallcnn", method, 0.1, budget) for method in ("uncompensated", "uniform_msp", "tac")
+            for budget in (0.1, 0.2)]
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    out = tmp_path_factory.mktemp("in_process")
+    run_experiments(["5.8"], out, quick=True, trials=2, seed=7)
+    return (out / "results.json").read_text()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_clusters_give_identical_results(tmp_path, in_process, workers):
+    run_experiments(["5.8"], tmp_path, quick=True, trials=2, seed=7, workers=workers)
+    assert (tmp_path / "results.json").read_text() == in_process
+
+
+def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path):
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        undisturbed = Results(tmp_path / "undisturbed")
+        run_points(points(), undisturbed, 2, 5, client, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        pids = client.run(os.getpid)
+        killed = []
+
+        def kill_one(done, total):
+            if not killed:
+                pid = next(iter(pids.values()))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        disturbed = Results(tmp_path / "disturbed")
+        run_points(points(), disturbed, 2, 5, client, progress=False, on_record=kill_one)
+    assert killed
+    assert disturbed.records == undisturbed.records
+
+
+def test_bad_input_fails_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler"):
+        run_experiments(["5.8"], tmp_path, quick=True, scheduler="tcp://127.0.0.1:9")
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        run_experiments(["5.8"], tmp_path, quick=True, workers=0)
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        with pytest.raises(ValueError, match="a sweep with no points"):
+            run_points([], Results(tmp_path), 2, 0, client)
+    assert not (tmp_path / "results.json").exists()
