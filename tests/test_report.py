@@ -77,7 +77,7 @@ def test_renderers_escape_and_format():
 
 
 def test_a_failed_render_leaves_no_output(tmp_path, monkeypatch):
-    def broken(tables, fmt):
+    def broken(*arguments):
         raise RuntimeError("renderer failed")
 
     monkeypatch.setattr("qtaml_theory.report.__main__.render", broken)
