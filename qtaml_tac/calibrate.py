@@ -127,7 +127,7 @@ def output_deviation(model, batch, storage, channel, names=None, protection=None
             tensor = storage[name]
             total = 0.0
             for _ in range(config.trials):
-                tensor.write_(sample_masks(storage, ChannelFaults(channel), protection, generator)[name])
+                tensor.write_(sample_masks(storage, ChannelFaults(channel), protection, generator, names=[name])[name])
                 total += float(((forward(model, batch) - clean) ** 2).sum())
             tensor.write_()
             deviations[name] = total / (config.trials * per_input)

@@ -413,7 +413,7 @@ def _sparse_flips(codes, by_bit, exposed, generator):
     return flips
 
 
-def sample_masks(storage, faults, protection=None, generator=None, chip=None, reuse_buffers=False):
+def sample_masks(storage, faults, protection=None, generator=None, chip=None, reuse_buffers=False, names=None):
     """One draw of flip masks for every stored tensor.
 
     Parameters
@@ -429,6 +429,8 @@ def sample_masks(storage, faults, protection=None, generator=None, chip=None, re
     reuse_buffers : bool
         Draw dense masks into per-tensor workspaces (faster on repeated
         trials); the masks are then overwritten by the next draw.
+    names : iterable of str, optional
+        Sample only these tensors (default: all).
 
     Returns
     -------
@@ -439,7 +441,10 @@ def sample_masks(storage, faults, protection=None, generator=None, chip=None, re
     n_bits = storage.config.n_bits
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     masks = {}
+    wanted = None if names is None else set(names)
     for tensor in storage:
+        if wanted is not None and tensor.name not in wanted:
+            continue
         protected = (protection or {}).get(tensor.name, 0)
         if not 0 <= protected <= n_bits:
             raise ValueError(f"protection for {tensor.name} must be in 0..{n_bits}, got {protected}")

@@ -145,7 +145,7 @@ def _scores(method, model, batch, storage, config, gains):
 
 
 @torch.no_grad()
-def plan_deployment(model, batch, config, method="tac"):
+def plan_deployment(model, batch, config, method="tac", gains=None):
     """Plan a deployment of ``model`` with ``method`` (Algorithm 1 for ``"tac"``).
 
     Parameters
@@ -157,6 +157,10 @@ def plan_deployment(model, batch, config, method="tac"):
     config : DeploymentConfig
     method : str
         One of :data:`METHODS`.
+    gains : dict, optional
+        Jacobian gains from :func:`qtaml_tac.jacobian_gains` for these
+        parameters, to reuse Step 1 across budgets and rates (it depends on
+        neither); computed when omitted.
 
     Returns
     -------
@@ -180,7 +184,12 @@ def plan_deployment(model, batch, config, method="tac"):
     n = config.storage.n_bits
     floors = _floors(model, names, config)
     budget = math.floor(config.budget_fraction * n * int(sizes.sum()))  # whole bits
-    gains = jacobian_gains(model, batch, names, config.calibration) if method.startswith("tac") else {}
+    if not method.startswith("tac"):
+        gains = {}
+    elif gains is None:
+        gains = jacobian_gains(model, batch, names, config.calibration)
+    elif set(gains) != set(names):
+        raise ValueError(f"gains must cover exactly the stored parameters {names}")
     scores = _scores(method, model, batch, storage, config, gains)
     allocation_method = None
     if method == "uniform_msp":

@@ -29,10 +29,10 @@ def test_local_clusters_give_identical_results(tmp_path, in_process, workers):
 
 
 def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path):
-    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
         undisturbed = Results(tmp_path / "undisturbed")
         run_points(points(), undisturbed, 2, 5, client, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         pids = client.run(os.getpid)
         killed = []
@@ -54,7 +54,7 @@ def test_bad_input_fails_before_any_work(tmp_path):
         run_experiments(["5.8"], tmp_path, quick=True, scheduler="tcp://127.0.0.1:9")
     with pytest.raises(ValueError, match="workers must be a positive integer"):
         run_experiments(["5.8"], tmp_path, quick=True, workers=0)
-    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
         with pytest.raises(ValueError, match="a sweep with no points"):
             run_points([], Results(tmp_path), 2, 0, client)
     assert not (tmp_path / "results.json").exists()

