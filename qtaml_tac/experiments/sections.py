@@ -480,6 +480,12 @@ def minilm(context):
         rows.append({"p": p, "rho_star": rho, "rho_integer": integer_ratio(sizes, scores, beta * int(sizes.sum()), 8),
                      "score_spread": float(np.log10(scores.max() / scores.min())) if np.all(scores > 0) else math.inf,
                      "interior": f"({low:.2f}, {high:.2f})", **{f"needed_{m}": needed[m] for m in methods}})
+    tac = next(r for r in records if r["method"] == "tac")
+    save_table(context.out, _records_table(
+        "exp_minilm_scores", "all-MiniLM-L6-v2: per-layer scores",
+        "Jacobian scores s = Delta^2 G / N of the 39 stored tensors (they do not depend on p).",
+        [{"layer": n.replace("encoder.0.model.", ""), "score": s} for n, s in zip(tac["layers"], tac["scores"])],
+        (("layer", "tensor", "tensor"), ("score", "score", "score", "{:.3g}"))))
     save_table(context.out, _records_table(
         "exp_minilm", "all-MiniLM-L6-v2: heterogeneity, rho* and the budget for 95\\% of clean quality",
         "Per-layer score spread (decades), rho* = Gm/A, the integer program's ratio to Uniform-MSP at 2 bits "
