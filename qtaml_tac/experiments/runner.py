@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -55,7 +56,7 @@ def fault_model(name, p):
 
 @dataclass(frozen=True)
 class Point:
-    """One operating point of an experiment."""
+    """One operating point of an experiment (``data`` names a data variant, e.g. MiniLM's quick corpus)."""
 
     experiment: str
     model: str
@@ -64,6 +65,7 @@ class Point:
     budget_fraction: float
     faults: str = "symmetric"
     calibrate_p: float | None = None
+    data: str = ""
 
     def key(self, trials, seed):
         return json.dumps({**asdict(self), "trials": trials, "seed": seed}, sort_keys=True)
@@ -124,14 +126,37 @@ def _channel(faults, p):
     return DirectionalChannel(0.0, 2 * p) if faults == "charge_loss" else SymmetricChannel(p)
 
 
-#: Models available in this process: name -> (model, split), installed from the sweep's bundle.
+#: Models available in this process: name -> (model, split, shipped state), installed from the sweep's bundle.
 _MODELS = {}
+#: all-MiniLM-L6-v2: loaded by every process from its installed package (the pinned artifact), not shipped.
+MINILM = "minilm"
 
 
 def _model(name):
     if name not in _MODELS:
-        _MODELS[name] = (*trained(name), None)
+        if name == MINILM:
+            from ..minilm import load_minilm
+
+            _MODELS[name] = (load_minilm(), None, None)
+        else:
+            _MODELS[name] = (*trained(name), None)
     return _MODELS[name]
+
+
+@lru_cache(maxsize=4)
+def _minilm_setup(data):
+    """MiniLM's corpus, calibration batch, calibration settings and Step 1 gains (once per process)."""
+    from ..calibrate import CalibrationConfig, jacobian_gains
+    from ..minilm import corpus, storage_config
+    from ..storage import select_parameters
+
+    model = _model(MINILM)[0]
+    quick = data == "quick"
+    texts = corpus(quick=quick)
+    batch = model.tokenize(texts.train[:32])
+    calibration = CalibrationConfig(probes=4 if quick else 8, trials=2 if quick else 4)
+    gains = jacobian_gains(model, batch, select_parameters(model, storage_config()), calibration)
+    return texts, batch, calibration, gains
 
 
 def install_models(models):
@@ -149,10 +174,17 @@ def install_models(models):
 
 
 @lru_cache(maxsize=256)
-def plan_for(model_name, method, p, budget_fraction, faults="symmetric", seed=0):
+def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data=""):
     """The plan of one method (cached within a process: calibration is deterministic)."""
     model, split = _model(model_name)[:2]
-    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, seed=seed)
+    if model_name == MINILM:
+        from ..minilm import storage_config
+
+        _, batch, calibration, gains = _minilm_setup(data)
+        config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, storage=storage_config(),
+                                  calibration=calibration)
+        return plan_deployment(model, batch, config, method, gains=gains)
+    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction)
     return plan_deployment(model, split.calibration_batch(64), config, method)
 
 
@@ -170,7 +202,7 @@ def _single_thread():
 def _plan_key(point):
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
     return (point.model, point.method, calibrate_p, point.budget_fraction,
-            "charge_loss" if point.faults == "charge_loss" else "symmetric")
+            "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data)
 
 
 def evaluate_point(point, trials, seed, bundle=None):
@@ -185,8 +217,23 @@ def evaluate_point(point, trials, seed, bundle=None):
     with _single_thread():
         model, split = _model(point.model)[:2]
         plan = bundle["plans"][_plan_key(point)] if bundle is not None else plan_for(*_plan_key(point))
+        if point.model == MINILM:
+            return _minilm_record(point, trials, seed, model, plan)
         result = evaluate(model, plan, split.x_test, split.y_test, faults=fault_model(point.faults, point.p),
                           trials=trials, seed=point_seed(point, seed))
+    return {
+        **_plan_fields(point, plan),
+        "accuracy_mean": result.score_mean,
+        "accuracy_std": result.score_std,
+        "ci95": list(result.ci95),
+        "trials": trials,
+        "clean_accuracy": result.clean_score,
+        "seed": seed,
+        "key": point.key(trials, seed),
+    }
+
+
+def _plan_fields(point, plan):
     return {
         **asdict(point),
         "allocation": [layer.bits for layer in plan.layers],
@@ -195,11 +242,29 @@ def evaluate_point(point, trials, seed, bundle=None):
         "compensation": [layer.compensation for layer in plan.layers],
         "overhead": plan.overhead,
         "predicted_rho": plan.predicted_rho,
-        "accuracy_mean": result.score_mean,
-        "accuracy_std": result.score_std,
-        "ci95": list(result.ci95),
+    }
+
+
+def _minilm_record(point, trials, seed, model, plan):
+    """MiniLM's record: linear-probe accuracy as ``accuracy_*``, with cosine and retrieval beside it."""
+    from scipy import stats
+
+    from ..minilm import embedding_quality
+
+    texts = _minilm_setup(point.data)[0]
+    quality = embedding_quality(model, plan, texts, trials=trials, seed=point_seed(point, seed))
+    half = stats.t.ppf(0.975, trials - 1) * quality.probe_std / math.sqrt(trials)
+    return {
+        **_plan_fields(point, plan),
+        "accuracy_mean": quality.probe_mean,
+        "accuracy_std": quality.probe_std,
+        "ci95": [quality.probe_mean - half, quality.probe_mean + half],
         "trials": trials,
-        "clean_accuracy": result.clean_score,
+        "clean_accuracy": quality.probe_clean,
+        "cosine_mean": quality.cosine_mean,
+        "cosine_std": quality.cosine_std,
+        "retrieval_mean": quality.retrieval_mean,
+        "retrieval_std": quality.retrieval_std,
         "seed": seed,
         "key": point.key(trials, seed),
     }
@@ -229,7 +294,7 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
         raise ValueError("a sweep with no points: nothing to run")
     todo = [p for p in points if results.get(p.key(trials, seed)) is None]
     if todo:
-        names = sorted({p.model for p in todo})
+        names = sorted({p.model for p in todo} - {MINILM})
         with _single_thread():
             plans = {key: plan_for(*key) for key in sorted({_plan_key(p) for p in todo}, key=repr)}
         bundle = {"models": {name: (_model(name)[0].state_dict(), _model(name)[1]) for name in names},

@@ -8,9 +8,7 @@ LaTeX tables. Grids are stated here; ``--quick`` takes the coarse ones.
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,8 +48,8 @@ class Context:
             return (0.0, 0.05, 0.1, 0.15, 0.25, 0.4)
         return tuple(np.round(np.arange(0.0, 0.6001, 0.025), 3))
 
-    def run(self, points):
-        return run_points(points, self.results, self.trials, self.seed, self.client)
+    def run(self, points, trials=None):
+        return run_points(points, self.results, self.trials if trials is None else trials, self.seed, self.client)
 
 
 def _plt():
@@ -399,64 +397,18 @@ def minilm(context):
     """TAC on all-MiniLM-L6-v2 (22.7M parameters) at p in {0.01, 0.05, 0.10}: scores, rho*, Pareto fronts.
 
     Quality is the linear-probe accuracy (``accuracy_mean``), with the cosine
-    similarity and retrieval agreement beside it (:mod:`qtaml_tac.minilm`). Runs
-    in this process (the model is loaded once), resumable like the other points.
+    similarity and retrieval agreement beside it (:mod:`qtaml_tac.minilm`).
+    Points run on Dask like the others; each worker loads the model once from
+    its installed package, and the plans (Step 1 computed once) are shipped.
     """
-    import time
+    from ..minilm import load_minilm
 
-    from qtaml_theory.allocation import integer_ratio, interior_budget_range, saturation_ratio
-
-    from ..methods import DeploymentConfig, plan_deployment
-    from ..calibrate import CalibrationConfig
-    from ..minilm import corpus, embedding_quality, load_minilm, storage_config
-
-    model = load_minilm()
-    data = corpus(seed=context.seed, quick=context.quick)
-    batch = model.tokenize(data.train[:32])
     budgets = (0.25, 0.5, 0.75) if context.quick else (0.25, 0.375, 0.5, 0.625, 0.75, 0.875)
     rates = (0.01, 0.05, 0.10)
     methods = ("tac", "uniform_msp", "magnitude_ecc")
-    calibration = CalibrationConfig(probes=4 if context.quick else 8, trials=2 if context.quick else 4,
-                                    seed=context.seed)
-    trials = min(context.trials, 3) if context.quick else context.trials
-    records = []
-    gains = None
-    for p in rates:
-        for method in methods:
-            for budget in budgets:
-                key = json.dumps({"experiment": "minilm", "method": method, "p": p, "budget_fraction": budget,
-                                  "trials": trials, "seed": context.seed, "quick": context.quick}, sort_keys=True)
-                if context.results.get(key) is not None:
-                    records.append(context.results.get(key))
-                    continue
-                start = time.perf_counter()
-                config = DeploymentConfig(p=p, budget_fraction=budget, storage=storage_config(),
-                                          calibration=calibration, seed=context.seed)
-                if gains is None and method.startswith("tac"):
-                    from ..calibrate import jacobian_gains
-                    from ..storage import select_parameters
-
-                    gains = jacobian_gains(model, batch, select_parameters(model, storage_config()), calibration)
-                plan = plan_deployment(model, batch, config, method, gains=gains)
-                planned = time.perf_counter()
-                quality = embedding_quality(model, plan, data, trials=trials, seed=context.seed)
-                record = {"experiment": "minilm", "model": "minilm", "method": method, "p": p,
-                          "budget_fraction": budget, "allocation": [layer.bits for layer in plan.layers],
-                          "layers": [layer.name for layer in plan.layers],
-                          "scores": [layer.score for layer in plan.layers], "overhead": plan.overhead,
-                          "predicted_rho": plan.predicted_rho, "accuracy_mean": quality.probe_mean,
-                          "accuracy_std": quality.probe_std,
-                          "ci95": _t_interval(quality.probe_mean, quality.probe_std, trials),
-                          "trials": trials, "clean_accuracy": quality.probe_clean,
-                          "cosine_mean": quality.cosine_mean, "cosine_std": quality.cosine_std,
-                          "retrieval_mean": quality.retrieval_mean, "retrieval_std": quality.retrieval_std,
-                          "plan_seconds": planned - start, "evaluation_seconds": time.perf_counter() - planned,
-                          "seed": context.seed, "key": key}
-                context.results.add(record)
-                records.append(record)
-                print(f"minilm {method} p={p} budget={budget}: probe {quality.probe_mean:.3f}, cosine "
-                      f"{quality.cosine_mean:.3f} ({record['plan_seconds']:.0f} s + "
-                      f"{record['evaluation_seconds']:.0f} s)", file=sys.stderr, flush=True)
+    data = "quick" if context.quick else "full"
+    records = context.run([Point("minilm", "minilm", m, p, b, data=data) for p in rates for m in methods
+                           for b in budgets], trials=min(context.trials, 3) if context.quick else None)
     plt = _plt()
     figure, axes = plt.subplots(1, len(rates), figsize=(13, 3.4), sharey=True)
     for axis, p in zip(axes, rates):
@@ -468,17 +420,17 @@ def minilm(context):
     axes[0].set_ylabel("linear-probe accuracy")
     axes[0].legend(fontsize=8)
     save_figure(context.out, "exp_minilm_pareto", figure)
+    model = load_minilm()
     rows = []
     for p in rates:
         tac = next(r for r in records if r["p"] == p and r["method"] == "tac")
-        sizes = np.array([layer_size for layer_size in _sizes(model, tac["layers"])])
+        sizes = np.array(_sizes(model, tac["layers"]))
         scores = np.array(tac["scores"])
-        rho = saturation_ratio(sizes, scores) if np.all(scores > 0) else 0.0
-        low, high = interior_budget_range(sizes, scores, 8) if np.all(scores > 0) else (math.nan, math.nan)
-        beta = 2
+        low, high = interior_budget_range(sizes, scores, 8)
         needed = {m: budget_to_reach([r for r in records if r["p"] == p], m, "minilm") for m in methods}
-        rows.append({"p": p, "rho_star": rho, "rho_integer": integer_ratio(sizes, scores, beta * int(sizes.sum()), 8),
-                     "score_spread": float(np.log10(scores.max() / scores.min())) if np.all(scores > 0) else math.inf,
+        rows.append({"p": p, "rho_star": saturation_ratio(sizes, scores),
+                     "rho_integer": integer_ratio(sizes, scores, 2 * int(sizes.sum()), 8),
+                     "score_spread": float(np.log10(scores.max() / scores.min())),
                      "interior": f"({low:.2f}, {high:.2f})", **{f"needed_{m}": needed[m] for m in methods}})
     tac = next(r for r in records if r["method"] == "tac")
     save_table(context.out, _records_table(
@@ -500,15 +452,6 @@ def minilm(context):
 def _sizes(model, names):
     parameters = dict(model.named_parameters())
     return [parameters[name].numel() for name in names]
-
-
-def _t_interval(mean, std, trials):
-    from scipy import stats
-
-    if not trials > 1 or not math.isfinite(std):
-        return [mean, mean]
-    half = stats.t.ppf(0.975, trials - 1) * std / math.sqrt(trials)
-    return [mean - half, mean + half]
 
 
 EXPERIMENTS["minilm"] = minilm
