@@ -16,7 +16,6 @@ from qtaml_theory.proof import Derivation
 
 def derivation():
     d = Derivation("Thm 3.4", "Lyapunov ratio -> (3 sqrt 3 / 7)(p^2 + (1-p)^2)/sqrt(p(1-p)) != 0")
-    flip = sp.Symbol("F")
     third_abs = (1 - p) * sp.Abs(0 - p) ** 3 + p * sp.Abs(1 - p) ** 3
     third_abs = d.step("E|F - p|^3 over F in {0, 1}, for 0 < p < 1",
                        third_abs.subs({sp.Abs(-p): p, sp.Abs(1 - p): 1 - p}),

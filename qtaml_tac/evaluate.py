@@ -19,10 +19,10 @@ import torch
 from scipy import stats
 
 from .calibrate import forward
-from .inject import ChannelFaults, Chip, inject_
+from .inject import ChannelFaults, inject_
 from .plan import channel_from_dict, protection_for, storage_for
 
-__all__ = ["EvaluationResult", "evaluate", "trial_generator", "accuracy", "fidelity"]
+__all__ = ["EvaluationResult", "evaluate", "trial_generator", "accuracy", "fidelity", "t_interval"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ def trial_generator(seed, trial):
     """The generator of trial ``trial``: the same for every method (paired comparisons)."""
     state = np.random.SeedSequence([int(seed), int(trial)]).generate_state(1)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+def t_interval(mean, std, trials):
+    """Two-sided 95% t-interval ``(low, high)`` of a mean over ``trials`` draws with sample deviation ``std``."""
+    half = stats.t.ppf(0.975, trials - 1) * std / math.sqrt(trials)
+    return float(mean - half), float(mean + half)
 
 
 def accuracy(outputs, labels):
@@ -122,11 +128,10 @@ def evaluate(model, plan, inputs, labels=None, *, faults=None, trials=20, seed=0
         if progress:
             print(file=sys.stderr)
     values = np.array(scores)
-    half = stats.t.ppf(0.975, trials - 1) * values.std(ddof=1) / math.sqrt(trials)
     finite = [s for s in sqnrs if math.isfinite(s)]
     return EvaluationResult(
         method=plan.method, trials=trials, score_mean=float(values.mean()), score_std=float(values.std(ddof=1)),
-        ci95=(float(values.mean() - half), float(values.mean() + half)), clean_score=clean_score,
+        ci95=t_interval(values.mean(), values.std(ddof=1), trials), clean_score=clean_score,
         sqnr_db_mean=float(np.mean(finite)) if finite else math.inf, scores=tuple(scores),
         metric="accuracy" if labels is not None else "cosine",
     )

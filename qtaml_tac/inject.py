@@ -250,8 +250,10 @@ class Chip:
         return self._uniforms[key]
 
 
-def _sparse_positions(count, rate, generator):
+def _positions(count, rate, generator):
     """Indices of the successes among ``count`` Bernoulli(``rate``) trials: binomial count, uniform subset."""
+    if rate <= 0 or count == 0:
+        return torch.empty(0, dtype=torch.int64)
     successes = int(torch.binomial(torch.tensor([float(count)], dtype=torch.float64),
                                    torch.tensor([rate], dtype=torch.float64), generator=generator).item())
     chosen = torch.empty(0, dtype=torch.int64)
@@ -259,14 +261,6 @@ def _sparse_positions(count, rate, generator):
         draw = torch.randint(count, (successes - chosen.numel(),), generator=generator)
         chosen = torch.unique(torch.cat([chosen, draw]))
     return chosen
-
-
-def _positions(count, rate, generator):
-    if rate <= 0 or count == 0:
-        return torch.empty(0, dtype=torch.int64)
-    if rate >= DENSE_RATE:
-        return torch.nonzero(torch.rand(count, dtype=torch.float64, generator=generator) < rate).flatten()
-    return _sparse_positions(count, rate, generator)
 
 
 def _rates_by_stored_bit(channel, n_bits):

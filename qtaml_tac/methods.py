@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from qtaml_theory import _closed_forms as cf
 from qtaml_theory.allocation import allocate, saturation_ratio
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mean_correction_factor
@@ -139,8 +140,8 @@ def _scores(method, model, batch, storage, config, gains):
         return np.random.default_rng(config.seed).uniform(0, 1, sizes.size)
     if method == "sensitivity_ecc":
         deviation = output_deviation(model, batch, storage, config.channel, config=config.calibration)
-        n = config.storage.n_bits
-        return np.array([deviation[name] for name in storage.names]) / (sizes * (4.0**n - 1))
+        unprotected = cf.protection_cost(float(config.storage.n_bits), 0.0)  # 4**n - 1 (Thm 4.4)
+        return np.array([deviation[name] for name in storage.names]) / (sizes * unprotected)
     return None
 
 

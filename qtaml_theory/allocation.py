@@ -375,7 +375,6 @@ def _continuous(sizes, scores, budget, n, floors):
 
 
 def _uniform(sizes, scores, budget, n, floors):
-    total = int(sizes.sum())
     for level in range(n, -1, -1):
         bits = np.maximum(floors, level)
         if sizes @ bits <= budget:

@@ -161,7 +161,7 @@ def bit_sum(summand, encoding_cls):
     reduced = _reduce_binary(summand)
     constant = reduced.subs(b[i], 0)
     linear = sp.expand(reduced - constant).coeff(b[i])
-    closed = _geometric_sum(constant, encoding_cls)
+    closed = _geometric_sum(constant)
     if linear == 0:
         return sp.simplify(closed)
     weight = encoding_cls.symbolic_weight(i, n)
@@ -169,10 +169,10 @@ def bit_sum(summand, encoding_cls):
     beta_top = sp.simplify(linear.subs(i, n - 1) / weight.subs(i, n - 1))
     if not beta_rest.has(i) and sp.simplify(beta_rest - beta_top) == 0:
         return sp.simplify(closed + beta_rest * (v - encoding_cls.symbolic_offset(n)))
-    return closed + _geometric_sum(linear * b[i], encoding_cls)
+    return closed + _geometric_sum(linear * b[i])
 
 
-def _geometric_sum(expr, encoding_cls):
+def _geometric_sum(expr):
     """``sum_{i=0}^{n-1} expr``, splitting off the top bit where weights differ there.
 
     Sums that do not close (they hold the bit pattern) stay unevaluated.

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from qtaml_theory.report import latex, markdown
-from qtaml_theory.report.__main__ import main, render
+from qtaml_theory.report.__main__ import main
 from qtaml_theory.report.rows import encoding_drift_rows, moment_grid_rows, msb_share_rows
 from qtaml_theory.theorems import THEOREMS
 from qtaml_theory.verify import FALSE_ALARM, z_threshold

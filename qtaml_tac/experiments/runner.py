@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import torch
 
 from qtaml_theory.channels import DirectionalChannel, SymmetricChannel
 
-from ..evaluate import evaluate
+from ..evaluate import evaluate, t_interval
 from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, ClusteredFaults, LayerVariationFaults
 from ..methods import DeploymentConfig, plan_deployment
 from ..models import trained
@@ -247,18 +246,15 @@ def _plan_fields(point, plan):
 
 def _minilm_record(point, trials, seed, model, plan):
     """MiniLM's record: linear-probe accuracy as ``accuracy_*``, with cosine and retrieval beside it."""
-    from scipy import stats
-
     from ..minilm import embedding_quality
 
     texts = _minilm_setup(point.data)[0]
     quality = embedding_quality(model, plan, texts, trials=trials, seed=point_seed(point, seed))
-    half = stats.t.ppf(0.975, trials - 1) * quality.probe_std / math.sqrt(trials)
     return {
         **_plan_fields(point, plan),
         "accuracy_mean": quality.probe_mean,
         "accuracy_std": quality.probe_std,
-        "ci95": [quality.probe_mean - half, quality.probe_mean + half],
+        "ci95": list(t_interval(quality.probe_mean, quality.probe_std, trials)),
         "trials": trials,
         "clean_accuracy": quality.probe_clean,
         "cosine_mean": quality.cosine_mean,

@@ -17,7 +17,7 @@ import sympy as sp
 from .. import _closed_forms as cf
 from .. import derive
 from ..encodings import ENCODINGS, get_encoding
-from ..law import error_cumulants
+from ..law import WeightError, error_cumulants
 from ..physics import MATERIALS, Device, device_flip_probability, regime
 from ..studies import greedy_gap_study, integer_correction_study
 from ..theorems import THEOREMS
@@ -84,9 +84,9 @@ def moment_grid_rows(bits_values=(4, 8, 16, 32), rates=(1e-4, 1e-2, 0.1)):
     for bits in bits_values:
         encoding = get_encoding("offset_binary", bits)
         for rate in rates:
-            k1, k2, k3, k4 = error_cumulants(encoding, 2 ** (bits - 1), rate)
-            rows.append({"n": bits, "p": rate, "mean": k1, "var": k2,
-                         "skewness": k3 / k2**1.5, "excess_kurtosis": k4 / k2**2,
+            mean, var, skewness, kurtosis = WeightError(encoding, 2 ** (bits - 1), rate).stats()
+            rows.append({"n": bits, "p": rate, "mean": mean, "var": var, "skewness": skewness,
+                         "excess_kurtosis": kurtosis,
                          "lyapunov": cf.lyapunov_ratio(bits, rate)})
     return rows
 
