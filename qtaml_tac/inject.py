@@ -2,13 +2,16 @@
 
 Each unprotected bit flips independently with the rate its fault model gives
 it; the top ``k_l`` bits of layer ``l`` never flip. Sampling is exact in
-distribution: for every bit position and stored-bit value the number of flips
-is drawn from its binomial law and the flipped cells uniformly without
-replacement (sparse rates), or each cell is compared with a float64 uniform
-(per-cell rates; float64, so no ``2**-24`` grid bias), or, for dense channel
-rates, each weight's whole mask is drawn from per-code alias tables with one
-random word (exact up to float64 rounding of the table, ties resolved exactly).
-All draws come from a ``torch.Generator``.
+distribution. Under a channel (the same rates for every weight storing the
+same bits) the masks come from the lookup tables of
+:class:`qtaml_tac.flip_law.FlipLaw`: every weight's whole mask from one random
+word per group of 8 bits (dense), or only the weights with a flip, reached by
+geometric jumps (sparse, when fewer than a quarter of the weights have one).
+The tables are exact up to float64 rounding of their cumulative
+probabilities. With numba installed, compiled kernels sample and write the
+read-back in one pass; without it, NumPy gives the very same masks. Per-cell
+rates compare each cell with a float64 uniform (float64, so no ``2**-24`` grid
+bias). All draws are seeded from a ``torch.Generator``.
 
 A :class:`Chip` fixes the uniforms of every (cell, bit) once: a bit flips when
 its uniform is below its rate, so the faults at a lower rate are a subset of
@@ -25,12 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from qtaml_theory.channels import Channel, PerBitChannel, SymmetricChannel, as_channel
+
+from .flip_law import CHUNK, FlipLaw
 
 __all__ = [
     "FaultModel",
@@ -44,11 +50,8 @@ __all__ = [
     "sample_masks",
     "inject_",
     "deployed",
-    "DENSE_RATE",
+    "compiled_kernels",
 ]
-
-#: Above this rate a bit position is sampled densely (one uniform per cell).
-DENSE_RATE = 0.05
 
 
 class FaultModel:
@@ -250,19 +253,6 @@ class Chip:
         return self._uniforms[key]
 
 
-def _positions(count, rate, generator):
-    """Indices of the successes among ``count`` Bernoulli(``rate``) trials: binomial count, uniform subset."""
-    if rate <= 0 or count == 0:
-        return torch.empty(0, dtype=torch.int64)
-    successes = int(torch.binomial(torch.tensor([float(count)], dtype=torch.float64),
-                                   torch.tensor([rate], dtype=torch.float64), generator=generator).item())
-    chosen = torch.empty(0, dtype=torch.int64)
-    while chosen.numel() < successes:
-        draw = torch.randint(count, (successes - chosen.numel(),), generator=generator)
-        chosen = torch.unique(torch.cat([chosen, draw]))
-    return chosen
-
-
 def _rates_by_stored_bit(channel, n_bits):
     """``rates[b][i]``: flip rate of bit i when it stores b (floats)."""
     return [np.asarray(channel.rates_for_bits(np.full((1, n_bits), b)), dtype=np.float64)[0] for b in (0, 1)]
@@ -280,107 +270,120 @@ class FlipMask:
     def dense(self):
         """The mask as a full int32 tensor."""
         if self.dense_mask is not None:
-            return self.dense_mask
+            return self.dense_mask.to(torch.int32)
         mask = torch.zeros(self.size, dtype=torch.int32)
         mask[self.positions] = self.values
         return mask
 
 
-def _sparse_mask(size, flips_by_bit):
-    """Combine per-bit flip positions (each unique within its bit) into one sparse XOR mask."""
-    if not flips_by_bit:
-        empty = torch.empty(0, dtype=torch.int64)
-        return FlipMask(size, empty, empty.to(torch.int32))
-    positions = torch.cat([p for p, _ in flips_by_bit])
-    bits = torch.cat([torch.full((p.numel(),), 1 << i, dtype=torch.int32) for p, i in flips_by_bit])
-    unique, inverse = torch.unique(positions, return_inverse=True)
-    values = torch.zeros(unique.numel(), dtype=torch.int32).scatter_add_(0, inverse, bits)  # distinct bits: sum = OR
-    return FlipMask(size, unique, values)
+def compiled_kernels():
+    """The numba kernels of :mod:`qtaml_tac.flip_kernels`, or ``None`` (numba missing, or ``QTAML_COMPILED=0``).
 
-
-#: Widths up to this many bits sample dense masks with per-code alias tables.
-MAX_ALIAS_BITS = 10
-_ALIAS_CACHE = {}
-
-
-def _alias_tables(by_bit, exposed, n_bits):
-    """Per stored code, Vose alias tables of the distribution of its whole flip mask.
-
-    ``P(mask m | code c) = prod_{i < exposed} pi_i(c_i)**m_i (1 - pi_i(c_i))**(1 - m_i)`` (top bits never flip).
-    Returns ``(thresholds, fractions, aliases)``: column ``j`` of row ``c`` is kept when a 32-bit
-    uniform falls below ``thresholds + fractions`` (scaled by 2**32), else replaced by ``aliases``.
+    Both routes give the same masks; the compiled one is faster and can write
+    the read-back values while it samples.
     """
-    key = (by_bit[0].tobytes(), by_bit[1].tobytes(), exposed, n_bits)
-    if key in _ALIAS_CACHE:
-        return _ALIAS_CACHE[key]
-    size = 1 << n_bits
-    bits = (np.arange(size)[:, None] >> np.arange(n_bits)) & 1
-    rates = np.where(bits == 1, by_bit[1], by_bit[0])  # (code, bit)
-    rates[:, exposed:] = 0.0
-    flips = bits[None, :, :] == 1  # (1, mask, bit)
-    probs = np.prod(np.where(flips, rates[:, None, :], 1.0 - rates[:, None, :]), axis=2)  # (code, mask)
-    keep = np.ones((size, size))
-    aliases = np.tile(np.arange(size), (size, 1))
-    for code in range(size):
-        scaled = probs[code] * size / probs[code].sum()
-        small = [j for j in range(size) if scaled[j] < 1.0]
-        large = [j for j in range(size) if scaled[j] >= 1.0]
-        while small and large:
-            low, high = small.pop(), large.pop()
-            keep[code, low], aliases[code, low] = scaled[low], high
-            scaled[high] -= 1.0 - scaled[low]
-            (small if scaled[high] < 1.0 else large).append(high)
-    scaled = np.clip(keep, 0.0, 1.0) * 2.0**32
-    whole = np.floor(scaled)
-    tables = (torch.as_tensor(whole.astype(np.int64)).flatten(), torch.as_tensor(scaled - whole).flatten(),
-              torch.as_tensor(aliases.astype(np.int64)).flatten())
-    _ALIAS_CACHE[key] = tables
-    return tables
+    if os.environ.get("QTAML_COMPILED", "1") == "0":
+        return None
+    try:
+        from . import flip_kernels
+    except ImportError:
+        return None
+    import numba
+
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    return flip_kernels
 
 
-def _alias_mask(tensor, by_bit, exposed, n_bits, generator, reuse):
-    """Every weight's whole mask in one draw: one 63-bit random word per weight (n bits pick a column,
-    32 bits compare against the column's threshold; exact ties, probability 2**-32, are settled by a
-    float64 uniform against the threshold's fractional part).
+#: Each chunk's slice of a compiled sparse draw holds this many standard deviations above the expected events.
+SPARSE_SLACK = 12
 
-    With ``reuse`` the temporaries live in the tensor's workspace across trials (no page faults on the
-    hot path) and the returned mask is overwritten by the next draw.
+
+def _buffer(space, key, size, dtype):
+    if key not in space or space[key].size < size:
+        space[key] = np.empty(size, dtype=dtype)
+    return space[key][:size]
+
+
+def _channel_mask(tensor, law, generator, reuse, write):
+    """One draw of ``law`` (:class:`qtaml_tac.flip_law.FlipLaw`) for ``tensor``, seeded from ``generator``.
+
+    With ``write`` the read-back is also written into the parameter: by the
+    compiled kernel while it samples when it can (a float32/float64 parameter
+    on the CPU), else afterwards by :meth:`StoredTensor.write_`.
     """
-    thresholds, fractions, aliases = _alias_tables(by_bit, exposed, n_bits)
+    seed = int(torch.randint(2**63 - 1, (), generator=generator))
     size = tensor.size
+    if law.event_rate == 0:
+        mask = FlipMask(size, torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int32))
+        if write:
+            tensor.write_(mask)
+        return mask
+    kernels = compiled_kernels()
+    codes = tensor.codes.numpy()
+    fused = write and kernels is not None and tensor.lookup.dtype in (torch.float32, torch.float64) \
+        and tensor.parameter.device.type == "cpu" and tensor.parameter.is_contiguous()
+    lookup = tensor.lookup.numpy() if fused else np.zeros(1)
+    out = tensor.parameter.detach().view(-1).numpy() if fused else np.zeros(1)
     space = tensor.workspace if reuse else {}
-    buffer = lambda key, dtype=torch.int64: space.setdefault(key, torch.empty(size, dtype=dtype))  # noqa: E731
-    if "shifted_codes" not in tensor.workspace:
-        tensor.workspace["shifted_codes"] = tensor.codes.long() << n_bits
-    words = buffer("words").random_(generator=generator)
-    column = torch.bitwise_and(words, (1 << n_bits) - 1, out=buffer("column"))
-    uniform = torch.bitwise_right_shift(words, n_bits, out=buffer("uniform")).bitwise_and_(0xFFFFFFFF)
-    slot = torch.add(tensor.workspace["shifted_codes"], column, out=buffer("slot"))
-    limit = torch.index_select(thresholds, 0, slot, out=buffer("limit"))
-    keep = torch.lt(uniform, limit, out=buffer("keep", torch.bool))
-    ties = torch.nonzero(uniform == limit).flatten()
-    if ties.numel():
-        keep[ties] = torch.rand(ties.numel(), dtype=torch.float64, generator=generator) < fractions[slot[ties]]
-    alias = torch.index_select(aliases, 0, slot, out=buffer("alias"))
-    return torch.where(keep, column, alias, out=buffer("mask"))
+    if law.dense_regime:
+        masks = _buffer(space, "masks", size, np.uint8 if law.n_bits <= 8 else np.int32)
+        if kernels is None:
+            masks[:] = law.dense(codes, seed)
+        else:
+            slots, cdfs = law.stacked(law.groups)
+            kernels.dense_flips(codes, seed, slots, cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits,
+                                law.directional, masks, fused, lookup, out)
+        mask = FlipMask(size, dense_mask=torch.from_numpy(masks))
+    elif kernels is None:
+        flips = law.sparse(codes, seed)
+        mask = FlipMask(size, torch.from_numpy(flips.positions), torch.from_numpy(flips.values))
+    else:
+        previous = tensor.patch_base_().numpy() if fused else np.zeros(0, dtype=np.int64)
+        mask = FlipMask(size, *_compiled_sparse(kernels, law, codes, seed, space, fused, lookup, out, previous))
+    if fused:
+        tensor.written_(mask)
+    elif write:
+        tensor.write_(mask)
+    return mask
 
 
-def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False):
+def _compiled_sparse(kernels, law, codes, seed, space, write, lookup, out, previous):
+    """Positions and values of a sparse draw by the compiled kernel (each chunk fills its own slice)."""
+    n_chunks = -(-codes.size // CHUNK)
+    expected = law.event_rate * min(CHUNK, codes.size)
+    capacity = min(CHUNK, max(1, int(expected + SPARSE_SLACK * math.sqrt(expected) + 32)))
+    if previous.size and np.any(previous[1:] < previous[:-1]):
+        previous = np.sort(previous)
+    previous_start = np.searchsorted(previous, np.arange(n_chunks + 1, dtype=np.int64) * CHUNK)
+    slots, cdfs = law.stacked(law.groups)
+    given_slots, given_cdfs = law.stacked(law.conditioned)
+    while True:
+        positions = _buffer(space, "positions", n_chunks * capacity, np.int64)
+        values = _buffer(space, "values", n_chunks * capacity, np.int32)
+        counts = np.empty(n_chunks, dtype=np.int64)
+        kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, slots, cdfs, given_slots,
+                             given_cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits, law.directional,
+                             positions, values, counts, capacity, write, lookup, out, previous, previous_start)
+        if counts.min() >= 0:
+            break
+        capacity = CHUNK  # a slice overflowed (beyond SPARSE_SLACK standard deviations): redraw the same stream
+    slices = [slice(c * capacity, c * capacity + counts[c]) for c in range(n_chunks)]
+    return (torch.from_numpy(np.concatenate([positions[s] for s in slices])),
+            torch.from_numpy(np.concatenate([values[s] for s in slices])))
+
+
+def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False, write=False):
+    """One draw of ``tensor``'s flip mask; with ``write`` its read-back is written into the parameter too."""
     codes = tensor.codes
     exposed = max(n_bits - protected, 0)
     channel = faults.channel_for(tensor, n_bits)
     cells = faults.cell_rates(tensor, n_bits) if channel is None else None
     if channel is None and cells is None:
         raise ValueError(f"fault model {faults!r} gives neither a channel nor cell rates")
-    by_bit = _rates_by_stored_bit(channel, n_bits) if channel is not None else None
-    if exposed == 0:
-        return _sparse_mask(tensor.size, [])
     if chip is None and cells is None:
-        dense_rates = max(by_bit[0][:exposed].max(), by_bit[1][:exposed].max()) >= DENSE_RATE
-        if dense_rates and n_bits <= MAX_ALIAS_BITS:
-            return FlipMask(tensor.size, dense_mask=_alias_mask(tensor, by_bit, exposed, n_bits, generator, reuse))
-        if not dense_rates:
-            return _sparse_mask(tensor.size, _sparse_flips(codes, by_bit, exposed, generator))
+        law = FlipLaw.from_rates(*_rates_by_stored_bit(channel, n_bits), exposed)
+        return _channel_mask(tensor, law, generator, reuse, write)
+    by_bit = _rates_by_stored_bit(channel, n_bits) if channel is not None else None
     mask = torch.zeros_like(codes)
     for i in range(exposed):
         if cells is not None:
@@ -390,21 +393,10 @@ def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False
         uniforms = chip.uniforms(tensor, n_bits)[i] if chip is not None else \
             torch.rand(tensor.size, dtype=torch.float64, generator=generator)
         mask[uniforms < rate] |= 1 << i
-    return FlipMask(tensor.size, dense_mask=mask)
-
-
-def _sparse_flips(codes, by_bit, exposed, generator):
-    """Per bit position, the flipped cells: binomial counts and uniform subsets (by stored bit where rates differ)."""
-    flips = []
-    for i in range(exposed):
-        if by_bit[0][i] == by_bit[1][i]:
-            flips.append((_positions(codes.numel(), by_bit[0][i], generator), i))
-            continue
-        stored = (codes >> i) & 1
-        for value in (0, 1):
-            members = torch.nonzero(stored == value).flatten()
-            flips.append((members[_positions(members.numel(), by_bit[value][i], generator)], i))
-    return flips
+    mask = FlipMask(tensor.size, dense_mask=mask)
+    if write:
+        tensor.write_(mask)
+    return mask
 
 
 def sample_masks(storage, faults, protection=None, generator=None, chip=None, reuse_buffers=False, names=None):
@@ -431,19 +423,23 @@ def sample_masks(storage, faults, protection=None, generator=None, chip=None, re
     dict
         ``{name: FlipMask}`` (``.dense()`` gives the int32 XOR mask).
     """
+    return _draw(storage, faults, protection, generator, chip, reuse_buffers, names, write=False)
+
+
+def _draw(storage, faults, protection, generator, chip, reuse, names, write):
+    """Masks of the wanted tensors; every argument is checked before the first tensor is drawn or written."""
     faults = _as_fault_model(faults, storage)
     n_bits = storage.config.n_bits
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
-    masks = {}
     wanted = None if names is None else set(names)
-    for tensor in storage:
-        if wanted is not None and tensor.name not in wanted:
-            continue
+    tensors = [tensor for tensor in storage if wanted is None or tensor.name in wanted]
+    for tensor in tensors:
         protected = (protection or {}).get(tensor.name, 0)
         if not 0 <= protected <= n_bits:
             raise ValueError(f"protection for {tensor.name} must be in 0..{n_bits}, got {protected}")
-        masks[tensor.name] = _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse_buffers)
-    return masks
+        faults.channel_for(tensor, n_bits)  # raises on a channel of the wrong width
+    return {tensor.name: _tensor_mask(tensor, faults, n_bits, (protection or {}).get(tensor.name, 0), generator,
+                                      chip, reuse, write) for tensor in tensors}
 
 
 def _as_fault_model(faults, storage):
@@ -459,11 +455,11 @@ def _as_fault_model(faults, storage):
 def inject_(storage, faults, protection=None, generator=None, chip=None):
     """Write one noisy read-back of every stored tensor into the model, in place.
 
-    Returns the masks; dense ones live in reused workspaces and are valid until the next injection.
+    Returns the masks; they live in reused workspaces and are valid until the next injection.
+    Channel faults are sampled and written in one pass by the compiled kernels when numba is
+    installed (:func:`compiled_kernels`); the masks are the same either way.
     """
-    masks = sample_masks(storage, faults, protection, generator, chip, reuse_buffers=True)
-    storage.write_(masks)
-    return masks
+    return _draw(storage, faults, protection, generator, chip, reuse=True, names=None, write=True)
 
 
 @contextlib.contextmanager

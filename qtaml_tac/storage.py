@@ -67,6 +67,9 @@ class StorageConfig:
             raise ValueError(f"n_bits must be an integer in 1..{MAX_STORAGE_BITS}, got {self.n_bits!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {self.encoding!r}")
+        if not get_encoding(self.encoding, self.n_bits).max_value > 0:
+            raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
+                             "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
         if self.names is not None:
             object.__setattr__(self, "names", tuple(self.names))
 
@@ -165,26 +168,41 @@ class StoredTensor:
 
         A dense (or absent) mask rewrites the whole tensor; a sparse one
         patches only the flipped weights, after putting back the weights the
-        previous sparse write patched. ``dirty`` records what the parameter
-        holds: ``None`` its clean read-back, a tensor of positions the clean
-        read-back except there, or a marker for "noisy everywhere" / "the
-        float original".
+        previous sparse write patched (:meth:`patch_base_`).
         """
         flat = self.parameter.view(-1)
         if mask is None or mask.dense_mask is not None:
             codes = self.codes
             if mask is not None:
                 codes = torch.bitwise_xor(codes, mask.dense_mask, out=self.workspace.setdefault(
-                    "noisy_codes", torch.empty(self.size, dtype=mask.dense_mask.dtype)))
+                    "noisy_codes", torch.empty(self.size, dtype=codes.dtype)))
             torch.index_select(self.lookup, 0, codes, out=flat)
             self.dirty = None if mask is None else _ALL
             return
-        if self.dirty is _ALL or self.dirty is _FLOAT:
-            flat.copy_(self.lookup.index_select(0, self.codes))
-        elif self.dirty is not None:
-            flat[self.dirty] = self.lookup.index_select(0, self.codes[self.dirty])
+        previous = self.patch_base_()
+        flat[previous] = self.lookup.index_select(0, self.codes[previous])
         flat[mask.positions] = self.lookup.index_select(0, self.codes[mask.positions] ^ mask.values)
         self.dirty = mask.positions
+
+    @torch.no_grad()
+    def patch_base_(self):
+        """Ready the parameter for a sparse patch; returns the positions still to put back.
+
+        ``dirty`` records what the parameter holds: ``None`` its clean
+        read-back, a tensor of positions the clean read-back except there (the
+        previous sparse patch), or a marker for "noisy everywhere" / "the float
+        original". A marker is resolved here by decoding the whole tensor; the
+        returned positions (int64, empty if none) must be put back by the caller
+        before or while it patches.
+        """
+        if self.dirty is _ALL or self.dirty is _FLOAT:
+            torch.index_select(self.lookup, 0, self.codes, out=self.parameter.view(-1))
+            self.dirty = None
+        return torch.empty(0, dtype=torch.int64) if self.dirty is None else self.dirty
+
+    def written_(self, mask):
+        """Record that the read-back of ``mask`` was written into the parameter (by a fused kernel)."""
+        self.dirty = _ALL if mask.dense_mask is not None else mask.positions
 
     @torch.no_grad()
     def restore_(self):

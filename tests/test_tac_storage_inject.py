@@ -178,6 +178,9 @@ def test_storage_bad_input():
         StorageConfig(n_bits=17)
     with pytest.raises(ValueError, match="encoding must be one of"):
         StorageConfig(encoding="gray")
+    with pytest.raises(ValueError, match="no positive level at n_bits=1"):
+        StorageConfig(n_bits=1)
+    StorageConfig(n_bits=1, encoding="offset_binary_symmetric")
     with pytest.raises(ValueError, match="no eligible parameters"):
         quantize(nn.Sequential(nn.ReLU()))
     with pytest.raises(ValueError, match="names not found"):

@@ -1,0 +1,222 @@
+"""Flip-mask tables and their two samplers (qtaml_tac.flip_law, qtaml_tac.flip_kernels; Section 3, 5.7).
+
+The tables are checked exactly (against the inverse CDF of the same uniform and
+against the channel's product law); the compiled kernels against the NumPy
+twin bit for bit; the draws statistically in both regimes, with seeded z-tests
+at the suite's false-alarm rate.
+"""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel
+from qtaml_theory.verify import FALSE_ALARM, z_threshold
+from qtaml_tac import inject, quantize, sample_masks
+from qtaml_tac.flip_law import CHUNK, DENSE_EVENT_RATE, DiscreteTable, FlipLaw
+from qtaml_tac.storage import StorageConfig
+
+
+def _words(count, seed):
+    return np.random.default_rng(seed).integers(0, 2**64, count, dtype=np.uint64)
+
+
+@pytest.mark.parametrize("probabilities", [
+    [0.5, 0.5], [1e-20, 1 - 1e-20], [0.0, 0.3, 0.0, 0.7], list(np.full(256, 1 / 256)),
+    list(0.9 ** np.arange(300)), list(np.random.default_rng(1).dirichlet(np.full(40, 0.2))),
+], ids=["halves", "tiny", "zeros", "uniform-256", "geometric", "dirichlet"])
+def test_table_is_the_inverse_cdf_of_the_words_top_53_bits(probabilities):
+    """A table outcome is exactly searchsorted(cdf, u) for u = (word >> 11) 2**-53, boundary slots included."""
+    table = DiscreteTable.from_probabilities(probabilities)
+    words = _words(200_000, 0)
+    boundary = np.flatnonzero(table.slots < 0).astype(np.uint64)
+    if boundary.size:  # force half the words into boundary slots, keeping their low bits random
+        chosen = boundary[np.random.default_rng(2).integers(0, boundary.size, 100_000)]
+        words[:100_000] = (chosen << np.uint64(48)) | (words[:100_000] & np.uint64(2**48 - 1))
+    u = (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    expected = np.searchsorted(table.cdf, u, side="right") - 1
+    np.testing.assert_array_equal(table.sample(words), expected)
+
+
+def test_table_probabilities_are_exact_to_the_53_bit_grid():
+    """The mass each outcome gets (grid points in [cdf_j, cdf_j+1)) is the requested probability within 2**-52."""
+    probabilities = np.random.default_rng(3).dirichlet(np.full(256, 0.3))
+    table = DiscreteTable.from_probabilities(probabilities)
+    grid = np.array([math.ceil(float(c) * 2**53) for c in table.cdf], dtype=object)
+    mass = np.array([float(b - a) for a, b in zip(grid[:-1], grid[1:])]) * 2.0**-53
+    assert np.max(np.abs(mass - probabilities / probabilities.sum())) <= 2.0**-52
+
+
+def test_table_rejects_bad_probabilities():
+    with pytest.raises(ValueError, match="non-negative probabilities"):
+        DiscreteTable.from_probabilities([0.5, -0.1])
+    with pytest.raises(ValueError, match="positive sum"):
+        DiscreteTable.from_probabilities([0.0, 0.0])
+
+
+def _chain_probability(law, virtual):
+    """P(virtual mask | an event) through the conditioned chain of group tables."""
+    probability, conditioned = 1.0, True
+    for shift, table, given in zip(law.shifts, law.groups, law.conditioned):
+        part = (virtual >> shift) & 0xFF
+        chosen = given if conditioned else table
+        probability *= chosen.cdf[part + 1] - chosen.cdf[part]
+        conditioned = conditioned and part == 0
+    return probability
+
+
+@pytest.mark.parametrize("zero, one, exposed", [
+    ([0.1] * 8, [0.1] * 8, 8),
+    ([0.01, 0.2, 0.05, 0.3], [0.01, 0.2, 0.05, 0.3], 3),
+    ([0.02] * 6, [0.3] * 6, 6),
+    (list(np.linspace(0.01, 0.3, 12)), list(np.linspace(0.01, 0.3, 12)), 10),
+])
+def test_law_matches_the_channel_product_law(zero, one, exposed):
+    """Event rate 1 - prod(1 - rate) and every virtual mask's probability given an event, to float64 rounding.
+
+    A table's probabilities are differences of float64 cumulative sums: absolute errors of a few 1e-16 (no
+    better for rare masks), hence abs=1e-14."""
+    law = FlipLaw.from_rates(zero, one, exposed)
+    n = len(zero)
+    rates = np.array(one[:exposed] + [0.0] * (n - exposed) + (zero[:exposed] + [0.0] * (n - exposed)
+                                                              if law.directional else []))
+    assert law.directional == (zero != one)
+    assert law.event_rate == pytest.approx(1 - np.prod(1 - rates), rel=1e-12)
+    live = np.flatnonzero(rates)
+    for bits in itertools.islice(itertools.product((0, 1), repeat=live.size), 1, 4096):
+        virtual = int(sum(1 << int(i) for i, b in zip(live, bits) if b))
+        expected = np.prod([rates[i] if b else 1 - rates[i] for i, b in zip(live, bits)]) / law.event_rate
+        assert _chain_probability(law, virtual) == pytest.approx(expected, rel=1e-12, abs=1e-14)
+
+
+def test_gap_table_is_the_geometric_law_with_a_memoryless_skip():
+    law = FlipLaw.from_rates([0.01] * 8, [0.01] * 8, 8)
+    q, skip = law.event_rate, law.gap_skip
+    probabilities = np.diff(law.gaps.cdf)
+    assert probabilities[:skip] == pytest.approx(q * (1 - q) ** np.arange(skip), rel=1e-12)
+    assert probabilities[skip] == pytest.approx((1 - q) ** skip, rel=1e-12)
+    assert (1 - q) ** skip <= 2**-6
+
+
+CASES = {
+    "symmetric-dense": (8, "offset_binary", SymmetricChannel(0.1), 0),
+    "symmetric-sparse": (8, "offset_binary", SymmetricChannel(0.01), 0),
+    "protected-sparse": (8, "twos_complement", SymmetricChannel(0.04), 3),
+    "per-bit-12": (12, "offset_binary", PerBitChannel(list(np.linspace(0.0, 0.2, 12))), 2),
+    "directional-16": (16, "sign_magnitude", DirectionalChannel(0.002, 0.05), 1),
+    "directional-sparse": (6, "offset_binary", DirectionalChannel(0.0, 0.02), 0),
+    "one-bit": (1, "offset_binary_symmetric", SymmetricChannel(0.3), 0),
+    "certain": (3, "offset_binary", SymmetricChannel(1.0), 0),
+    "silent": (8, "offset_binary", SymmetricChannel(0.2), 8),
+}
+
+
+def _storage(n_bits, encoding, size=2 * CHUNK + 1234, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Embedding(size // 10 + 1, 10)
+    return model, quantize(model, StorageConfig(n_bits=n_bits, encoding=encoding))
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_compiled_kernels_give_the_numpy_masks_bit_for_bit(case, monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("QTAML_COMPILED", "1")
+    n_bits, encoding, channel, protected = CASES[case]
+    _, storage = _storage(n_bits, encoding)
+    protection = {"weight": protected}
+    compiled = sample_masks(storage, channel, protection, torch.Generator().manual_seed(4))["weight"]
+    monkeypatch.setenv("QTAML_COMPILED", "0")
+    reference = sample_masks(storage, channel, protection, torch.Generator().manual_seed(4))["weight"]
+    assert (compiled.dense_mask is None) == (reference.dense_mask is None)
+    assert torch.equal(compiled.dense(), reference.dense())
+    if reference.dense_mask is None:
+        assert torch.equal(compiled.positions, reference.positions)
+
+
+def test_overflowing_a_chunk_slice_redraws_the_same_masks(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("QTAML_COMPILED", "1")
+    _, storage = _storage(8, "offset_binary")
+    expected = sample_masks(storage, 0.01, generator=torch.Generator().manual_seed(5))["weight"]
+    monkeypatch.setattr(inject, "SPARSE_SLACK", -1e9)  # every slice holds one event, then overflows
+    overflowed = sample_masks(storage, 0.01, generator=torch.Generator().manual_seed(5))["weight"]
+    assert torch.equal(expected.positions, overflowed.positions) and torch.equal(expected.values, overflowed.values)
+
+
+def test_masks_do_not_depend_on_the_thread_count(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("QTAML_COMPILED", "1")
+    _, storage = _storage(8, "offset_binary")
+    before = torch.get_num_threads()
+    draws = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)  # the kernels run on as many threads as torch
+            draws.append([sample_masks(storage, rate, generator=torch.Generator().manual_seed(6))["weight"].dense()
+                          for rate in (0.1, 0.01)])
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(one, two) for one, two in zip(*draws))
+
+
+@pytest.mark.parametrize("compiled", ["1", "0"])
+def test_fused_injection_writes_the_readback_of_its_masks(compiled, monkeypatch):
+    """Through dense and sparse draws in any order, the parameter is always decode(codes ^ mask)."""
+    monkeypatch.setenv("QTAML_COMPILED", compiled)
+    model, storage = _storage(8, "offset_binary", size=3 * CHUNK + 7)
+    tensor = storage["weight"]
+    generator = torch.Generator().manual_seed(7)
+    for rate in (0.01, 0.02, 0.3, 1e-3, 0.5, 0.003, 0.003):
+        masks = inject.inject_(storage, rate, {"weight": 1}, generator)
+        assert torch.equal(model.weight.detach(), tensor.decode(tensor.codes ^ masks["weight"].dense()))
+    storage.restore_()
+    assert torch.equal(model.weight.detach(), tensor.original)
+
+
+SPARSE_RATE = 0.01
+DRAWS = 40
+
+
+def test_sparse_draws_have_the_channel_rates_independence_and_no_chunk_edge_effects():
+    """Per-bit and pair rates over 40 sparse draws of 132,310 weights, and the event rate at chunk edges."""
+    _, storage = _storage(8, "offset_binary")
+    law = FlipLaw.from_rates([SPARSE_RATE] * 8, [SPARSE_RATE] * 8, 8)
+    assert not law.dense_regime and law.event_rate < DENSE_EVENT_RATE
+    generator = torch.Generator().manual_seed(8)
+    masks = torch.stack([sample_masks(storage, SPARSE_RATE, generator=generator)["weight"].dense()
+                         for _ in range(DRAWS)])
+    bits = ((masks.flatten()[:, None] >> torch.arange(8)) & 1).double()
+    trials = bits.shape[0]
+    threshold = z_threshold(FALSE_ALARM, 8 + 28 + 2)
+    p = SPARSE_RATE
+    for i in range(8):
+        assert abs(float(bits[:, i].mean()) - p) / math.sqrt(p * (1 - p) / trials) <= threshold
+        for j in range(i + 1, 8):
+            joint = float((bits[:, i] * bits[:, j]).mean())
+            assert abs(joint - p * p) / math.sqrt(p * p * (1 - p * p) / trials) <= threshold
+    size = masks.shape[1]
+    edges = np.concatenate([np.arange(c * CHUNK - 50, c * CHUNK + 50) for c in range(1, size // CHUNK + 1)])
+    for where in (edges, np.arange(size - 100, size)):
+        hit = (masks[:, where] != 0).double()
+        q = law.event_rate
+        assert abs(float(hit.mean()) - q) / math.sqrt(q * (1 - q) / hit.numel()) <= threshold
+
+
+def test_directional_rates_by_stored_bit_in_both_regimes():
+    """Rates of 1 -> 0 and 0 -> 1 flips per bit position, for a dense and a sparse directional channel."""
+    _, storage = _storage(8, "offset_binary")
+    codes = storage["weight"].codes
+    stored = ((codes[:, None] >> torch.arange(8)) & 1).bool()
+    for p01, p10 in ((0.1, 0.3), (0.002, 0.01)):
+        mask = sample_masks(storage, DirectionalChannel(p01, p10), generator=torch.Generator().manual_seed(9))
+        flipped = ((mask["weight"].dense()[:, None] >> torch.arange(8)) & 1).bool()
+        threshold = z_threshold(FALSE_ALARM, 32)
+        for i in range(8):
+            for bit, rate in ((True, p10), (False, p01)):
+                cells = stored[:, i] == bit
+                measured = float(flipped[cells, i].double().mean())
+                assert abs(measured - rate) / math.sqrt(rate * (1 - rate) / int(cells.sum())) <= threshold
