@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -294,6 +295,10 @@ def compiled_kernels():
     return flip_kernels
 
 
+#: Serializes kernel launches from several Python threads (numba's fallback "workqueue" threading layer is not
+#: thread-safe); each launch is itself parallel.
+_KERNEL_LOCK = threading.Lock()
+
 #: Each chunk's slice of a compiled sparse draw holds this many standard deviations above the expected events.
 SPARSE_SLACK = 12
 
@@ -331,8 +336,9 @@ def _channel_mask(tensor, law, generator, reuse, write):
             masks[:] = law.dense(codes, seed)
         else:
             slots, cdfs = law.stacked(law.groups)
-            kernels.dense_flips(codes, seed, slots, cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits,
-                                law.directional, masks, fused, lookup, out)
+            with _KERNEL_LOCK:
+                kernels.dense_flips(codes, seed, slots, cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits,
+                                    law.directional, masks, fused, lookup, out)
         mask = FlipMask(size, dense_mask=torch.from_numpy(masks))
     elif kernels is None:
         flips = law.sparse(codes, seed)
@@ -361,9 +367,10 @@ def _compiled_sparse(kernels, law, codes, seed, space, write, lookup, out, previ
         positions = _buffer(space, "positions", n_chunks * capacity, np.int64)
         values = _buffer(space, "values", n_chunks * capacity, np.int32)
         counts = np.empty(n_chunks, dtype=np.int64)
-        kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, slots, cdfs, given_slots,
-                             given_cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits, law.directional,
-                             positions, values, counts, capacity, write, lookup, out, previous, previous_start)
+        with _KERNEL_LOCK:
+            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, slots, cdfs, given_slots,
+                                 given_cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits, law.directional,
+                                 positions, values, counts, capacity, write, lookup, out, previous, previous_start)
         if counts.min() >= 0:
             break
         capacity = CHUNK  # a slice overflowed (beyond SPARSE_SLACK standard deviations): redraw the same stream

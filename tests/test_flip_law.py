@@ -220,3 +220,21 @@ def test_directional_rates_by_stored_bit_in_both_regimes():
                 cells = stored[:, i] == bit
                 measured = float(flipped[cells, i].double().mean())
                 assert abs(measured - rate) / math.sqrt(rate * (1 - rate) / int(cells.sum())) <= threshold
+
+
+def test_concurrent_injections_from_python_threads_match_sequential_ones():
+    """Two threads injecting into two models at once get the masks they get one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    storages = [_storage(8, "offset_binary", seed=seed)[1] for seed in (0, 1)]
+
+    def draws(storage):
+        generator = torch.Generator().manual_seed(10)
+        return [inject.inject_(storage, rate, generator=generator)["weight"].dense().clone()
+                for rate in (0.1, 0.01, 0.1, 0.001)]
+
+    sequential = [draws(storage) for storage in storages]
+    with ThreadPoolExecutor(2) as pool:
+        concurrent = list(pool.map(draws, storages))
+    for one, two in zip(sequential, concurrent):
+        assert all(torch.equal(a, b) for a, b in zip(one, two))
