@@ -1,4 +1,4 @@
-"""Compiled (numba) twins of :class:`qtaml_tac.flip_law.FlipLaw`'s NumPy samplers, optionally fused with the decode.
+"""Compiled (numba) twins of the NumPy samplers of :mod:`qtaml_tac.flip_law`, optionally fused with the decode.
 
 Same stream, same tables, same masks as the NumPy methods (see
 :mod:`qtaml_tac.flip_law`); chunks run in parallel threads and each chunk has
@@ -118,3 +118,27 @@ def sparse_flips(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots
             found += 1
             position += 1
         counts[c] = found
+
+
+@njit(parallel=True, cache=True)
+def compared_flips(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
+                   lookup, out):
+    """Masks by comparison (:func:`qtaml_tac.flip_law.compared_masks`) into ``masks``; with ``write`` also
+    ``out[i] = lookup[codes[i] ^ mask]``."""
+    for i in prange(codes.size):
+        code = np.int64(codes[i])
+        mask = np.int64(0)
+        first = uint64(i) * uint64(n_bits)
+        for bit in range(exposed):
+            word = _mix(uint64(key) + (first + uint64(bit + 1)) * _GAMMA)
+            if per_cell:
+                rate = cell_rates[i]
+            elif (code >> bit) & 1:
+                rate = rates_if_one[bit]
+            else:
+                rate = rates_if_zero[bit]
+            if np.float64(word >> uint64(11)) * 2.0**-53 < rate:
+                mask |= np.int64(1) << bit
+        masks[i] = mask
+        if write:
+            out[i] = lookup[code ^ mask]

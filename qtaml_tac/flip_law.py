@@ -32,10 +32,16 @@ chunks of :data:`CHUNK`; chunk ``c`` of a draw seeded ``s`` has the key
 ``mix(s ^ c * GAMMA)``, and its ``d``-th word is ``mix(key + (d + 1) * GAMMA)``
 (64-bit wrap-around). A dense draw gives weight ``o`` of a chunk the words
 ``o * G + h`` (group ``h`` of ``G``); a sparse draw gives step ``j`` the words
-``j * (G + 1)`` (the gap) and ``j * (G + 1) + 1 + h`` (group ``h``). The
-compiled kernels of :mod:`qtaml_tac.flip_kernels` and the NumPy methods here
-follow that definition word for word, so they give the same masks (a test
-holds them equal), in any number of threads.
+``j * (G + 1)`` (the gap) and ``j * (G + 1) + 1 + h`` (group ``h``).
+
+Per-cell rates (and a fixed chip, :class:`qtaml_tac.inject.Chip`) take the
+comparison route instead, :func:`compared_masks`: bit ``b`` of cell ``i``
+flips when the uniform made of the top 53 bits of word ``i * n + b`` of a
+keyed stream (no chunks) is below its rate.
+
+The compiled kernels of :mod:`qtaml_tac.flip_kernels` and the NumPy functions
+here follow those definitions word for word, so they give the same masks (a
+test holds them equal), in any number of threads.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["DiscreteTable", "FlipLaw", "SparseFlips", "CHUNK", "DENSE_EVENT_RATE", "splitmix64"]
+__all__ = ["DiscreteTable", "FlipLaw", "SparseFlips", "compared_masks", "cell_uniforms", "CHUNK", "DENSE_EVENT_RATE",
+           "splitmix64"]
 
 #: Weights per chunk of the random stream (part of the stream's definition).
 CHUNK = 1 << 16
@@ -82,6 +89,32 @@ def chunk_keys(seed, n_chunks):
 def stream_words(keys, draws):
     """Word ``draws`` (``uint64`` array) of the chunks with ``keys``: ``mix(key + (draw + 1) * GAMMA)``."""
     return splitmix64(keys + (draws.astype(np.uint64) + np.uint64(1)) * np.uint64(GAMMA))
+
+
+def cell_uniforms(key, cells, n_bits, bit):
+    """The float64 uniform of bit ``bit`` of each cell in ``cells``: word ``cell * n_bits + bit`` of the stream
+    keyed ``key`` (no chunks), its top 53 bits times ``2**-53``."""
+    words = stream_words(np.full(1, key, dtype=np.uint64), np.asarray(cells, dtype=np.int64) * n_bits + bit)
+    return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def compared_masks(key, codes, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates=None):
+    """Masks by comparison: bit ``b < exposed`` of cell ``i`` flips when ``cell_uniforms(key, i, n_bits, b)`` is
+    below its rate (``cell_rates[i]``, or the rate for the bit it stores).
+
+    The route for per-cell rates and for a fixed chip (a fixed ``key``): the
+    faults at a lower rate are then a subset of those at a higher one.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    cells = np.arange(codes.size, dtype=np.int64)
+    mask = np.zeros(codes.size, dtype=np.int64)
+    for bit in range(exposed):
+        if cell_rates is None:
+            rate = np.where(((codes >> bit) & 1) == 1, rates_if_one[bit], rates_if_zero[bit])
+        else:
+            rate = cell_rates
+        mask |= (cell_uniforms(key, cells, n_bits, bit) < rate).astype(np.int64) << bit
+    return mask
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,12 +10,12 @@ geometric jumps (sparse, when fewer than a quarter of the weights have one).
 The tables are exact up to float64 rounding of their cumulative
 probabilities. With numba installed, compiled kernels sample and write the
 read-back in one pass; without it, NumPy gives the very same masks. Per-cell
-rates compare each cell with a float64 uniform (float64, so no ``2**-24`` grid
-bias). All draws are seeded from a ``torch.Generator``.
+rates compare each (cell, bit)'s 53-bit uniform with its rate (so no
+``2**-24`` grid bias). All draws are seeded from a ``torch.Generator``.
 
-A :class:`Chip` fixes the uniforms of every (cell, bit) once: a bit flips when
-its uniform is below its rate, so the faults at a lower rate are a subset of
-those at a higher rate (nested faults, one physical chip across ``p``).
+A :class:`Chip` fixes the uniform of every (cell, bit): a bit flips when its
+uniform is below its rate, so the faults at a lower rate are a subset of those
+at a higher rate (nested faults, one physical chip across ``p``).
 
 Fault models (one interface, :class:`FaultModel`): :class:`ChannelFaults`
 (symmetric, per-bit or directional channel of :mod:`qtaml_theory.channels`,
@@ -31,13 +31,14 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import torch
 
 from qtaml_theory.channels import Channel, PerBitChannel, SymmetricChannel, as_channel
 
-from .flip_law import CHUNK, FlipLaw
+from .flip_law import CHUNK, FlipLaw, cell_uniforms, compared_masks
 
 __all__ = [
     "FaultModel",
@@ -174,14 +175,29 @@ class CellVariationFaults(_LogNormalSpread):
     """
 
     def cell_rates(self, tensor, n_bits):
-        generator = _chip_generator(self.seed, tensor.name)
-        log_rates = torch.randn(tensor.size, dtype=torch.float64, generator=generator) * self.sigma
-        rates = torch.exp(log_rates - self.sigma**2 / 2) * self.p  # mean p before the cap
-        return rates.clamp(max=0.5)
+        return _lognormal_cell_rates(self.p, self.sigma, self.seed, tensor.name, tensor.size)
 
     def mean_rate(self, storage, protection=None):
         rates = [self.cell_rates(t, storage.config.n_bits) for t in storage]
         return float(torch.cat(rates).mean())
+
+
+@lru_cache(maxsize=64)
+def _lognormal_cell_rates(p, sigma, seed, name, size):
+    """Drawn once per chip and tensor (cached: every trial reuses them; do not modify the result)."""
+    generator = _chip_generator(seed, name)
+    log_rates = torch.randn(size, dtype=torch.float64, generator=generator) * sigma
+    rates = torch.exp(log_rates - sigma**2 / 2) * p  # mean p before the cap
+    return rates.clamp(max=0.5)
+
+
+@lru_cache(maxsize=64)
+def _clustered_cell_rates(p, block, fraction, hot, seed, name, size):
+    """Drawn once per chip and tensor (cached: every trial reuses them; do not modify the result)."""
+    generator = _chip_generator(seed, name)
+    hot_blocks = torch.rand(math.ceil(size / block), dtype=torch.float64, generator=generator) < fraction
+    level = torch.where(hot_blocks, hot, 1.0).repeat_interleave(block)[:size]
+    return (p * level / level.mean()).clamp(max=0.5)
 
 
 @dataclass(frozen=True)
@@ -204,11 +220,7 @@ class ClusteredFaults(FaultModel):
             raise ValueError("block must be >= 1, fraction in (0, 1] and hot >= 1")
 
     def cell_rates(self, tensor, n_bits):
-        generator = _chip_generator(self.seed, tensor.name)
-        blocks = math.ceil(tensor.size / self.block)
-        hot_blocks = torch.rand(blocks, dtype=torch.float64, generator=generator) < self.fraction
-        level = torch.where(hot_blocks, self.hot, 1.0).repeat_interleave(self.block)[: tensor.size]
-        return (self.p * level / level.mean()).clamp(max=0.5)
+        return _clustered_cell_rates(self.p, self.block, self.fraction, self.hot, self.seed, tensor.name, tensor.size)
 
     def mean_rate(self, storage, protection=None):
         return float(torch.cat([self.cell_rates(t, storage.config.n_bits) for t in storage]).mean())
@@ -234,7 +246,13 @@ class LayerVariationFaults(_LogNormalSpread):
 
 
 class Chip:
-    """Fixed uniforms for every (cell, bit): faults nested across rates (one physical chip).
+    """One physical chip: a fixed uniform for every (cell, bit), so that faults nest across rates.
+
+    A bit flips when its uniform is below its rate: the faults at a lower rate
+    are a subset of those at a higher rate, and protecting more bits removes
+    only those bits' faults. The uniforms are not stored but recomputed from a
+    stream keyed by the chip's seed and the tensor's name
+    (:func:`qtaml_tac.flip_law.cell_uniforms`), so a chip costs no memory.
 
     Parameters
     ----------
@@ -243,15 +261,15 @@ class Chip:
 
     def __init__(self, seed=0):
         self.seed = int(seed)
-        self._uniforms = {}
+
+    def key(self, tensor):
+        """The 64-bit stream key of ``tensor`` on this chip."""
+        return int(np.random.SeedSequence([self.seed, *tensor.name.encode()]).generate_state(1, np.uint64)[0])
 
     def uniforms(self, tensor, n_bits):
-        """float64 uniforms of shape ``(n_bits, size)`` for ``tensor``, drawn once."""
-        key = (tensor.name, n_bits)
-        if key not in self._uniforms:
-            generator = _chip_generator(self.seed, tensor.name)
-            self._uniforms[key] = torch.rand((n_bits, tensor.size), dtype=torch.float64, generator=generator)
-        return self._uniforms[key]
+        """float64 uniforms of shape ``(n_bits, size)`` for ``tensor`` (recomputed on each call)."""
+        cells = np.arange(tensor.size)
+        return torch.from_numpy(np.stack([cell_uniforms(self.key(tensor), cells, n_bits, bit) for bit in range(n_bits)]))
 
 
 def _rates_by_stored_bit(channel, n_bits):
@@ -309,29 +327,46 @@ def _buffer(space, key, size, dtype):
     return space[key][:size]
 
 
+def _fused_target(tensor, write, kernels):
+    """``(fused, lookup, out)``: whether a kernel can write the read-back into the parameter as it samples (a
+    float32/float64 contiguous parameter on the CPU), with the NumPy views it writes through."""
+    fused = write and kernels is not None and tensor.lookup.dtype in (torch.float32, torch.float64) \
+        and tensor.parameter.device.type == "cpu" and tensor.parameter.is_contiguous()
+    if not fused:
+        return False, np.zeros(1), np.zeros(1)
+    return True, tensor.lookup.numpy(), tensor.parameter.detach().view(-1).numpy()
+
+
+def _finish(tensor, mask, fused, write):
+    if fused:
+        tensor.written_(mask)
+    elif write:
+        tensor.write_(mask)
+    return mask
+
+
+def _mask_buffer(space, size, n_bits):
+    return _buffer(space, "masks", size, np.uint8 if n_bits <= 8 else np.int32)
+
+
 def _channel_mask(tensor, law, generator, reuse, write):
     """One draw of ``law`` (:class:`qtaml_tac.flip_law.FlipLaw`) for ``tensor``, seeded from ``generator``.
 
     With ``write`` the read-back is also written into the parameter: by the
-    compiled kernel while it samples when it can (a float32/float64 parameter
-    on the CPU), else afterwards by :meth:`StoredTensor.write_`.
+    compiled kernel while it samples when it can, else afterwards by
+    :meth:`StoredTensor.write_`.
     """
     seed = int(torch.randint(2**63 - 1, (), generator=generator))
     size = tensor.size
     if law.event_rate == 0:
         mask = FlipMask(size, torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int32))
-        if write:
-            tensor.write_(mask)
-        return mask
+        return _finish(tensor, mask, False, write)
     kernels = compiled_kernels()
     codes = tensor.codes.numpy()
-    fused = write and kernels is not None and tensor.lookup.dtype in (torch.float32, torch.float64) \
-        and tensor.parameter.device.type == "cpu" and tensor.parameter.is_contiguous()
-    lookup = tensor.lookup.numpy() if fused else np.zeros(1)
-    out = tensor.parameter.detach().view(-1).numpy() if fused else np.zeros(1)
+    fused, lookup, out = _fused_target(tensor, write, kernels)
     space = tensor.workspace if reuse else {}
     if law.dense_regime:
-        masks = _buffer(space, "masks", size, np.uint8 if law.n_bits <= 8 else np.int32)
+        masks = _mask_buffer(space, size, law.n_bits)
         if kernels is None:
             masks[:] = law.dense(codes, seed)
         else:
@@ -346,11 +381,24 @@ def _channel_mask(tensor, law, generator, reuse, write):
     else:
         previous = tensor.patch_base_().numpy() if fused else np.zeros(0, dtype=np.int64)
         mask = FlipMask(size, *_compiled_sparse(kernels, law, codes, seed, space, fused, lookup, out, previous))
-    if fused:
-        tensor.written_(mask)
-    elif write:
-        tensor.write_(mask)
-    return mask
+    return _finish(tensor, mask, fused, write)
+
+
+def _compared_mask(tensor, key, n_bits, exposed, by_bit, cells, reuse, write):
+    """Masks by comparing each (cell, bit)'s uniform of the stream ``key`` with its rate (per-cell rates, chips)."""
+    kernels = compiled_kernels()
+    codes = tensor.codes.numpy()
+    fused, lookup, out = _fused_target(tensor, write, kernels)
+    masks = _mask_buffer(tensor.workspace if reuse else {}, tensor.size, n_bits)
+    cell_rates = None if cells is None else np.ascontiguousarray(cells.numpy(), dtype=np.float64)
+    if kernels is None:
+        masks[:] = compared_masks(key, codes, n_bits, exposed, by_bit[0], by_bit[1], cell_rates)
+    else:
+        with _KERNEL_LOCK:
+            kernels.compared_flips(codes, np.uint64(key), n_bits, exposed, by_bit[0], by_bit[1],
+                                   np.zeros(1) if cell_rates is None else cell_rates, cell_rates is not None,
+                                   masks, fused, lookup, out)
+    return _finish(tensor, FlipMask(tensor.size, dense_mask=torch.from_numpy(masks)), fused, write)
 
 
 def _compiled_sparse(kernels, law, codes, seed, space, write, lookup, out, previous):
@@ -381,7 +429,6 @@ def _compiled_sparse(kernels, law, codes, seed, space, write, lookup, out, previ
 
 def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False, write=False):
     """One draw of ``tensor``'s flip mask; with ``write`` its read-back is written into the parameter too."""
-    codes = tensor.codes
     exposed = max(n_bits - protected, 0)
     channel = faults.channel_for(tensor, n_bits)
     cells = faults.cell_rates(tensor, n_bits) if channel is None else None
@@ -390,20 +437,9 @@ def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False
     if chip is None and cells is None:
         law = FlipLaw.from_rates(*_rates_by_stored_bit(channel, n_bits), exposed)
         return _channel_mask(tensor, law, generator, reuse, write)
-    by_bit = _rates_by_stored_bit(channel, n_bits) if channel is not None else None
-    mask = torch.zeros_like(codes)
-    for i in range(exposed):
-        if cells is not None:
-            rate = cells
-        else:
-            rate = torch.where(((codes >> i) & 1).bool(), by_bit[1][i], by_bit[0][i])
-        uniforms = chip.uniforms(tensor, n_bits)[i] if chip is not None else \
-            torch.rand(tensor.size, dtype=torch.float64, generator=generator)
-        mask[uniforms < rate] |= 1 << i
-    mask = FlipMask(tensor.size, dense_mask=mask)
-    if write:
-        tensor.write_(mask)
-    return mask
+    by_bit = _rates_by_stored_bit(channel, n_bits) if channel is not None else [np.zeros(n_bits)] * 2
+    key = chip.key(tensor) if chip is not None else int(torch.randint(2**63 - 1, (), generator=generator))
+    return _compared_mask(tensor, key, n_bits, exposed, by_bit, cells, reuse, write)
 
 
 def sample_masks(storage, faults, protection=None, generator=None, chip=None, reuse_buffers=False, names=None):

@@ -16,7 +16,7 @@ from torch import nn
 
 from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel
 from qtaml_theory.verify import FALSE_ALARM, z_threshold
-from qtaml_tac import inject, quantize, sample_masks
+from qtaml_tac import CellVariationFaults, Chip, ClusteredFaults, inject, quantize, sample_masks
 from qtaml_tac.flip_law import CHUNK, DENSE_EVENT_RATE, DiscreteTable, FlipLaw
 from qtaml_tac.storage import StorageConfig
 
@@ -102,16 +102,20 @@ def test_gap_table_is_the_geometric_law_with_a_memoryless_skip():
     assert (1 - q) ** skip <= 2**-6
 
 
-CASES = {
-    "symmetric-dense": (8, "offset_binary", SymmetricChannel(0.1), 0),
-    "symmetric-sparse": (8, "offset_binary", SymmetricChannel(0.01), 0),
-    "protected-sparse": (8, "twos_complement", SymmetricChannel(0.04), 3),
-    "per-bit-12": (12, "offset_binary", PerBitChannel(list(np.linspace(0.0, 0.2, 12))), 2),
-    "directional-16": (16, "sign_magnitude", DirectionalChannel(0.002, 0.05), 1),
-    "directional-sparse": (6, "offset_binary", DirectionalChannel(0.0, 0.02), 0),
-    "one-bit": (1, "offset_binary_symmetric", SymmetricChannel(0.3), 0),
-    "certain": (3, "offset_binary", SymmetricChannel(1.0), 0),
-    "silent": (8, "offset_binary", SymmetricChannel(0.2), 8),
+CASES = {  # n_bits, encoding, faults, protected bits, chip seed (None: fresh draws)
+    "symmetric-dense": (8, "offset_binary", SymmetricChannel(0.1), 0, None),
+    "symmetric-sparse": (8, "offset_binary", SymmetricChannel(0.01), 0, None),
+    "protected-sparse": (8, "twos_complement", SymmetricChannel(0.04), 3, None),
+    "per-bit-12": (12, "offset_binary", PerBitChannel(list(np.linspace(0.0, 0.2, 12))), 2, None),
+    "directional-16": (16, "sign_magnitude", DirectionalChannel(0.002, 0.05), 1, None),
+    "directional-sparse": (6, "offset_binary", DirectionalChannel(0.0, 0.02), 0, None),
+    "one-bit": (1, "offset_binary_symmetric", SymmetricChannel(0.3), 0, None),
+    "certain": (3, "offset_binary", SymmetricChannel(1.0), 0, None),
+    "silent": (8, "offset_binary", SymmetricChannel(0.2), 8, None),
+    "per-cell": (8, "offset_binary", CellVariationFaults(0.05, 1.0), 1, None),
+    "clustered-10": (10, "offset_binary", ClusteredFaults(0.02, block=16), 0, None),
+    "chip-directional": (8, "offset_binary", DirectionalChannel(0.01, 0.1), 2, 3),
+    "chip-per-cell": (8, "offset_binary", CellVariationFaults(0.05, 0.5), 0, 4),
 }
 
 
@@ -121,20 +125,38 @@ def _storage(n_bits, encoding, size=2 * CHUNK + 1234, seed=0):
     return model, quantize(model, StorageConfig(n_bits=n_bits, encoding=encoding))
 
 
+def _draw(storage, case, seed):
+    n_bits, encoding, faults, protected, chip = CASES[case]
+    return sample_masks(storage, faults, {"weight": protected}, torch.Generator().manual_seed(seed),
+                        chip=None if chip is None else Chip(chip))["weight"]
+
+
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_compiled_kernels_give_the_numpy_masks_bit_for_bit(case, monkeypatch):
     pytest.importorskip("numba")
     monkeypatch.setenv("QTAML_COMPILED", "1")
-    n_bits, encoding, channel, protected = CASES[case]
-    _, storage = _storage(n_bits, encoding)
-    protection = {"weight": protected}
-    compiled = sample_masks(storage, channel, protection, torch.Generator().manual_seed(4))["weight"]
+    _, storage = _storage(*CASES[case][:2])
+    compiled = _draw(storage, case, 4)
     monkeypatch.setenv("QTAML_COMPILED", "0")
-    reference = sample_masks(storage, channel, protection, torch.Generator().manual_seed(4))["weight"]
+    reference = _draw(storage, case, 4)
     assert (compiled.dense_mask is None) == (reference.dense_mask is None)
     assert torch.equal(compiled.dense(), reference.dense())
     if reference.dense_mask is None:
         assert torch.equal(compiled.positions, reference.positions)
+
+
+def test_a_chip_flips_exactly_the_bits_whose_uniform_is_below_the_rate():
+    """Chip.uniforms is the documented source of a chip's faults; protection only clears the protected bits."""
+    _, storage = _storage(8, "offset_binary", size=20_000)
+    tensor, chip = storage["weight"], Chip(7)
+    uniforms = chip.uniforms(tensor, 8)
+    for rate in (0.01, 0.2):
+        mask = sample_masks(storage, rate, chip=chip)["weight"].dense()
+        expected = ((uniforms < rate).to(torch.int32) << torch.arange(8)[:, None]).sum(0, dtype=torch.int32)
+        assert torch.equal(mask, expected)
+        protected = sample_masks(storage, rate, {"weight": 3}, chip=chip)["weight"].dense()
+        assert torch.equal(protected, mask & 0b11111)
+    assert not torch.equal(uniforms, Chip(8).uniforms(tensor, 8))
 
 
 def test_overflowing_a_chunk_slice_redraws_the_same_masks(monkeypatch):
@@ -170,8 +192,9 @@ def test_fused_injection_writes_the_readback_of_its_masks(compiled, monkeypatch)
     model, storage = _storage(8, "offset_binary", size=3 * CHUNK + 7)
     tensor = storage["weight"]
     generator = torch.Generator().manual_seed(7)
-    for rate in (0.01, 0.02, 0.3, 1e-3, 0.5, 0.003, 0.003):
-        masks = inject.inject_(storage, rate, {"weight": 1}, generator)
+    for faults, chip in ((0.01, None), (0.02, None), (0.3, None), (1e-3, None), (0.01, Chip(1)), (0.003, None),
+                         (CellVariationFaults(0.05), None), (0.5, None), (0.003, None), (0.003, None)):
+        masks = inject.inject_(storage, faults, {"weight": 1}, generator, chip)
         assert torch.equal(model.weight.detach(), tensor.decode(tensor.codes ^ masks["weight"].dense()))
     storage.restore_()
     assert torch.equal(model.weight.detach(), tensor.original)
