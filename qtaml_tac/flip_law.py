@@ -219,7 +219,27 @@ class FlipLaw:
 
     @classmethod
     def from_rates(cls, rates_if_zero, rates_if_one, exposed):
-        """The law for bit rates by stored bit (``rates_if_b[i]``: bit i storing b); bits ``>= exposed`` never flip."""
+        """The law of a tensor's masks under a channel and protection (cached).
+
+        Parameters
+        ----------
+        rates_if_zero, rates_if_one : sequence of float
+            ``rates_if_b[i]``: the flip rate of bit ``i`` when it stores ``b``
+            (equal for symmetric and per-bit channels).
+        exposed : int
+            Bits ``>= exposed`` (the top ``n - exposed``, protected) never flip.
+
+        Returns
+        -------
+        FlipLaw
+
+        Examples
+        --------
+        >>> from qtaml_tac.flip_law import FlipLaw
+        >>> law = FlipLaw.from_rates([0.01] * 8, [0.01] * 8, 8)
+        >>> round(law.event_rate, 6), law.dense_regime    # 1 - 0.99**8: sparse draws
+        (0.077255, False)
+        """
         zero = np.array(rates_if_zero, dtype=np.float64)
         one = np.array(rates_if_one, dtype=np.float64)
         return _law(zero.tobytes(), one.tobytes(), zero.size, int(exposed))
@@ -246,7 +266,20 @@ class FlipLaw:
         return slots, cdfs
 
     def dense(self, codes, seed):
-        """Every weight's XOR mask (int64), one word per group per weight."""
+        """Every weight's XOR mask, one word per group per weight (NumPy).
+
+        Parameters
+        ----------
+        codes : array of int
+            The stored codes (directional channels select by their bits).
+        seed : int
+            The draw's seed, ``0 <= seed < 2**64``.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 masks, one per code.
+        """
         codes = np.asarray(codes, dtype=np.int64)
         offsets = np.arange(codes.size, dtype=np.int64)
         keys = chunk_keys(seed, -(-codes.size // CHUNK))[offsets // CHUNK]
@@ -257,7 +290,19 @@ class FlipLaw:
         return self.select(virtual, codes)
 
     def sparse(self, codes, seed):
-        """The events by jumping geometric gaps, chunk by chunk (:class:`SparseFlips`)."""
+        """The weights with a flip and their masks, by jumping geometric gaps chunk by chunk (NumPy).
+
+        Parameters
+        ----------
+        codes : array of int
+        seed : int
+            The draw's seed, ``0 <= seed < 2**64``.
+
+        Returns
+        -------
+        SparseFlips
+            Sorted positions and int32 masks (a directional mask may be 0).
+        """
         codes = np.asarray(codes, dtype=np.int64)
         n_chunks = -(-codes.size // CHUNK)
         keys = chunk_keys(seed, n_chunks)
