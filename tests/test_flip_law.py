@@ -261,3 +261,21 @@ def test_concurrent_injections_from_python_threads_match_sequential_ones():
         concurrent = list(pool.map(draws, storages))
     for one, two in zip(sequential, concurrent):
         assert all(torch.equal(a, b) for a, b in zip(one, two))
+
+
+@pytest.mark.parametrize("rate, draws", [(0.1, 4), (0.01, 40)], ids=["dense", "sparse"])
+def test_whole_masks_follow_the_product_law(rate, draws):
+    """A chi-square test of the 256 masks' counts against p^k (1-p)^(8-k) (false alarm 1e-6; rare masks pooled)."""
+    from scipy import stats
+
+    _, storage = _storage(8, "offset_binary")
+    generator = torch.Generator().manual_seed(12)
+    masks = torch.cat([sample_masks(storage, rate, generator=generator)["weight"].dense() for _ in range(draws)])
+    counts = np.bincount(masks.numpy(), minlength=256).astype(np.float64)
+    ones = np.array([bin(m).count("1") for m in range(256)])
+    expected = masks.numel() * rate**ones * (1 - rate) ** (8 - ones)
+    common = expected >= 20
+    observed = np.append(counts[common], counts[~common].sum())
+    predicted = np.append(expected[common], expected[~common].sum())
+    statistic = float(((observed - predicted) ** 2 / predicted).sum())
+    assert statistic <= stats.chi2.isf(FALSE_ALARM, observed.size - 1)
