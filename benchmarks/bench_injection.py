@@ -112,6 +112,15 @@ def main(weights, repeats):
         compared = best_of(lambda: inject_(storage, faults, generator=generator, chip=chip), repeats)
         twin = best_of(numpy_twin(lambda: inject_(storage, faults, generator=generator, chip=chip)), 1)
         print(f"  p = 0.1, {label}: compiled {compared / floor:6.2f}x floor   NumPy twin {twin / floor:6.2f}x")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the serial kernels, as experiment points run
+    try:
+        floor_1 = best_of(lambda: storage.write_(), repeats)
+        ratios = [best_of(lambda: inject_(storage, p, generator=generator), repeats) / floor_1 for p in (1e-4, 1e-2, 0.1)]
+    finally:
+        torch.set_num_threads(threads)
+    print(f"  one thread (serial kernels; floor {floor_1 * 1e3:.1f} ms): p = 1e-4, 1e-2, 0.1: "
+          + ", ".join(f"{ratio:.2f}x" for ratio in ratios))
     print("sparse / dense draw time by the share of weights with a flip (the switch is at "
           f"{flip_law.DENSE_EVENT_RATE}):")
     for p in (0.02, 0.03, 0.04, 0.06, 0.1):

@@ -1,8 +1,12 @@
 """Compiled (numba) twins of the NumPy samplers of :mod:`qtaml_tac.flip_law`, optionally fused with the decode.
 
 Same stream, same tables, same masks as the NumPy methods (see
-:mod:`qtaml_tac.flip_law`); chunks run in parallel threads and each chunk has
-its own keyed stream, so the result does not depend on the thread count.
+:mod:`qtaml_tac.flip_law`). Each kernel is one loop over chunks of
+:data:`~qtaml_tac.flip_law.CHUNK` weights, each chunk with its own keyed
+stream, so the result does not depend on the thread count: :data:`PARALLEL`
+runs the chunks on numba's threading layer, :data:`SERIAL` in the calling
+thread (no threading layer at all: safe in a forked child and from any number
+of Python threads).
 With ``write`` the kernels also write each sampled weight's read-back value
 ``lookup[code ^ mask]`` into ``out`` (the parameter's memory): one pass over
 the tensor (dense) or over its events (sparse, after putting back the clean
@@ -11,6 +15,8 @@ read-back at the previous draw's positions).
 Importing this module needs numba; :func:`qtaml_tac.inject.compiled_kernels`
 says whether it is in use.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange, uint64
@@ -51,81 +57,71 @@ def _select(virtual, code, n_bits, directional):
     return virtual
 
 
-@njit(parallel=True, cache=True)
-def dense_flips(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out):
-    """Every weight's mask into ``masks``; with ``write``, ``out[i] = lookup[codes[i] ^ mask]``."""
-    size = codes.size
-    for c in prange((size + CHUNK - 1) // CHUNK):
-        x = _mix(uint64(seed) ^ (uint64(c) * _GAMMA))
-        for i in range(c * CHUNK, min(size, (c + 1) * CHUNK)):
-            virtual = np.int64(0)
-            for h in range(shifts.size):
-                x += _GAMMA
-                virtual |= _draw(slots[h], cdfs[h], _mix(x)) << shifts[h]
-            code = np.int64(codes[i])
-            mask = _select(virtual, code, n_bits, directional)
-            masks[i] = mask
-            if write:
-                out[i] = lookup[code ^ mask]
-
-
-@njit(parallel=True, cache=True)
-def sparse_flips(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-                 directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
-    """Each chunk's events into its ``capacity`` slice of ``positions``/``values``, their number in ``counts``
-    (``-1``: the slice overflowed). With ``write``, first put back ``lookup[codes]`` at the chunk's
-    ``previous`` positions, then write each event's read-back value."""
-    size = codes.size
-    stride = shifts.size + 1
-    for c in prange((size + CHUNK - 1) // CHUNK):
-        start, stop = c * CHUNK, min(size, (c + 1) * CHUNK)
+@njit(inline="always")
+def _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out):
+    x = _mix(uint64(seed) ^ (uint64(c) * _GAMMA))
+    for i in range(c * CHUNK, min(codes.size, (c + 1) * CHUNK)):
+        virtual = np.int64(0)
+        for h in range(shifts.size):
+            x += _GAMMA
+            virtual |= _draw(slots[h], cdfs[h], _mix(x)) << shifts[h]
+        code = np.int64(codes[i])
+        mask = _select(virtual, code, n_bits, directional)
+        masks[i] = mask
         if write:
-            for j in range(previous_start[c], previous_start[c + 1]):
-                out[previous[j]] = lookup[codes[previous[j]]]
-        key = _mix(uint64(seed) ^ (uint64(c) * _GAMMA))
-        position, step, found, base = start, 0, 0, c * capacity
-        while True:
-            first = uint64(step * stride)
-            step += 1
-            gap = _draw(gap_slots, gap_cdf, _mix(key + (first + uint64(1)) * _GAMMA))
-            if gap == skip:
-                position += skip
-                if position >= stop:
-                    break
-                continue
-            position += gap
+            out[i] = lookup[code ^ mask]
+
+
+@njit(inline="always")
+def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
+                  directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+    start, stop = c * CHUNK, min(codes.size, (c + 1) * CHUNK)
+    if write:
+        for j in range(previous_start[c], previous_start[c + 1]):
+            out[previous[j]] = lookup[codes[previous[j]]]
+    key = _mix(uint64(seed) ^ (uint64(c) * _GAMMA))
+    stride = shifts.size + 1
+    position, step, found, base = start, 0, 0, c * capacity
+    while True:
+        first = uint64(step * stride)
+        step += 1
+        gap = _draw(gap_slots, gap_cdf, _mix(key + (first + uint64(1)) * _GAMMA))
+        if gap == skip:
+            position += skip
             if position >= stop:
                 break
-            virtual = np.int64(0)
-            conditioned = True
-            for h in range(shifts.size):
-                word = _mix(key + (first + uint64(2 + h)) * _GAMMA)
-                if conditioned:
-                    mask = _draw(given_slots[h], given_cdfs[h], word)
-                    conditioned = mask == 0
-                else:
-                    mask = _draw(slots[h], cdfs[h], word)
-                virtual |= mask << shifts[h]
-            if found == capacity:
-                found = -1
-                break
-            code = np.int64(codes[position])
-            mask = _select(virtual, code, n_bits, directional)
-            positions[base + found] = position
-            values[base + found] = mask
-            if write:
-                out[position] = lookup[code ^ mask]
-            found += 1
-            position += 1
-        counts[c] = found
+            continue
+        position += gap
+        if position >= stop:
+            break
+        virtual = np.int64(0)
+        conditioned = True
+        for h in range(shifts.size):
+            word = _mix(key + (first + uint64(2 + h)) * _GAMMA)
+            if conditioned:
+                mask = _draw(given_slots[h], given_cdfs[h], word)
+                conditioned = mask == 0
+            else:
+                mask = _draw(slots[h], cdfs[h], word)
+            virtual |= mask << shifts[h]
+        if found == capacity:
+            found = -1
+            break
+        code = np.int64(codes[position])
+        mask = _select(virtual, code, n_bits, directional)
+        positions[base + found] = position
+        values[base + found] = mask
+        if write:
+            out[position] = lookup[code ^ mask]
+        found += 1
+        position += 1
+    counts[c] = found
 
 
-@njit(parallel=True, cache=True)
-def compared_flips(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
-                   lookup, out):
-    """Masks by comparison (:func:`qtaml_tac.flip_law.compared_masks`) into ``masks``; with ``write`` also
-    ``out[i] = lookup[codes[i] ^ mask]``."""
-    for i in prange(codes.size):
+@njit(inline="always")
+def _compared_chunk(c, codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
+                    lookup, out):
+    for i in range(c * CHUNK, min(codes.size, (c + 1) * CHUNK)):
         code = np.int64(codes[i])
         mask = np.int64(0)
         first = uint64(i) * uint64(n_bits)
@@ -142,3 +138,80 @@ def compared_flips(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cel
         masks[i] = mask
         if write:
             out[i] = lookup[code ^ mask]
+
+
+@njit(parallel=True, cache=True)
+def _dense_parallel(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out):
+    for c in prange((codes.size + CHUNK - 1) // CHUNK):
+        _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out)
+
+
+@njit(cache=True)
+def _dense_serial(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out):
+    for c in range((codes.size + CHUNK - 1) // CHUNK):
+        _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out)
+
+
+@njit(parallel=True, cache=True)
+def _sparse_parallel(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
+                     directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+    for c in prange((codes.size + CHUNK - 1) // CHUNK):
+        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts,
+                      n_bits, directional, positions, values, counts, capacity, write, lookup, out, previous,
+                      previous_start)
+
+
+@njit(cache=True)
+def _sparse_serial(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
+                   directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+    for c in range((codes.size + CHUNK - 1) // CHUNK):
+        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts,
+                      n_bits, directional, positions, values, counts, capacity, write, lookup, out, previous,
+                      previous_start)
+
+
+@njit(parallel=True, cache=True)
+def _compared_parallel(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
+                       lookup, out):
+    for c in prange((codes.size + CHUNK - 1) // CHUNK):
+        _compared_chunk(c, codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks,
+                        write, lookup, out)
+
+
+@njit(cache=True)
+def _compared_serial(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
+                     lookup, out):
+    for c in range((codes.size + CHUNK - 1) // CHUNK):
+        _compared_chunk(c, codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks,
+                        write, lookup, out)
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """The three kernels of one kind (all arrays NumPy; ``write`` fuses the decode into ``out``).
+
+    Attributes
+    ----------
+    dense_flips
+        ``(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out)``: every
+        weight's mask into ``masks`` (:meth:`qtaml_tac.flip_law.FlipLaw.dense`).
+    sparse_flips
+        ``(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
+        directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start)``:
+        chunk ``c``'s events into its ``capacity`` slice of ``positions``/``values`` and their number into
+        ``counts[c]`` (``-1``: the slice overflowed); with ``write``, the chunk's ``previous`` positions get
+        their clean read-back first (:meth:`qtaml_tac.flip_law.FlipLaw.sparse`).
+    compared_flips
+        ``(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
+        lookup, out)``: :func:`qtaml_tac.flip_law.compared_masks` into ``masks``.
+    """
+
+    dense_flips: object
+    sparse_flips: object
+    compared_flips: object
+
+
+#: Chunks in parallel on numba's threading layer.
+PARALLEL = Kernels(_dense_parallel, _sparse_parallel, _compared_parallel)
+#: Chunks one after the other in the calling thread.
+SERIAL = Kernels(_dense_serial, _sparse_serial, _compared_serial)

@@ -296,10 +296,14 @@ class FlipMask:
 
 
 def compiled_kernels():
-    """The numba kernels of :mod:`qtaml_tac.flip_kernels`, or ``None`` (numba missing, or ``QTAML_COMPILED=0``).
+    """The numba kernels in use (:class:`qtaml_tac.flip_kernels.Kernels`), or ``None`` for the NumPy twin.
 
-    Both routes give the same masks; the compiled one is faster and can write
-    the read-back values while it samples.
+    ``None`` when numba is missing or ``QTAML_COMPILED=0`` is set. The kernels
+    follow ``torch.get_num_threads()``: with one thread the serial ones (no
+    threading layer: safe in a forked child, e.g. a ``multiprocessing`` worker
+    that sets one torch thread), else the parallel ones on that many threads.
+    Every route gives the same masks; the compiled ones are faster and write
+    the read-back values while they sample.
     """
     if os.environ.get("QTAML_COMPILED", "1") == "0":
         return None
@@ -309,12 +313,15 @@ def compiled_kernels():
         return None
     import numba
 
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    return flip_kernels
+    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    if threads <= 1:
+        return flip_kernels.SERIAL
+    numba.set_num_threads(threads)
+    return flip_kernels.PARALLEL
 
 
-#: Serializes kernel launches from several Python threads (numba's fallback "workqueue" threading layer is not
-#: thread-safe); each launch is itself parallel.
+#: Serializes kernel launches from several Python threads (numba's "workqueue" threading layer, where neither
+#: TBB nor OpenMP is found, is not thread-safe); each launch is itself parallel.
 _KERNEL_LOCK = threading.Lock()
 
 #: Each chunk's slice of a compiled sparse draw holds this many standard deviations above the expected events.

@@ -279,3 +279,25 @@ def test_whole_masks_follow_the_product_law(rate, draws):
     predicted = np.append(expected[common], expected[~common].sum())
     statistic = float(((observed - predicted) ** 2 / predicted).sum())
     assert statistic <= stats.chi2.isf(FALSE_ALARM, observed.size - 1)
+
+
+def _inject_in_child(storage):
+    torch.set_num_threads(1)  # as multiprocessing and DataLoader workers do
+    masks = inject.inject_(storage, 0.1, generator=torch.Generator().manual_seed(13))
+    return masks["weight"].dense()
+
+
+def test_a_forked_child_with_one_thread_injects_after_its_parent_ran_parallel_kernels():
+    """Serial kernels need no threading layer, so GNU OpenMP's fork check cannot abort the child."""
+    import multiprocessing
+
+    _, storage = _storage(8, "offset_binary")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = inject.inject_(storage, 0.1, generator=torch.Generator().manual_seed(13))["weight"].dense().clone()
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            child = pool.apply_async(_inject_in_child, (storage,)).get(timeout=60)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(child, expected)
