@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -256,14 +256,28 @@ class FlipLaw:
         full = (1 << self.n_bits) - 1
         return ((virtual & codes) | ((virtual >> self.n_bits) & ~codes)) & full
 
-    def stacked(self, tables):
-        """``(slots, cdfs)`` of ``tables`` stacked for the compiled kernels (cdfs padded with 1)."""
-        slots = np.stack([t.slots for t in tables]) if tables else np.zeros((0, 1 << SLOT_BITS), np.int16)
-        width = max((t.cdf.size for t in tables), default=1)
-        cdfs = np.ones((len(tables), width))
-        for row, table in zip(cdfs, tables):
-            row[: table.cdf.size] = table.cdf
-        return slots, cdfs
+    @cached_property
+    def kernel_arrays(self):
+        """The tables as the compiled kernels read them, built once per law.
+
+        Returns
+        -------
+        dict
+            ``shifts`` (int64), ``slots``/``cdfs`` of the groups and
+            ``given_slots``/``given_cdfs`` of the conditioned tables (one row per
+            group; cdf rows padded with 1).
+        """
+        def stacked(tables):
+            slots = np.stack([t.slots for t in tables]) if tables else np.zeros((0, 1 << SLOT_BITS), np.int16)
+            cdfs = np.ones((len(tables), max((t.cdf.size for t in tables), default=1)))
+            for row, table in zip(cdfs, tables):
+                row[: table.cdf.size] = table.cdf
+            return slots, cdfs
+
+        slots, cdfs = stacked(self.groups)
+        given_slots, given_cdfs = stacked(self.conditioned)
+        return {"shifts": np.array(self.shifts, dtype=np.int64), "slots": slots, "cdfs": cdfs,
+                "given_slots": given_slots, "given_cdfs": given_cdfs}
 
     def dense(self, codes, seed):
         """Every weight's XOR mask, one word per group per weight (NumPy).

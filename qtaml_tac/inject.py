@@ -6,7 +6,7 @@ distribution. Under a channel (the same rates for every weight storing the
 same bits) the masks come from the lookup tables of
 :class:`qtaml_tac.flip_law.FlipLaw`: every weight's whole mask from one random
 word per group of 8 bits (dense), or only the weights with a flip, reached by
-geometric jumps (sparse, when fewer than a quarter of the weights have one).
+geometric jumps (sparse, when fewer than a fifth of the weights have one).
 The tables are exact up to float64 rounding of their cumulative
 probabilities. With numba installed, compiled kernels sample and write the
 read-back in one pass; without it, NumPy gives the very same masks. Per-cell
@@ -146,10 +146,13 @@ class BitRampFaults(FaultModel):
         return _mean_channel_rate(storage, protection, lambda tensor: self.channel_for(tensor, storage.config.n_bits))
 
 
+def _chip_state(seed, name, dtype=np.uint32):
+    """One word of entropy for a chip's seed and a tensor's name."""
+    return int(np.random.SeedSequence([seed, *name.encode()]).generate_state(1, dtype)[0])
+
+
 def _chip_generator(seed, name):
-    generator = torch.Generator()
-    generator.manual_seed(int(np.random.SeedSequence([seed, *name.encode()]).generate_state(1)[0]))
-    return generator
+    return torch.Generator().manual_seed(_chip_state(seed, name))
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,7 @@ class Chip:
 
     def key(self, tensor):
         """The 64-bit stream key of ``tensor`` on this chip."""
-        return int(np.random.SeedSequence([self.seed, *tensor.name.encode()]).generate_state(1, np.uint64)[0])
+        return _chip_state(self.seed, tensor.name, np.uint64)
 
     def uniforms(self, tensor, n_bits):
         """float64 uniforms of shape ``(n_bits, size)`` for ``tensor`` (recomputed on each call)."""
@@ -377,9 +380,9 @@ def _channel_mask(tensor, law, generator, reuse, write):
         if kernels is None:
             masks[:] = law.dense(codes, seed)
         else:
-            slots, cdfs = law.stacked(law.groups)
+            tables = law.kernel_arrays
             with _KERNEL_LOCK:
-                kernels.dense_flips(codes, seed, slots, cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits,
+                kernels.dense_flips(codes, seed, tables["slots"], tables["cdfs"], tables["shifts"], law.n_bits,
                                     law.directional, masks, fused, lookup, out)
         mask = FlipMask(size, dense_mask=torch.from_numpy(masks))
     elif kernels is None:
@@ -416,16 +419,16 @@ def _compiled_sparse(kernels, law, codes, seed, space, write, lookup, out, previ
     if previous.size and np.any(previous[1:] < previous[:-1]):
         previous = np.sort(previous)
     previous_start = np.searchsorted(previous, np.arange(n_chunks + 1, dtype=np.int64) * CHUNK)
-    slots, cdfs = law.stacked(law.groups)
-    given_slots, given_cdfs = law.stacked(law.conditioned)
+    tables = law.kernel_arrays
     while True:
         positions = _buffer(space, "positions", n_chunks * capacity, np.int64)
         values = _buffer(space, "values", n_chunks * capacity, np.int32)
         counts = np.empty(n_chunks, dtype=np.int64)
         with _KERNEL_LOCK:
-            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, slots, cdfs, given_slots,
-                                 given_cdfs, np.array(law.shifts, dtype=np.int64), law.n_bits, law.directional,
-                                 positions, values, counts, capacity, write, lookup, out, previous, previous_start)
+            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, tables["slots"],
+                                 tables["cdfs"], tables["given_slots"], tables["given_cdfs"], tables["shifts"],
+                                 law.n_bits, law.directional, positions, values, counts, capacity, write, lookup,
+                                 out, previous, previous_start)
         if counts.min() >= 0:
             break
         capacity = CHUNK  # a slice overflowed (beyond SPARSE_SLACK standard deviations): redraw the same stream
@@ -482,14 +485,14 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
     n_bits = storage.config.n_bits
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     wanted = None if names is None else set(names)
-    tensors = [tensor for tensor in storage if wanted is None or tensor.name in wanted]
-    for tensor in tensors:
-        protected = (protection or {}).get(tensor.name, 0)
+    targets = [(tensor, (protection or {}).get(tensor.name, 0)) for tensor in storage
+               if wanted is None or tensor.name in wanted]
+    for tensor, protected in targets:
         if not 0 <= protected <= n_bits:
             raise ValueError(f"protection for {tensor.name} must be in 0..{n_bits}, got {protected}")
         faults.channel_for(tensor, n_bits)  # raises on a channel of the wrong width
-    return {tensor.name: _tensor_mask(tensor, faults, n_bits, (protection or {}).get(tensor.name, 0), generator,
-                                      chip, reuse, write) for tensor in tensors}
+    return {tensor.name: _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse, write)
+            for tensor, protected in targets}
 
 
 def _as_fault_model(faults, storage):
