@@ -149,10 +149,6 @@ class DiscreteTable:
         whole = edges[1:] <= cdf[first + 1]
         return cls(np.where(whole, first, -(first + 1)).astype(np.int16), cdf)
 
-    @property
-    def n_outcomes(self):
-        return self.cdf.size - 1
-
     def sample(self, words):
         """The outcome (int64) of each 64-bit word in ``words``."""
         slot = (words >> np.uint64(64 - SLOT_BITS)).astype(np.int64)
@@ -324,7 +320,7 @@ class FlipLaw:
         stride = len(self.groups) + 1
         for c in range(n_chunks):
             start, stop = c * CHUNK, min(codes.size, (c + 1) * CHUNK)
-            gaps, steps = self._gaps_until(keys[c], stop - start)
+            gaps, steps = self._gaps_until(keys[c], stop - start, stride)
             skip = gaps == self.gap_skip
             before = np.concatenate([[0], np.cumsum(np.where(skip, self.gap_skip, gaps + 1))[:-1]])
             event = ~skip & (start + before + gaps < stop)
@@ -334,10 +330,9 @@ class FlipLaw:
         virtual = np.concatenate(virtual) if virtual else np.empty(0, np.int64)
         return SparseFlips(positions, self.select(virtual, codes[positions]).astype(np.int32))
 
-    def _gaps_until(self, key, length):
-        """Gap outcomes of steps ``0, 1, ...`` of one chunk until they pass ``length`` weights."""
+    def _gaps_until(self, key, length, stride):
+        """Gap outcomes of steps ``0, 1, ...`` of one chunk (words ``step * stride``) until they pass ``length``."""
         keys = np.full(1, key, dtype=np.uint64)
-        stride = len(self.groups) + 1
         mean_advance = (1.0 - (1.0 - self.event_rate) ** self.gap_skip) / self.event_rate
         count = int(length / mean_advance * 1.1) + 64
         while True:
