@@ -52,6 +52,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from qtaml_theory.channels import mask_probabilities
+
 __all__ = ["DiscreteTable", "FlipLaw", "SparseFlips", "compared_masks", "cell_uniforms", "CHUNK", "DENSE_EVENT_RATE",
            "splitmix64"]
 
@@ -165,12 +167,6 @@ class DiscreteTable:
                 j += step
             outcome[boundary] = j
         return outcome
-
-
-def _mask_probabilities(rates):
-    """P(mask m) for independent bits with ``rates`` (bit i of m set: bit i flipped)."""
-    bits = (np.arange(1 << rates.size)[:, None] >> np.arange(rates.size)) & 1
-    return np.prod(np.where(bits == 1, rates, 1.0 - rates), axis=1)
 
 
 @dataclass(frozen=True)
@@ -367,7 +363,7 @@ def _law(zero_bytes, one_bytes, n_bits, exposed):
     for shift in range(0, virtual.size, 8):
         rates = virtual[shift: shift + 8]
         if rates.any():
-            probabilities = _mask_probabilities(rates)
+            probabilities = mask_probabilities(rates)
             shifts.append(shift)
             groups.append(probabilities)
             zeros.append(float(np.exp(np.log1p(-rates).sum())) if (rates < 1).all() else 0.0)

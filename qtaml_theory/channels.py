@@ -27,7 +27,8 @@ import numpy as np
 
 from ._validation import as_rate
 
-__all__ = ["Channel", "SymmetricChannel", "PerBitChannel", "DirectionalChannel", "ProtectedChannel", "as_channel"]
+__all__ = ["Channel", "SymmetricChannel", "PerBitChannel", "DirectionalChannel", "ProtectedChannel", "as_channel",
+           "mask_probabilities"]
 
 
 class Channel:
@@ -247,3 +248,31 @@ def as_channel(p):
     if isinstance(p, Channel):
         return p
     return SymmetricChannel(p)
+
+
+def mask_probabilities(rates):
+    """Probability of every flip mask when bit ``i`` flips independently with ``rates[i]`` (Section 3).
+
+    Parameters
+    ----------
+    rates : sequence of float
+        Flip probability of each bit (bit 0 least significant), given the
+        stored bits.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, ``2**len(rates)`` entries: entry ``m`` is
+        :math:`\\prod_i \\pi_i^{m_i} (1-\\pi_i)^{1-m_i}`, built bit by bit.
+
+    Examples
+    --------
+    >>> from qtaml_theory.channels import mask_probabilities
+    >>> mask_probabilities([0.1, 0.5]).tolist()
+    [0.45, 0.05, 0.45, 0.05]
+    """
+    probabilities = np.ones(1)
+    for rate in rates:
+        rate = float(rate)
+        probabilities = np.concatenate([probabilities * (1 - rate), probabilities * rate])
+    return probabilities

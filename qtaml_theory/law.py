@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _closed_forms as cf
 from ._validation import as_scale
-from .channels import as_channel
+from .channels import as_channel, mask_probabilities
 from .encodings import Encoding
 
 __all__ = [
@@ -287,10 +287,7 @@ class WeightError:
         steps = np.rint(self.encoding.decode(self.code ^ masks) - base).astype(np.int64)
         unique, inverse = np.unique(steps, return_inverse=True)
         if not self.exact:
-            probs = np.ones(1)
-            for rate in self.rates:
-                probs = np.concatenate([probs * (1 - rate), probs * rate])
-            totals = np.bincount(inverse, weights=probs, minlength=unique.size)
+            totals = np.bincount(inverse, weights=mask_probabilities(self.rates), minlength=unique.size)
             keep = totals > 0
             return unique[keep], totals[keep], 1.0
         denominator = math.lcm(*(rate.denominator for rate in self.rates))

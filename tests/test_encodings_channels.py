@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, get_encoding
-from qtaml_theory.channels import as_channel
+from qtaml_theory.channels import as_channel, mask_probabilities
 
 
 def reference_value(name, n, q):
@@ -107,3 +107,13 @@ def test_symbolic_rates_specialize_to_the_channel_values():
     channel = DirectionalChannel(Fraction(1, 10), Fraction(1, 4))
     rate = channel.symbolic_rate(bit, 0).subs(channel.symbolic_values(1))
     assert rate.subs(bit, 0) == sp.Rational(1, 10) and rate.subs(bit, 1) == sp.Rational(1, 4)
+
+
+def test_mask_probabilities_are_the_product_law_in_mask_order():
+    """Entry m is prod pi_i^m_i (1 - pi_i)^(1 - m_i), bit 0 least significant; they sum to 1."""
+    rates = [0.1, 0.25, 0.5, 0.03]
+    probabilities = mask_probabilities(rates)
+    for mask in range(16):
+        expected = np.prod([r if mask >> i & 1 else 1 - r for i, r in enumerate(rates)])
+        assert probabilities[mask] == pytest.approx(expected, rel=1e-15)
+    assert probabilities.sum() == pytest.approx(1.0, rel=1e-15)
