@@ -16,6 +16,7 @@ back exactly.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,15 +25,18 @@ import torch
 from torch import nn
 
 from qtaml_theory.compensation import mmse_codes, readback_table
+from qtaml_theory._validation import check_bits
 from qtaml_theory.encodings import ENCODINGS, get_encoding
 
-__all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "quantize", "MAX_STORAGE_BITS"]
+__all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
+           "MAX_STORAGE_BITS"]
 
 #: Widths up to this many bits are stored with a decode lookup table.
 MAX_STORAGE_BITS = 16
 
-_WEIGHT_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Embedding)
-_NORM_MODULES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
+_NORM_MODULES = tuple(module for module in (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm,
+                                             nn.modules.instancenorm._InstanceNorm, getattr(nn, "RMSNorm", None))
+                      if module is not None)
 
 
 @dataclass(frozen=True)
@@ -42,17 +46,27 @@ class StorageConfig:
     Parameters
     ----------
     n_bits : int
-        Bits per stored weight, 1..16 (default 8).
+        Bits per stored weight, 1..16 (default 8); Python or NumPy integers.
     encoding : str
         A :func:`qtaml_theory.get_encoding` name (default the paper's ``"offset_binary"``).
     include_bias : bool
-        Also store the biases of the selected layers (B.5; default off).
+        Also store biases (parameters whose name contains ``bias``, outside
+        normalization layers; B.5; default off).
     include_norm : bool
         Also store normalization weights and biases (default off).
-    names : tuple of str, optional
-        Store exactly these parameters (full names from ``named_parameters``).
+    names : str or tuple of str, optional
+        Store exactly these parameters (full names from ``named_parameters``);
+        a single string is one name. A name the model lacks is an error at
+        selection.
     filter_fn : callable, optional
         ``filter_fn(name, parameter) -> bool``; keeps only the parameters it accepts.
+
+    Raises
+    ------
+    ValueError
+        For a width outside 1..16 or not an integer, an unknown encoding,
+        flags that are not booleans, names that are not strings, or a
+        ``filter_fn`` that is not callable.
     """
 
     n_bits: int = 8
@@ -63,54 +77,159 @@ class StorageConfig:
     filter_fn: Callable | None = field(default=None, compare=False)
 
     def __post_init__(self):
-        if isinstance(self.n_bits, bool) or not isinstance(self.n_bits, int) or not 1 <= self.n_bits <= MAX_STORAGE_BITS:
+        try:
+            n_bits = check_bits(self.n_bits, "n_bits")
+        except ValueError:
+            n_bits = None
+        if n_bits is None or n_bits > MAX_STORAGE_BITS:
             raise ValueError(f"n_bits must be an integer in 1..{MAX_STORAGE_BITS}, got {self.n_bits!r}")
-        if self.encoding not in ENCODINGS:
+        object.__setattr__(self, "n_bits", n_bits)
+        if not isinstance(self.encoding, str) or self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {self.encoding!r}")
         if not get_encoding(self.encoding, self.n_bits).max_value > 0:
             raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
                              "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
+        for flag in ("include_bias", "include_norm"):
+            value = getattr(self, flag)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{flag} must be True or False, got {value!r}")
+            object.__setattr__(self, flag, bool(value))
         if self.names is not None:
-            object.__setattr__(self, "names", tuple(self.names))
+            names = (self.names,) if isinstance(self.names, str) else self.names
+            try:
+                names = tuple(names)
+            except TypeError:
+                raise ValueError(f"names must be a parameter name or a sequence of them, got {self.names!r}") from None
+            bad = [name for name in names if not isinstance(name, str)]
+            if bad or not names:
+                raise ValueError(f"names must be one or more parameter names (strings), got {self.names!r}")
+            object.__setattr__(self, "names", names)
+        if self.filter_fn is not None and not callable(self.filter_fn):
+            raise ValueError(f"filter_fn must be a callable filter_fn(name, parameter) -> bool, got {self.filter_fn!r}")
 
 
 def select_parameters(model, config=StorageConfig()):
     """Names of the parameters stored in tunneling-prone memory, in ``named_parameters`` order.
 
+    By default a parameter is stored when it is a floating-point tensor of at
+    least two dimensions outside a normalization layer and its name does not
+    contain ``bias``: every weight matrix or kernel, whatever the layer type
+    (convolutions, ``Linear``, embeddings, attention projections, the
+    ``weight_ih_l*``, ``weight_hh_l*`` and ``weight_hr_l*`` matrices of
+    recurrent layers, custom layers). ``config.include_bias`` adds biases,
+    ``config.include_norm`` the parameters of normalization layers;
+    ``config.names`` replaces the rule by a list; ``config.filter_fn`` then
+    keeps what it accepts. :func:`excluded_parameters` gives the reason for
+    every parameter left out.
+
     Raises
     ------
     ValueError
-        If a requested name does not exist, or nothing is eligible.
+        If a requested name does not exist (the message lists the model's
+        parameter names), a parameter to store is not floating point (its
+        read-back ``table[code] * Delta`` cannot be held exactly), or nothing
+        is eligible.
     """
+    chosen, _, refused = _classify(model, config)
+    if refused:
+        listed = ", ".join(f"{name} ({dtype})" for name, dtype in refused.items())
+        raise ValueError(f"parameters of a non-floating dtype cannot be stored: {listed}; leave them out with "
+                         "StorageConfig(filter_fn=...) or names=...")
+    if not chosen:
+        raise ValueError("the model has no eligible parameters to store (check names, filter_fn and the layer types)")
+    return chosen
+
+
+def excluded_parameters(model, config=StorageConfig()):
+    """The parameters that :func:`select_parameters` leaves out, each with the reason.
+
+    Parameters
+    ----------
+    model : nn.Module
+    config : StorageConfig
+
+    Returns
+    -------
+    dict
+        ``{name: reason}`` in ``named_parameters`` order, the reason a
+        human-readable sentence such as ``"bias (1-D): not stored by default
+        (StorageConfig(include_bias=True) stores it)"``. Parameters that
+        cannot be stored at all (a non-floating dtype, refused by
+        :func:`select_parameters`) are listed too.
+
+    Raises
+    ------
+    ValueError
+        If ``config.names`` names a parameter the model lacks.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> excluded_parameters(nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'0.bias': 'bias (1-D): not stored by default (StorageConfig(include_bias=True) stores it)',
+     '1.weight': 'parameter of normalization layer LayerNorm: not stored by default (StorageConfig(include_norm=True) stores it)',
+     '1.bias': 'parameter of normalization layer LayerNorm: not stored by default (StorageConfig(include_norm=True) stores it)'}
+    """
+    _, excluded, refused = _classify(model, config)
+    for name, dtype in refused.items():
+        excluded[name] = f"dtype {dtype} is not floating point: cannot be stored (quantize refuses it until left out)"
+    parameters = dict(model.named_parameters())
+    return {name: excluded[name] for name in parameters if name in excluded}
+
+
+def _classify(model, config):
+    """``(stored names, {left out: reason}, {refused: dtype})`` under ``config``; see :func:`select_parameters`."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(config, StorageConfig):
+        raise ValueError(f"config must be a StorageConfig, got {type(config).__name__}")
     parameters = dict(model.named_parameters())
     if config.names is not None:
         missing = [name for name in config.names if name not in parameters]
         if missing:
-            raise ValueError(f"names not found in the model's parameters: {missing}")
-        chosen = set(config.names)
-    else:
-        chosen = set()
-        for module_name, module in model.named_modules():
-            prefix = f"{module_name}." if module_name else ""
-            local = dict(module.named_parameters(recurse=False))
-            if isinstance(module, _WEIGHT_MODULES) and "weight" in local:
-                chosen.add(prefix + "weight")
-                if config.include_bias and local.get("bias") is not None:
-                    chosen.add(prefix + "bias")
-            elif isinstance(module, nn.MultiheadAttention):
-                for key in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
-                    if local.get(key) is not None:
-                        chosen.add(prefix + key)
-                if config.include_bias and local.get("in_proj_bias") is not None:
-                    chosen.add(prefix + "in_proj_bias")
-            elif isinstance(module, _NORM_MODULES) and config.include_norm:
-                chosen.update(prefix + key for key, value in local.items() if value is not None)
-    names = [name for name in parameters if name in chosen]
-    if config.filter_fn is not None:
-        names = [name for name in names if config.filter_fn(name, parameters[name])]
-    if not names:
-        raise ValueError("the model has no eligible parameters to store (check names, filter_fn and the layer types)")
-    return names
+            hints = {name: difflib.get_close_matches(name, parameters, n=1) for name in missing}
+            hint = "; ".join(f"{name!r}: did you mean {close[0]!r}?" for name, close in hints.items() if close)
+            raise ValueError(f"names not found in the model's parameters: {missing}"
+                             f"{' (' + hint + ')' if hint else ''}; available: {list(parameters)}")
+    owners = {}
+    for module_name, module in model.named_modules():
+        prefix = f"{module_name}." if module_name else ""
+        for key, value in module.named_parameters(recurse=False):
+            owners.setdefault(prefix + key, (module, key))
+    chosen, excluded, refused = [], {}, {}
+    for name, parameter in parameters.items():
+        module, key = owners[name]
+        if config.names is not None:
+            reason = None if name in config.names else "not in StorageConfig(names=...)"
+        else:
+            reason = _default_reason(module, key, parameter, config)
+        if reason is None and config.filter_fn is not None and not config.filter_fn(name, parameter):
+            reason = "refused by StorageConfig(filter_fn=...)"
+        if reason is not None:
+            excluded[name] = reason
+        elif not parameter.is_floating_point():
+            refused[name] = parameter.dtype
+        else:
+            chosen.append(name)
+    return chosen, excluded, refused
+
+
+def _default_reason(module, key, parameter, config):
+    """Why the default rule leaves a parameter out, or ``None`` if it stores it."""
+    if isinstance(module, _NORM_MODULES):
+        if config.include_norm:
+            return None
+        return (f"parameter of normalization layer {type(module).__name__}: not stored by default "
+                "(StorageConfig(include_norm=True) stores it)")
+    if "bias" in key:
+        if config.include_bias:
+            return None
+        return f"bias ({parameter.dim()}-D): not stored by default (StorageConfig(include_bias=True) stores it)"
+    if parameter.dim() < 2:
+        return (f"{parameter.dim()}-D parameter, not a weight matrix: not stored by default "
+                "(name it in StorageConfig(names=...) to store it)")
+    return None
 
 
 @dataclass

@@ -21,6 +21,8 @@ from qtaml_tac import (
     sample_masks,
     select_parameters,
 )
+from qtaml_tac.models import DeepCNN, ResCNN, SequenceTransformer, SmallCNN, WideCNN
+from qtaml_tac.storage import excluded_parameters
 
 
 class Zoo(nn.Module):
@@ -44,6 +46,73 @@ def test_biases_and_norms_are_opt_in_and_names_or_predicates_select():
     assert select_parameters(Zoo(), StorageConfig(names=("norm.bias",))) == ["norm.bias"]
     only_conv = select_parameters(Zoo(), StorageConfig(filter_fn=lambda name, p: name.startswith("c")))
     assert only_conv == ["c1.weight", "c2.weight", "c3.weight"]
+
+
+def _module_rule(model, include_bias, include_norm):
+    """The selection rule before recurrent layers were stored: by layer type (the reference for the paper's models)."""
+    weight_modules = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Embedding)
+    norms = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
+    chosen = set()
+    for module_name, module in model.named_modules():
+        prefix = f"{module_name}." if module_name else ""
+        local = dict(module.named_parameters(recurse=False))
+        if isinstance(module, weight_modules) and "weight" in local:
+            chosen.add(prefix + "weight")
+            if include_bias and local.get("bias") is not None:
+                chosen.add(prefix + "bias")
+        elif isinstance(module, nn.MultiheadAttention):
+            chosen.update(prefix + key for key in ("in_proj_weight", "q_proj_weight", "k_proj_weight",
+                                                   "v_proj_weight") if local.get(key) is not None)
+            if include_bias and local.get("in_proj_bias") is not None:
+                chosen.add(prefix + "in_proj_bias")
+        elif isinstance(module, norms) and include_norm:
+            chosen.update(prefix + key for key, value in local.items() if value is not None)
+    return [name for name, _ in model.named_parameters() if name in chosen]
+
+
+@pytest.mark.parametrize("constructor", [SmallCNN, WideCNN, DeepCNN, ResCNN, SequenceTransformer])
+@pytest.mark.parametrize("include_bias", [False, True])
+@pytest.mark.parametrize("include_norm", [False, True])
+def test_paper_models_store_exactly_what_they_stored_before(constructor, include_bias, include_norm):
+    """The weight-matrix rule selects, for the paper's five models, the same names as the old layer-type rule."""
+    model = constructor()
+    config = StorageConfig(include_bias=include_bias, include_norm=include_norm)
+    assert select_parameters(model, config) == _module_rule(model, include_bias, include_norm)
+
+
+def test_paper_model_selections_are_pinned():
+    assert select_parameters(SmallCNN()) == ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]
+    assert select_parameters(SequenceTransformer()) == [
+        "embed.weight", *(f"blocks.{b}.{key}" for b in (0, 1) for key in (
+            "self_attn.in_proj_weight", "self_attn.out_proj.weight", "linear1.weight", "linear2.weight")),
+        "head.weight"]
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
+        self.gru, self.rnn = nn.GRU(3, 4), nn.RNN(3, 4)
+        self.scale = nn.Parameter(torch.ones(4))
+
+
+def test_recurrent_weights_are_stored_by_default_and_exclusions_say_why():
+    model = Recurrent()
+    names = select_parameters(model)
+    recurrent = [name for name, _ in model.named_parameters() if "weight_" in name]
+    assert names == recurrent
+    assert {"lstm.weight_hh_l1_reverse", "lstm.weight_hr_l0", "gru.weight_ih_l0", "rnn.weight_hh_l0"} <= set(names)
+    excluded = excluded_parameters(model)
+    assert set(excluded) == {name for name, _ in model.named_parameters()} - set(names)
+    assert "include_bias=True" in excluded["lstm.bias_ih_l0"] and excluded["lstm.bias_ih_l0"].startswith("bias (1-D)")
+    assert "not a weight matrix" in excluded["scale"]
+    with_bias = select_parameters(model, StorageConfig(include_bias=True))
+    assert "gru.bias_hh_l0" in with_bias and "scale" not in with_bias
+    assert excluded_parameters(Zoo())["norm.weight"].startswith("parameter of normalization layer LayerNorm")
+    only = StorageConfig(names="rnn.weight_ih_l0", filter_fn=lambda name, p: True)
+    assert excluded_parameters(model, only)["gru.weight_ih_l0"] == "not in StorageConfig(names=...)"
+    none = StorageConfig(filter_fn=lambda name, p: not name.startswith("lstm"))
+    assert excluded_parameters(model, none)["lstm.weight_ih_l0"] == "refused by StorageConfig(filter_fn=...)"
 
 
 def test_quantization_error_is_at_most_half_a_step_and_model_is_untouched():
