@@ -14,9 +14,18 @@ The chain, each step by named methods:
    escape, ``p = P(K >= K_th)``, ``K ~ Binomial(N_e, P_esc)`` (Definition A.9).
    ``method="binomial"`` (exact; ``"exact"`` is an alias), ``"poisson"``
    (Prop A.10, ``lambda = N_e P_esc``) or ``"rare"`` (``lambda**K_th / K_th!``).
-   The tails are evaluated with mpmath at 40 significant digits, so results
-   are correct to double precision down to ``p ~ 1e-300``; the ``log_``
-   variants go further, without underflow.
+   The binomial and Poisson tails are summed term by term from the side of
+   the mode that holds fewer terms (so no term cancels another), in exact
+   integer arithmetic scaled from a 40-digit mpmath log of the first term,
+   with a rigorous bound on the terms left out: results are correct to double
+   precision down to the smallest positive double, and the ``log_`` variants
+   go further, without underflow, for every ``N_e <= MAX_ELECTRONS``.
+
+Approximations used outside their regime (``method="rare"`` with an expected
+count ``lambda >= RARE_LAMBDA``, ``method="poisson"`` with ``P_esc >
+HIGH_ESCAPE``) emit an :class:`ApproximationWarning`; where a rare form
+exceeds 1 it is **capped at 1** (with the warning), so that no function here
+ever returns a probability above 1.
 
 Every step also has a ``log_`` variant, used by :func:`device_flip_probability`
 and by the inverse design (:func:`thickness_for_flip_probability`,
@@ -32,6 +41,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +51,8 @@ from . import _closed_forms as cf
 from .channels import DirectionalChannel, SymmetricChannel
 
 __all__ = [
+    "ApproximationWarning",
+    "MAX_ELECTRONS",
     "BarrierMaterial",
     "SIO2",
     "HFO2",
@@ -64,11 +76,38 @@ TRANSMISSION_METHODS = ("wkb", "exact")
 ESCAPE_METHODS = ("exact", "rare")
 FLIP_METHODS = ("binomial", "poisson", "rare")
 _PRECISION_DIGITS = 40
+#: Bits of the integer partial sums of the tails: the 40 digits plus 64 guard bits for the truncations.
+_SUM_BITS = math.ceil(_PRECISION_DIGITS * math.log2(10)) + 64
+#: Relative size of the terms left out of a tail sum (bounded rigorously) at which the summation stops.
+_SUM_TOLERANCE = 10.0 ** -(_PRECISION_DIGITS + 5)
+_LARGEST_DOUBLE = np.finfo(np.float64).max
 
 #: Regime boundaries (A.2 made concrete): rare when lambda = N_e P_esc < RARE_LAMBDA,
-#: high-escape when P_esc > HIGH_ESCAPE, transition otherwise.
+#: high-escape when P_esc > HIGH_ESCAPE, transition otherwise. The rare forms (``nu tau T`` for the
+#: escape, ``lambda**K / K!`` for the flip) warn at an expected count of RARE_LAMBDA or more, the Poisson
+#: tail above HIGH_ESCAPE.
 RARE_LAMBDA = 0.1
 HIGH_ESCAPE = 0.1
+
+#: Most electrons a cell may store: the exact tails sum up to about 14 standard deviations of terms
+#: (0.2 million at 1e9 electrons and P_esc = 1/2). Real cells hold tens to about 1e5 electrons.
+MAX_ELECTRONS = 10**9
+
+
+class ApproximationWarning(UserWarning):
+    """An approximate method was used outside the regime where it holds (A.2).
+
+    Emitted by ``method="rare"`` (escape and flip) at an expected count of
+    :data:`RARE_LAMBDA` or more, and by ``method="poisson"`` at an escape
+    probability above :data:`HIGH_ESCAPE`. The message says how far outside
+    the regime the inputs are, and when a rare form above 1 was capped at 1.
+    Silence it with ``warnings.simplefilter("ignore", ApproximationWarning)``,
+    or use the exact method.
+    """
+
+
+def _warn_outside(message):
+    warnings.warn(message, ApproximationWarning, stacklevel=4)
 
 
 @dataclass(frozen=True)
@@ -141,6 +180,9 @@ def _counts(electrons, threshold):
     if np.any(electrons < threshold):
         raise ValueError(f"electrons must be >= threshold (N_e >= K_th), got N_e = {electrons.tolist()} "
                          f"and K_th = {threshold.tolist()}")
+    if np.any(electrons > MAX_ELECTRONS):
+        raise ValueError(f"electrons must be <= MAX_ELECTRONS = {MAX_ELECTRONS:.0e} (threshold <= N_e <= "
+                         f"{MAX_ELECTRONS:.0e}), got {electrons.max()}")
     return electrons, threshold
 
 
@@ -157,6 +199,9 @@ def _result(array, *inputs):
 
 
 # -- 1. transmission ------------------------------------------------------------
+
+#: Above this ``u = kappa d``, ``log sinh(u)`` is taken as ``u + log1p(-exp(-2u)) - log 2``; below, directly.
+_SINH_SWITCH = 20.0
 
 def _kappa(barrier_ev, energy_ev, effective_mass):
     """Decay constant in 1/m (generated from the Schrodinger equation)."""
@@ -187,9 +232,12 @@ def log_transmission(thickness_m, barrier_ev, energy_ev, effective_mass=1.0, met
     if method == "wkb":
         result = cf.wkb_log_transmission(kappa, thickness)
     else:
-        # T = 1 / (1 + c sinh(u)**2), u = kappa d; log(c sinh(u)**2) without overflow.
+        # T = 1 / (1 + c sinh(u)**2), u = kappa d; log(c sinh(u)**2) without overflow (large u) and
+        # without cancellation (small u, where 1 - exp(-2u) would lose digits).
         u = kappa * thickness
-        log_sinh = u + np.log1p(-np.exp(-2 * u)) - math.log(2)
+        with np.errstate(over="ignore"):
+            log_sinh = np.where(u > _SINH_SWITCH, u + np.log1p(-np.exp(-2 * u)) - math.log(2),
+                                np.log(np.sinh(np.minimum(u, _SINH_SWITCH))))
         result = -np.logaddexp(0.0, np.log(cf.transmission_prefactor(barrier, energy)) + 2 * log_sinh)
     return _result(np.asarray(result, dtype=np.float64), thickness_m, barrier_ev, energy_ev, effective_mass)
 
@@ -244,23 +292,57 @@ def transmission(thickness_m, barrier_ev, energy_ev, effective_mass=1.0, method=
 
 # -- 2. escape ------------------------------------------------------------------
 
+#: ``log T`` below which ``-log1p(-T) = T`` to double precision (T < 1e-17).
+_LOG_TINY_T = -40.0
+#: ``log |x|`` below which ``log(-expm1(x)) = log(-x) + x / 2`` to double precision (|x| < 1e-10).
+_LOG_SMALL_X = math.log(1e-10)
+#: ``log |x|`` above which ``log(1 - e^x)`` is taken as ``log1p(-e^x)`` (|x| > log 2), below as
+#: ``log(-expm1(x))``.
+_LOG_LN2 = math.log(math.log(2.0))
+
+def _attempts(attempt_frequency_hz, window_s):
+    return _positive(attempt_frequency_hz, "attempt_frequency_hz", " Hz") * _positive(window_s, "window_s", " s")
+
+
+def _rare_escape_log(log_t, attempts):
+    """``log(A T)`` of the rare form, warning (and capping at 0) outside its regime."""
+    log_rare = np.log(cf.rare_escape_probability(1.0, attempts)) + log_t
+    outside = log_rare >= math.log(RARE_LAMBDA)
+    if np.any(outside):
+        worst = float(np.max(log_rare))
+        capped = " and was capped at 1" if worst > 0 else ""
+        _warn_outside(f"the rare escape form nu tau T is used at nu tau T = {math.exp(min(worst, 700.0)):.3g} "
+                      f">= {RARE_LAMBDA} (relative error about nu tau T / 2){capped}; use method='exact'")
+    return np.minimum(log_rare, 0.0)
+
+
 def log_escape_probability(log_transmission_value, attempt_frequency_hz, window_s, method="exact"):
-    """Natural log of :func:`escape_probability`, from ``log T`` (works where T underflows)."""
+    """Natural log of :func:`escape_probability`, from ``log T`` (works where T underflows).
+
+    ``"exact"`` is exact to rounding for every ``log T <= 0`` and every number
+    of attempts ``A``: with ``x = A log(1 - T)``, ``log(-expm1(x))``, where
+    ``log(-x)`` is formed in logs (``log A + log T`` once ``T < 1e-17``),
+    ``log1p(-exp(x))`` serves for ``|x| > log 2`` and ``log(-expm1(x))``
+    below, down to ``|x| = 1e-10`` where ``log(-x) + x / 2`` takes over.
+    ``"rare"`` is ``log A + log T``, capped at 0 with an
+    :class:`ApproximationWarning` outside its regime.
+    """
     method = _method(method, ESCAPE_METHODS)
     log_t = _finite(log_transmission_value, "log_transmission")
     if np.any(log_t > 0):
         raise ValueError("log_transmission must be <= 0 (a transmission lies in [0, 1])")
-    attempts = _positive(attempt_frequency_hz, "attempt_frequency_hz", " Hz") * _positive(window_s, "window_s", " s")
-    rare = np.log(cf.rare_escape_probability(1.0, attempts)) + log_t
+    attempts = _attempts(attempt_frequency_hz, window_s)
     if method == "rare":
-        return _result(rare, log_transmission_value, attempt_frequency_hz, window_s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.exp(log_t)
-        exponent = attempts * np.log1p(-t)  # log (1 - T)**A
-        exact = np.log(-np.expm1(exponent))
-    # Where T underflows or the exponent is below resolution, 1 - (1 - T)**A = A T (1 + O(A T)) exactly.
-    tiny = (log_t < -700) | (np.abs(exponent) < 1e-300)
-    return _result(np.where(tiny, rare, exact), log_transmission_value, attempt_frequency_hz, window_s)
+        result = _rare_escape_log(log_t, attempts)
+    else:
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            # log(-log1p(-T)) = log T + log1p(T / 2 + ...): log T itself once T / 2 is below rounding.
+            log_minus_log1m = np.where(log_t < _LOG_TINY_T, log_t, np.log(-np.log1p(-np.exp(log_t))))
+            log_x = np.log(attempts) + log_minus_log1m  # log|x|, x = A log(1 - T) <= 0
+            size = np.exp(log_x)  # |x|; log(1 - e^x) in the form that keeps its digits at each size of |x|
+            result = np.where(log_x > _LOG_LN2, np.log1p(-np.exp(-size)),
+                              np.where(log_x > _LOG_SMALL_X, np.log(-np.expm1(-size)), log_x - size / 2))
+    return _result(np.asarray(result, dtype=np.float64), log_transmission_value, attempt_frequency_hz, window_s)
 
 
 def escape_probability(transmission_value, attempt_frequency_hz, window_s, method="exact"):
@@ -276,13 +358,20 @@ def escape_probability(transmission_value, attempt_frequency_hz, window_s, metho
         Window tau in seconds; ``nu tau`` attempts.
     method : {"exact", "rare"}
         ``1 - (1 - T)**(nu tau)`` computed as ``-expm1(nu tau log1p(-T))``,
-        accurate from ``T ~ 1e-300`` up to 1; or ``nu tau T``.
+        exact to rounding for every T in [0, 1]; or ``nu tau T`` (Lemma A.8's
+        rare form: an :class:`ApproximationWarning` at ``nu tau T >=
+        RARE_LAMBDA``, and capped at 1 where it exceeds 1).
+
+    Returns
+    -------
+    float or ndarray
     """
     method = _method(method, ESCAPE_METHODS)
     t = _probability(transmission_value, "transmission_value")
-    attempts = _positive(attempt_frequency_hz, "attempt_frequency_hz", " Hz") * _positive(window_s, "window_s", " s")
+    attempts = _attempts(attempt_frequency_hz, window_s)
     if method == "rare":
-        value = cf.rare_escape_probability(t, attempts)
+        with np.errstate(divide="ignore"):
+            value = np.exp(_rare_escape_log(np.log(t), attempts))
     else:
         with np.errstate(divide="ignore"):
             value = -np.expm1(attempts * np.log1p(-t))
@@ -291,48 +380,145 @@ def escape_probability(transmission_value, attempt_frequency_hz, window_s, metho
 
 # -- 3. flip --------------------------------------------------------------------
 
-def _mp_tail(escape, electrons, threshold, method, log):
-    """``P(K >= K_th)`` (or its log) at 40 digits: binomial via the incomplete beta, Poisson via gamma.
+def _scaled_sum(ratio, numerator, denominator, steps):
+    """``sum_{i >= 0} prod_{l < i} ratio * numerator(l) / denominator(l)`` as an integer over ``2**_SUM_BITS``.
 
-    ``escape`` is an mpmath number, so that neither a tiny escape probability
-    nor a tiny tail underflows before the final conversion to float.
+    Each factor must be below 1 and must not grow with ``l`` (true on the far
+    side of a binomial or Poisson mode), so that after term ``t`` the terms left
+    out sum to at most ``t f / (1 - f)``, ``f`` the next factor: the loop stops
+    when that bound falls below ``_SUM_TOLERANCE`` of the sum, or after
+    ``steps`` factors (``None``: no end). ``ratio`` is an mpmath number, used
+    exactly through its binary mantissa and exponent; each truncation costs at
+    most one unit of ``2**-_SUM_BITS``.
+    """
+    sign, mantissa, exponent, _ = ratio._mpf_
+    if sign or not mantissa:
+        raise ValueError(f"the ratio of a tail sum must be > 0, got {ratio}")
+    ratio_float = float(ratio)
+    term = total = 1 << _SUM_BITS
+    index = 0
+    while steps is None or index < steps:
+        term *= mantissa * numerator(index)
+        term = (term << exponent) if exponent >= 0 else (term >> -exponent)
+        term //= denominator(index)
+        if term == 0:
+            break
+        total += term
+        index += 1
+        following = ratio_float * numerator(index) / denominator(index)
+        if following < 1 and term / total * following / (1 - following) < _SUM_TOLERANCE:
+            break
+    return total
+
+
+def _log_tail(escape, electrons, threshold, method, from_log):
+    """``log P(K >= K_th)`` as an mpmath number (so that it never underflows), ``K`` binomial or Poisson.
+
+    ``escape`` is ``P_esc`` itself, or its log when ``from_log``: each is taken
+    as exact (``P_esc`` is not rebuilt from a rounded log: at ``N_e = 1e7`` that
+    would cost 13 digits).
+
+    The tail is summed from the side of the mode that does not contain it:
+    above, ``sum_{j >= K_th}``; below, ``1 - sum_{j < K_th}`` (then the tail is
+    at least about 1/2 and nothing cancels). Both sums start from their term
+    nearest the mode (its log in mpmath at 40 digits plus the digits that
+    ``loggamma(N_e)`` takes) and run outwards with falling term ratios (see
+    :func:`_scaled_sum`).
     """
     import mpmath
 
-    with mpmath.workdps(_PRECISION_DIGITS):
-        if method == "binomial":
-            tail = mpmath.betainc(int(threshold), int(electrons) - int(threshold) + 1, 0, escape, regularized=True)
+    n, k = int(electrons), int(threshold)
+    with mpmath.workdps(_PRECISION_DIGITS + 10 + len(str(n))):
+        if from_log:
+            log_q = mpmath.mpf(escape)
+            q = mpmath.exp(log_q)
         else:
-            tail = mpmath.gammainc(int(threshold), 0, int(electrons) * escape, regularized=True)
-        if log:
-            return float(mpmath.log(tail)) if tail > 0 else -math.inf
-        return float(tail)
+            q = mpmath.mpf(escape)
+            if q == 0:
+                return mpmath.mpf("-inf")
+            log_q = mpmath.log(q)
+        if method == "binomial":
+            if q >= 1:
+                return mpmath.mpf(0)
+            log_1mq = mpmath.log1p(-q)
+            rho = q / (1 - q)  # the odds: pmf(j + 1) / pmf(j) = rho (N - j) / (j + 1)
+            mode = int(mpmath.floor((n + 1) * q))
+
+            def log_pmf(j):
+                return (mpmath.loggamma(n + 1) - mpmath.loggamma(j + 1) - mpmath.loggamma(n - j + 1)
+                        + j * log_q + (n - j) * log_1mq)
+
+            if k > mode:
+                total = _scaled_sum(rho, lambda i: n - k - i, lambda i: k + i + 1, n - k)
+                return log_pmf(k) + mpmath.log(total) - _SUM_BITS * mpmath.log(2)
+            total = _scaled_sum(1 / rho, lambda i: k - 1 - i, lambda i: n - k + 2 + i, k - 1)
+            lower = mpmath.exp(log_pmf(k - 1)) * total / mpmath.mpf(2) ** _SUM_BITS
+            return mpmath.log1p(-lower)
+        log_lam = mpmath.log(n) + log_q
+        lam = mpmath.exp(log_lam)
+        mode = int(mpmath.floor(lam))
+
+        def log_pmf(j):
+            return -lam + j * log_lam - mpmath.loggamma(j + 1)
+
+        if k > mode:
+            total = _scaled_sum(lam, lambda i: 1, lambda i: k + i + 1, None)
+            return log_pmf(k) + mpmath.log(total) - _SUM_BITS * mpmath.log(2)
+        total = _scaled_sum(1 / lam, lambda i: k - 1 - i, lambda i: 1, k - 1)
+        lower = mpmath.exp(log_pmf(k - 1)) * total / mpmath.mpf(2) ** _SUM_BITS
+        return mpmath.log1p(-lower)
 
 
-def _tail_array(values, electrons, threshold, method, from_log):
-    """Vectorized :func:`_mp_tail` over broadcast arrays of escape values (or their logs)."""
+def _tail_array(escape, electrons, threshold, method, from_log, log):
+    """:func:`_log_tail` over broadcast arrays, rounded once to float (``p`` or ``log p``)."""
     import mpmath
 
     def one(value, n, k):
+        log_tail = _log_tail(float(value), n, k, method, from_log)
+        if log:
+            return float(log_tail) if log_tail > -_LARGEST_DOUBLE else -math.inf
         with mpmath.workdps(_PRECISION_DIGITS):
-            escape = mpmath.exp(mpmath.mpf(float(value))) if from_log else mpmath.mpf(float(value))
-            return _mp_tail(escape, n, k, method, log=from_log)
+            return float(mpmath.exp(log_tail))
 
-    values, electrons, threshold = np.broadcast_arrays(values, electrons, threshold)
-    return np.asarray(np.frompyfunc(one, 3, 1)(values, electrons, threshold), dtype=np.float64)
+    escape, electrons, threshold = np.broadcast_arrays(escape, electrons, threshold)
+    return np.asarray(np.frompyfunc(one, 3, 1)(escape, electrons, threshold), dtype=np.float64)
+
+
+def _approximate_log_flip(escape, from_log, electrons, threshold, method):
+    """``log p`` of the Poisson or rare form, warning (and capping the rare form at 0) outside its regime.
+
+    ``escape`` is ``P_esc``, or its log when ``from_log`` (see :func:`_log_tail`).
+    """
+    with np.errstate(divide="ignore"):
+        log_escape = escape if from_log else np.log(escape)
+    if method == "poisson":
+        if np.any(log_escape > math.log(HIGH_ESCAPE)):
+            _warn_outside(f"the Poisson tail is used at P_esc = {math.exp(float(np.max(log_escape))):.3g} > "
+                          f"{HIGH_ESCAPE} (high-escape regime, where it departs from the binomial); use "
+                          f"method='binomial'")
+        return _tail_array(escape, electrons, threshold, method, from_log, log=True)
+    log_lam = np.log(electrons) + log_escape
+    log_p = cf.rare_log_flip_probability(log_lam, threshold)
+    if np.any(log_lam >= math.log(RARE_LAMBDA)):
+        worst = float(np.max(log_p))
+        capped = f" and gives lambda**K / K! = {math.exp(min(worst, 700.0)):.3g} > 1, capped at 1" if worst > 0 else ""
+        _warn_outside(f"the rare form lambda**K / K! is used at lambda = N_e P_esc = "
+                      f"{math.exp(min(float(np.max(log_lam)), 700.0)):.3g} >= {RARE_LAMBDA}{capped}; use "
+                      f"method='binomial'")
+    return np.minimum(log_p, 0.0)
 
 
 def log_flip_probability(log_escape_probability_value, electrons, threshold, method="binomial"):
-    """Natural log of :func:`flip_probability`, from ``log P_esc`` (no underflow)."""
+    """Natural log of :func:`flip_probability`, from ``log P_esc`` (no underflow, to any depth)."""
     method = _method(method, FLIP_METHODS, {"exact": "binomial"})
     log_escape = _finite(log_escape_probability_value, "log_escape_probability")
     if np.any(log_escape > 0):
         raise ValueError("log_escape_probability must be <= 0 (a probability lies in [0, 1])")
     electrons_array, threshold_array = _counts(electrons, threshold)
-    if method == "rare":
-        result = cf.rare_log_flip_probability(np.log(electrons_array) + log_escape, threshold_array)
+    if method == "binomial":
+        result = _tail_array(log_escape, electrons_array, threshold_array, method, from_log=True, log=True)
     else:
-        result = _tail_array(log_escape, electrons_array, threshold_array, method, from_log=True)
+        result = _approximate_log_flip(log_escape, True, electrons_array, threshold_array, method)
     return _result(np.asarray(result, dtype=np.float64), log_escape_probability_value, electrons, threshold)
 
 
@@ -349,13 +535,24 @@ def flip_probability(escape_probability_value, electrons, threshold, method="bin
         ``K_th >= 1``: the bit flips when ``K >= K_th`` electrons escape.
     method : {"binomial", "exact", "poisson", "rare"}
         ``"binomial"`` (alias ``"exact"``): ``P(K >= K_th)``, ``K ~ Binomial(N_e, P_esc)``;
-        ``"poisson"``: ``K ~ Poisson(N_e P_esc)`` (Prop A.10);
-        ``"rare"``: ``lambda**K_th / K_th!``.
+        ``"poisson"``: ``K ~ Poisson(N_e P_esc)`` (Prop A.10), with an
+        :class:`ApproximationWarning` at ``P_esc > HIGH_ESCAPE``;
+        ``"rare"``: ``lambda**K_th / K_th!``, with an :class:`ApproximationWarning`
+        at ``lambda >= RARE_LAMBDA``, capped at 1 where it exceeds 1.
 
     Returns
     -------
     float or ndarray
-        Correct to double precision down to ``p ~ 1e-300`` (mpmath tails).
+        The binomial and Poisson tails are correct to double precision (one
+        rounding of a 40-digit sum) down to the smallest positive double;
+        below it they round to 0, and :func:`log_flip_probability` goes on.
+
+    Raises
+    ------
+    ValueError
+        If ``P_esc`` is outside [0, 1], a count is not a whole number,
+        ``threshold < 1``, ``electrons < threshold`` or ``electrons >
+        MAX_ELECTRONS``.
 
     Examples
     --------
@@ -368,12 +565,11 @@ def flip_probability(escape_probability_value, electrons, threshold, method="bin
     method = _method(method, FLIP_METHODS, {"exact": "binomial"})
     p_esc = _probability(escape_probability_value, "escape_probability_value")
     electrons_array, threshold_array = _counts(electrons, threshold)
-    if method == "rare":
-        with np.errstate(divide="ignore"):
-            value = np.exp(cf.rare_log_flip_probability(np.log(electrons_array * p_esc), threshold_array))
+    if method == "binomial":
+        value = _tail_array(p_esc, electrons_array, threshold_array, method, from_log=False, log=False)
     else:
-        value = _tail_array(p_esc, electrons_array, threshold_array, method, from_log=False)
-    return _result(value, escape_probability_value, electrons, threshold)
+        value = np.exp(_approximate_log_flip(p_esc, False, electrons_array, threshold_array, method))
+    return _result(np.asarray(value, dtype=np.float64), escape_probability_value, electrons, threshold)
 
 
 # -- the whole chain ------------------------------------------------------------
@@ -464,9 +660,18 @@ def device_flip_probability(device, window_s, method="binomial", transmission_me
 class RegimeReport:
     """Which regime of A.2 a device is in, and each approximation's relative error.
 
-    ``regime`` is ``"rare"`` when ``lambda = N_e P_esc < 0.1``, ``"high-escape"``
-    when ``P_esc > 0.1`` (the Poisson approximation of the binomial degrades),
-    and ``"transition"`` otherwise.
+    ``regime`` is ``"rare"`` when ``lambda = N_e P_esc < RARE_LAMBDA`` (0.1),
+    ``"high-escape"`` when ``P_esc > HIGH_ESCAPE`` (0.1: the Poisson
+    approximation of the binomial degrades), and ``"transition"`` otherwise.
+
+    ``exact``, ``poisson`` and ``rare`` are what :func:`flip_probability`
+    returns with each method, as floats (0 where they underflow; the rare
+    form capped at 1). ``log_exact`` and ``log_poisson`` are their natural
+    logs, which never underflow; ``log_rare`` is the log of the rare *form*
+    ``lambda**K / K!`` itself, before the cap (above 0 outside its regime).
+    The relative errors ``|form / exact - 1|`` are computed from these logs,
+    so they stay right however small ``p`` is, and ``rare_relative_error``
+    shows how far the form is off even where the returned value is capped.
     """
 
     regime: str
@@ -477,24 +682,42 @@ class RegimeReport:
     rare: float
     poisson_relative_error: float
     rare_relative_error: float
+    log_exact: float
+    log_poisson: float
+    log_rare: float
 
 
 def regime(escape_probability_value, electrons, threshold):
     """Classify the regime and measure the Poisson and rare forms against the exact tail.
 
+    Parameters
+    ----------
+    escape_probability_value : float
+        ``P_esc`` in ``(0, 1]``.
+    electrons, threshold : int
+        As in :func:`flip_probability`.
+
     Returns
     -------
     RegimeReport
+        No :class:`ApproximationWarning` is emitted: measuring the
+        approximations outside their regime is the point.
     """
+    if np.ndim(escape_probability_value) != 0:
+        raise ValueError(f"escape_probability_value must be a single number, got {escape_probability_value!r}")
     p_esc = float(_probability(escape_probability_value, "escape_probability_value"))
     if p_esc == 0:
         raise ValueError("escape_probability_value must be > 0 to compare the approximations")
-    tails = {m: flip_probability(p_esc, electrons, threshold, m) for m in FLIP_METHODS}
-    lam = int(electrons) * p_esc
+    n, k = (int(c) for c in _counts(electrons, threshold))
+    log_exact = float(_tail_array(p_esc, n, k, "binomial", from_log=False, log=True))
+    log_poisson = float(_tail_array(p_esc, n, k, "poisson", from_log=False, log=True))
+    log_rare = float(cf.rare_log_flip_probability(math.log(n) + math.log(p_esc), k))
+    lam = n * p_esc
     name = "rare" if lam < RARE_LAMBDA else ("high-escape" if p_esc > HIGH_ESCAPE else "transition")
-    relative = lambda value: abs(value - tails["binomial"]) / tails["binomial"]  # noqa: E731
-    return RegimeReport(name, p_esc, lam, tails["binomial"], tails["poisson"], tails["rare"],
-                        relative(tails["poisson"]), relative(tails["rare"]))
+    with np.errstate(over="ignore"):
+        poisson_error, rare_error = (abs(math.expm1(min(log - log_exact, 700.0))) for log in (log_poisson, log_rare))
+    return RegimeReport(name, p_esc, lam, math.exp(log_exact), math.exp(log_poisson), math.exp(min(log_rare, 0.0)),
+                        poisson_error, rare_error, log_exact, log_poisson, log_rare)
 
 
 # -- inverse design -------------------------------------------------------------
