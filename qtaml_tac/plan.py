@@ -2,16 +2,25 @@
 
 A :class:`Plan` is plain data, serializable to versioned JSON and back, so
 that a plan computed once (calibration is the expensive part) can be stored,
-inspected and deployed elsewhere. :func:`storage_for` turns it into the
-stored tensors (Step 4) and :func:`protection_for` into the per-layer
-protected bits that injection respects.
+inspected and deployed elsewhere. Loading checks the whole schema and names
+the first wrong field (``layers[3].bits must be an integer in 0..8, got
+'2'``). :func:`storage_for` turns a plan into the stored tensors (Step 4) and
+:func:`protection_for` into the per-layer protected bits that injection
+respects; both check the plan again first, and :func:`storage_for` refuses a
+plan made for another model, naming the layer that does not fit.
+
+The argument checks shared by the planning side (:func:`check_integer`,
+:func:`check_names`, :func:`check_bit_counts`) live here too: each raises
+``ValueError`` naming the argument and the allowed range.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+import numbers
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 
 from qtaml_theory.channels import DirectionalChannel, PerBitChannel, ProtectedChannel, SymmetricChannel, as_channel
 
@@ -24,6 +33,59 @@ PLAN_VERSION = 1
 
 #: Per-layer compensation: none; Prop 4.1's w / (1 - 2p); the exact MMSE code table.
 COMPENSATIONS = ("none", "mean", "mmse")
+
+#: How a plan's bits were allocated (``None``: no allocation).
+ALLOCATION_METHODS = ("exact", "greedy", "uniform")
+
+_CHANNEL_FIELDS = {"symmetric": ("p",), "directional": ("p01", "p10"), "per_bit": ("rates",)}
+
+
+def check_integer(value, name, low, high=None):
+    """``value`` as an int in ``low..high`` (``high=None``: no upper bound), else ``ValueError`` naming ``name``.
+
+    Python and NumPy integers pass; bools, floats (even integral ones) and
+    strings do not: a count is never rounded.
+    """
+    allowed = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return int(value)
+
+
+def check_names(given, argument, names):
+    """Refuse names in ``given`` that are not among ``names`` (the stored parameters), listing both."""
+    known = set(names)
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        raise ValueError(f"{argument} names parameters that are not stored: {unknown}; "
+                         f"the stored parameters are {list(names)}")
+
+
+def check_bit_counts(bits, argument, names, n_bits):
+    """``{name: k}`` checked: every name among ``names``, every ``k`` an integer in ``0..n_bits``.
+
+    Parameters
+    ----------
+    bits : Mapping
+        Per-parameter bit counts (protected bits, floors).
+    argument : str
+        The argument's name, for the error message.
+    names : sequence of str
+        The stored parameters.
+    n_bits : int
+        Bits per stored weight.
+
+    Returns
+    -------
+    dict
+        ``{name: int}``.
+    """
+    if not isinstance(bits, Mapping):
+        raise ValueError(f"{argument} must be a {{name: bits}} mapping, got {type(bits).__name__}")
+    check_names(bits, argument, names)
+    return {name: check_integer(k, f"{argument}[{name!r}]", 0, n_bits) for name, k in bits.items()}
 
 
 def channel_to_dict(channel):
@@ -39,12 +101,22 @@ def channel_to_dict(channel):
 
 
 def channel_from_dict(data):
-    """Inverse of :func:`channel_to_dict`."""
-    kinds = {"symmetric": lambda d: SymmetricChannel(d["p"]), "directional": lambda d: DirectionalChannel(d["p01"], d["p10"]),
-             "per_bit": lambda d: PerBitChannel(d["rates"])}
-    if data.get("kind") not in kinds:
-        raise ValueError(f"channel kind must be one of {sorted(kinds)}, got {data.get('kind')!r}")
-    return kinds[data["kind"]](data)
+    """Inverse of :func:`channel_to_dict`; a wrong kind, a missing or extra field, or a bad rate is a ValueError."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"channel must be an object with a 'kind', got {data!r}")
+    kind = data.get("kind")
+    if kind not in _CHANNEL_FIELDS:
+        raise ValueError(f"channel.kind must be one of {sorted(_CHANNEL_FIELDS)}, got {kind!r}")
+    expected = {"kind", *_CHANNEL_FIELDS[kind]}
+    missing, extra = sorted(expected - set(data)), sorted(set(data) - expected)
+    if missing or extra:
+        raise ValueError(f"a {kind} channel has the fields {sorted(expected)}; "
+                         f"missing {missing}, unknown {extra}")
+    constructor = {"symmetric": SymmetricChannel, "directional": DirectionalChannel, "per_bit": PerBitChannel}[kind]
+    try:
+        return constructor(*(data[key] for key in _CHANNEL_FIELDS[kind]))
+    except ValueError as error:
+        raise ValueError(f"channel.{error}") from error
 
 
 def nominal_rate(channel):
@@ -101,6 +173,9 @@ class Plan:
 
     ``p`` is the channel's nominal flip rate (:func:`nominal_rate`) and
     ``channel`` the channel itself as data (:func:`channel_to_dict`).
+    ``excluded`` maps each parameter that is not stored in the faulty memory
+    to the reason (:func:`qtaml_tac.storage.excluded_parameters`); plans
+    saved before it existed load with an empty one.
     """
 
     method: str
@@ -114,6 +189,7 @@ class Plan:
     predicted_rho: float | None = None
     allocation_method: str | None = None
     notes: dict = field(default_factory=dict)
+    excluded: dict = field(default_factory=dict)
     version: int = PLAN_VERSION
 
     @property
@@ -140,15 +216,116 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data):
-        data = dict(data)
-        if data.get("version") != PLAN_VERSION:
-            raise ValueError(f"plan version must be {PLAN_VERSION}, got {data.get('version')!r}")
+        """A plan from :meth:`to_dict` data, every field checked.
+
+        Raises
+        ------
+        ValueError
+            Naming the first wrong field: a missing or unknown field, a wrong
+            type or range (bits outside ``0..n_bits``, a factor or scale that
+            is not positive, an unknown method, compensation or channel), a
+            ``p`` that is not the channel's nominal rate, or ``bits_spent``
+            that the layers do not add up to.
+        """
+        data = _checked_plan_data(data)
         data["layers"] = [LayerPlan(**layer) for layer in data["layers"]]
         return cls(**data)
 
     @classmethod
     def from_json(cls, text):
+        """A plan from :meth:`to_json` text (see :meth:`from_dict` for the checks)."""
         return cls.from_dict(json.loads(text))
+
+
+def _fields_of(kind, data, known, required, where):
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where or kind} must be an object (a JSON dict), got {type(data).__name__}")
+    prefix = f"{where}." if where else ""
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise ValueError(f"{prefix}{missing[0]} is missing: a {kind} needs the fields {list(required)}")
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{where or kind} has unknown fields {unknown}; the fields of a {kind} are {list(known)}")
+    return dict(data)
+
+
+def _number(value, where, *, positive=False, optional=False):
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{where} must be a finite {kind} number{' or null' if optional else ''}, got {value!r}")
+    return float(value)
+
+
+def _choice(value, where, choices, optional=False):
+    if (value is None and optional) or (isinstance(value, str) and value in choices):
+        return value
+    raise ValueError(f"{where} must be one of {list(choices)}{' or null' if optional else ''}, got {value!r}")
+
+
+def _checked_layer(data, where, n_bits):
+    known = [f.name for f in fields(LayerPlan)]
+    layer = _fields_of("layer", data, known, ("name", "size", "scale"), where)
+    if not isinstance(layer["name"], str) or not layer["name"]:
+        raise ValueError(f"{where}.name must be a non-empty string, got {layer['name']!r}")
+    layer["size"] = check_integer(layer["size"], f"{where}.size", 1)
+    layer["scale"] = _number(layer["scale"], f"{where}.scale", positive=True)
+    for key in ("gain", "score"):
+        layer[key] = _number(layer.get(key), f"{where}.{key}", optional=True)
+    layer["bits"] = check_integer(layer.get("bits", 0), f"{where}.bits", 0, n_bits)
+    _choice(layer.get("compensation", "none"), f"{where}.compensation", COMPENSATIONS)
+    layer["factor"] = _number(layer.get("factor", 1.0), f"{where}.factor", positive=True)
+    return layer
+
+
+def _checked_plan_data(data):
+    """The plan's fields checked against the schema (see :meth:`Plan.from_dict`), with its layers as dicts."""
+    from .methods import METHODS
+
+    known = [f.name for f in fields(Plan)]
+    plan = _fields_of("plan", data, known, ("version", "method", "p", "n_bits", "encoding", "layers", "channel"), "")
+    if plan["version"] != PLAN_VERSION:
+        raise ValueError(f"plan version must be {PLAN_VERSION}, got {plan['version']!r}")
+    _choice(plan["method"], "method", METHODS)
+    plan["n_bits"] = check_integer(plan["n_bits"], "n_bits", 1)
+    StorageConfig(n_bits=plan["n_bits"], encoding=plan["encoding"])  # n_bits and encoding, named
+    channel = channel_from_dict(plan["channel"])
+    try:
+        channel.check_width(plan["n_bits"])
+    except ValueError as error:
+        raise ValueError(f"channel.{error}") from error
+    plan["p"] = _number(plan["p"], "p")
+    if not math.isclose(plan["p"], nominal_rate(channel), rel_tol=1e-12):
+        raise ValueError(f"p must be the channel's nominal rate {nominal_rate(channel)!r}, got {plan['p']!r}")
+    if not isinstance(plan["layers"], list) or not plan["layers"]:
+        raise ValueError(f"layers must be a non-empty list of layer objects, got {plan['layers']!r}")
+    plan["layers"] = [_checked_layer(layer, f"layers[{i}]", plan["n_bits"]) for i, layer in enumerate(plan["layers"])]
+    seen = set()
+    for i, layer in enumerate(plan["layers"]):
+        if layer["name"] in seen:
+            raise ValueError(f"layers[{i}].name {layer['name']!r} appears twice")
+        seen.add(layer["name"])
+    plan["budget_bits"] = _number(plan.get("budget_bits", 0.0), "budget_bits")
+    spent = sum(layer["size"] * layer["bits"] for layer in plan["layers"])
+    plan["bits_spent"] = check_integer(plan.get("bits_spent", 0), "bits_spent", 0)
+    if plan["bits_spent"] != spent:
+        raise ValueError(f"bits_spent must be the layers' protected bits (sum of size * bits = {spent}), "
+                         f"got {plan['bits_spent']}")
+    if spent > plan["budget_bits"]:
+        raise ValueError(f"the layers spend {spent} bits, above budget_bits = {plan['budget_bits']}")
+    plan["predicted_rho"] = _number(plan.get("predicted_rho"), "predicted_rho", optional=True)
+    _choice(plan.get("allocation_method"), "allocation_method", ALLOCATION_METHODS, optional=True)
+    if not isinstance(plan.get("notes", {}), Mapping):
+        raise ValueError(f"notes must be an object, got {plan['notes']!r}")
+    excluded = plan.get("excluded", {})
+    if not isinstance(excluded, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in excluded.items()):
+        raise ValueError(f"excluded must be an object mapping parameter names to reasons (strings), got {excluded!r}")
+    plan["excluded"] = dict(excluded)
+    return plan
 
 
 def _storage_config(plan):
@@ -156,8 +333,22 @@ def _storage_config(plan):
 
 
 def protection_for(plan):
-    """``{name: protected bits}`` for injection."""
+    """``{name: protected bits}`` for injection (the plan is checked first, see :meth:`Plan.from_dict`)."""
+    _checked_plan_data(plan.to_dict())
     return {layer.name: layer.bits for layer in plan.layers}
+
+
+def _check_fits(model, plan):
+    parameters = dict(model.named_parameters())
+    for layer in plan.layers:
+        parameter = parameters.get(layer.name)
+        if parameter is None:
+            raise ValueError(f"the plan's layer {layer.name!r} is not a parameter of the model: the plan was made "
+                             f"for another model (the model's parameters are {list(parameters)})")
+        if parameter.numel() != layer.size:
+            raise ValueError(f"the plan's layer {layer.name!r} has {layer.size} weights but the model's parameter "
+                             f"has {parameter.numel()} (shape {tuple(parameter.shape)}): the plan was made for "
+                             "another model")
 
 
 def storage_for(model, plan):
@@ -166,9 +357,18 @@ def storage_for(model, plan):
     The compensation is computed for the plan's channel: mean correction by
     :func:`qtaml_theory.compensation.mean_correction_factor`, the exact table
     under the channel with the layer's protected bits.
+
+    Raises
+    ------
+    ValueError
+        A plan that fails its schema (:meth:`Plan.from_dict`), or one made for
+        another model: a layer that is not among the model's parameters, or
+        whose size differs from the parameter's (the message names it).
     """
     from qtaml_theory.compensation import mean_correction_factor
 
+    _checked_plan_data(plan.to_dict())
+    _check_fits(model, plan)
     channel = channel_from_dict(plan.channel)
     factors, channels = {}, {}
     for layer in plan.layers:
