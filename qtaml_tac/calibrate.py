@@ -11,23 +11,35 @@
 * :func:`residual_floor_names`: parameters inside skip-connected blocks,
   found by tracing the model with ``torch.fx``.
 
-Every function works under ``torch.no_grad()`` and leaves the model's
-weights exactly as they were (also on error).
+Every function works under ``torch.no_grad()``, runs the model in eval mode
+(:func:`qtaml_tac.modes.evaluation_mode`: BatchNorm uses and keeps its running
+statistics, dropout is off) and gives every module its own mode back, and
+leaves the model's parameters and buffers exactly as they were (also on
+error). The batch is checked first: an empty batch, a batch with NaN or
+infinity, or a model whose output on it is not finite is refused with a
+``ValueError`` that says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
+from qtaml_theory._validation import as_scale
+
 from .inject import ChannelFaults, sample_masks
+from .modes import evaluation_mode
+from .plan import check_bit_counts, check_integer, check_names
 from .storage import quantize
 
 __all__ = [
     "CalibrationConfig",
     "forward",
+    "reference_output",
     "jacobian_gains",
     "output_deviation",
     "mean_correction_decisions",
@@ -57,16 +69,21 @@ class CalibrationConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.probes < 1 or self.trials < 1:
-            raise ValueError(f"probes and trials must be >= 1, got {self.probes} and {self.trials}")
-        if not self.probe_scale > 0:
-            raise ValueError(f"probe_scale must be > 0, got {self.probe_scale}")
+        object.__setattr__(self, "probes", check_integer(self.probes, "probes", 1))
+        object.__setattr__(self, "trials", check_integer(self.trials, "trials", 1))
+        object.__setattr__(self, "probe_scale", float(as_scale(self.probe_scale, "probe_scale")))
+        object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
 
 
 def forward(model, batch):
-    """``model(batch)`` as a float tensor, or a clear error when the batch does not fit the model."""
+    """``model(batch)`` as a float tensor, or a clear error when the batch does not fit the model.
+
+    The model runs in eval mode (:func:`qtaml_tac.modes.evaluation_mode`);
+    every module gets its own mode back afterwards.
+    """
     try:
-        output = model(batch)
+        with evaluation_mode(model):
+            output = model(batch)
     except (RuntimeError, TypeError, ValueError, IndexError) as error:
         raise ValueError(f"the calibration batch does not fit the model: {error}") from error
     if isinstance(output, (tuple, list)):
@@ -74,6 +91,48 @@ def forward(model, batch):
     if not isinstance(output, torch.Tensor):
         raise ValueError(f"the model must return a tensor (or a tuple starting with one), got {type(output)}")
     return output.float()
+
+
+def _tensors(batch):
+    if isinstance(batch, torch.Tensor):
+        yield batch
+    elif isinstance(batch, Mapping):
+        for value in batch.values():
+            yield from _tensors(value)
+    elif isinstance(batch, (tuple, list)):
+        for value in batch:
+            yield from _tensors(value)
+
+
+def reference_output(model, batch):
+    """The clean output ``model(batch)`` that calibration measures against, with the batch checked first.
+
+    Returns
+    -------
+    output : torch.Tensor
+        The float output.
+    per_input : int
+        How many inputs it holds (the output's first dimension; 1 for a scalar).
+
+    Raises
+    ------
+    ValueError
+        An empty batch; a batch with NaN or infinity; a batch that does not
+        fit the model; an empty or non-finite output.
+    """
+    for tensor in _tensors(batch):
+        if tensor.ndim > 0 and tensor.shape[0] == 0:
+            raise ValueError(f"the calibration batch is empty (shape {tuple(tensor.shape)}); "
+                             "it must hold at least one input")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError("the calibration batch holds NaN or infinity; calibration needs finite inputs")
+    output = forward(model, batch)
+    if output.numel() == 0:
+        raise ValueError(f"the model's output on the calibration batch is empty (shape {tuple(output.shape)})")
+    if not torch.isfinite(output).all():
+        raise ValueError("the model's output on the calibration batch holds NaN or infinity with its own "
+                         "weights; calibration needs a model whose clean output is finite")
+    return output, (output.shape[0] if output.ndim > 0 else 1)
 
 
 @contextlib.contextmanager
@@ -87,14 +146,36 @@ def _restoring(parameters):
                 parameter.copy_(saved[name])
 
 
+def _check_config(config):
+    if not isinstance(config, CalibrationConfig):
+        raise ValueError(f"config must be a CalibrationConfig, got {type(config).__name__}")
+
+
 @torch.no_grad()
 def jacobian_gains(model, batch, names, config=CalibrationConfig()):
-    """Step 1: ``{name: G_l}``, the mean squared Jacobian norm of the outputs in layer ``l``'s weights."""
+    """Step 1: ``{name: G_l}``, the mean squared Jacobian norm of the outputs in layer ``l``'s weights.
+
+    The model runs in eval mode; its parameters, buffers and modes are left as they were.
+
+    Raises
+    ------
+    ValueError
+        Names that are not parameters of the model (listing them and the
+        model's parameters); a bad batch (see :func:`reference_output`); a
+        gain that is not finite (the model's output under a small probe is).
+    """
+    _check_config(config)
     parameters = dict(model.named_parameters())
+    if isinstance(names, str):
+        raise ValueError(f"names must be a sequence of parameter names, got the string {names!r}")
+    names = list(names)
+    unknown = [name for name in names if name not in parameters]
+    if unknown:
+        raise ValueError(f"names holds parameters the model does not have: {unknown}; "
+                         f"the model's parameters are {list(parameters)}")
     generator = torch.Generator().manual_seed(config.seed)
     with _restoring({name: parameters[name] for name in names}):
-        clean = forward(model, batch)
-        per_input = clean.shape[0] if clean.ndim > 0 else 1
+        clean, per_input = reference_output(model, batch)
         gains = {}
         for name in names:
             parameter = parameters[name]
@@ -107,6 +188,9 @@ def jacobian_gains(model, batch, names, config=CalibrationConfig()):
                 total += float(((forward(model, batch) - clean) ** 2).sum())
             parameter.copy_(original)
             gains[name] = total / (config.probes * per_input * sigma**2)
+            if not math.isfinite(gains[name]):
+                raise ValueError(f"the Jacobian gain of {name} is not finite: the model's output is not finite "
+                                 "under a small probe on that layer")
     return gains
 
 
@@ -114,15 +198,31 @@ def jacobian_gains(model, batch, names, config=CalibrationConfig()):
 def output_deviation(model, batch, storage, channel, names=None, protection=None, config=CalibrationConfig()):
     """``{name: E ||f(W_hat) - f(W)||**2}`` with flips on that layer alone (mean over trials and inputs).
 
-    The other stored layers hold their clean quantized values.
+    The other stored layers hold their clean quantized values. The model runs
+    in eval mode; its parameters, buffers and modes are left as they were.
+
+    Raises
+    ------
+    ValueError
+        ``names`` or ``protection`` naming parameters that are not stored;
+        protected bits that are not integers in ``0..n_bits``; a bad batch
+        (see :func:`reference_output`).
     """
+    _check_config(config)
     generator = torch.Generator().manual_seed(config.seed + 1)
-    names = storage.names if names is None else names
+    if names is None:
+        names = storage.names
+    elif isinstance(names, str):
+        raise ValueError(f"names must be a sequence of parameter names, got the string {names!r}")
+    else:
+        names = list(names)
+        check_names(names, "names", storage.names)
+    if protection is not None:
+        protection = check_bit_counts(protection, "protection", storage.names, storage.config.n_bits)
     deviations = {}
     try:
         storage.write_()
-        clean = forward(model, batch)
-        per_input = clean.shape[0] if clean.ndim > 0 else 1
+        clean, per_input = reference_output(model, batch)
         for name in names:
             tensor = storage[name]
             total = 0.0
@@ -140,12 +240,20 @@ def output_deviation(model, batch, storage, channel, names=None, protection=None
 def mean_correction_decisions(model, batch, storage_config, channel, protection, config=CalibrationConfig()):
     """Algorithm 1 Step 3: per layer, mean correction on (True) or off, by the smaller measured deviation.
 
-    Layers whose every bit is protected need no correction (False).
+    Layers whose every bit is protected need no correction (False). The model
+    runs in eval mode; its parameters, buffers and modes are left as they were.
+
+    Raises
+    ------
+    ValueError
+        ``protection`` naming parameters that are not stored, or protected
+        bits that are not integers in ``0..n_bits``; a bad batch.
     """
     from qtaml_theory.compensation import mean_correction_factor
 
     factor = mean_correction_factor(channel)
     plain = quantize(model, storage_config)
+    protection = check_bit_counts(protection, "protection", plain.names, storage_config.n_bits)
     corrected = quantize(model, storage_config, factors={name: factor for name in plain.names})
     exposed = [name for name in plain.names if protection.get(name, 0) < storage_config.n_bits]
     without = output_deviation(model, batch, plain, channel, exposed, protection, config)
