@@ -34,26 +34,29 @@ baseline coincides with ``uncompensated`` for ``t = 1`` (the default here);
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from qtaml_theory import _closed_forms as cf
+from qtaml_theory._validation import as_rate
 from qtaml_theory.allocation import allocate, saturation_ratio
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mean_correction_factor
 
 from .calibrate import (
     CalibrationConfig,
-    forward,
     jacobian_gains,
     mean_correction_decisions,
     output_deviation,
+    reference_output,
     residual_floor_names,
 )
-from .plan import LayerPlan, Plan, channel_to_dict, nominal_rate
-from .storage import StorageConfig, quantize
+from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_integer, check_names, nominal_rate
+from .storage import StorageConfig, excluded_parameters, quantize
 
 __all__ = ["METHODS", "DeploymentConfig", "plan_deployment"]
 
@@ -70,24 +73,33 @@ class DeploymentConfig:
 
     Parameters
     ----------
-    p : float or Channel
-        Deployment flip probability (or channel) of the unprotected bits.
-    budget_fraction : float
+    p : float, Fraction or Channel
+        Deployment flip probability (or channel) of the unprotected bits: any
+        real number in [0, 1] that :mod:`qtaml_theory` accepts (Python,
+        NumPy, ``Fraction``, SymPy Rational).
+    budget_fraction : float or Fraction
         ECC budget as a fraction of all stored bits, in [0, 1].
     storage : StorageConfig
         What is stored and how (n bits, encoding, selection).
     allocation : {"exact", "greedy"}
         The allocator of Step 2.
     floors : dict or "auto" or None
-        ``{name: k}`` residual floors; ``"auto"`` finds skip-connected layers
-        with ``torch.fx`` and gives them ``residual_floor`` bits.
+        ``{name: k}`` residual floors, ``k`` an integer in ``0..n_bits``
+        (names are checked against the stored parameters when planning);
+        ``"auto"`` finds skip-connected layers with ``torch.fx`` and gives
+        them ``residual_floor`` bits.
     residual_floor : int
-        Floor for auto-detected residual layers (default 1).
+        Floor for auto-detected residual layers, in ``0..n_bits`` (default 1).
     calibration : CalibrationConfig
     weight_scaling_target : float
-        ``t`` of the weight-scaling baseline (default 1.0).
+        ``t`` of the weight-scaling baseline, in (0, 1] (default 1.0).
     seed : int
-        Seed of the random-ECC baseline.
+        Seed of the random-ECC baseline (a non-negative integer).
+
+    Raises
+    ------
+    ValueError
+        Naming the field and its allowed range or type.
     """
 
     p: object = 0.1
@@ -102,15 +114,26 @@ class DeploymentConfig:
 
     def __post_init__(self):
         if not isinstance(self.p, Channel):
-            if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not math.isfinite(self.p) \
-                    or not 0 <= self.p <= 1:
-                raise ValueError(f"p must be a probability in [0, 1] or a channel, got {self.p!r}")
-        if not 0 <= self.budget_fraction <= 1:
-            raise ValueError(f"budget_fraction must lie in [0, 1], got {self.budget_fraction!r}")
+            as_rate(self.p, "p")
+        object.__setattr__(self, "budget_fraction", as_rate(self.budget_fraction, "budget_fraction"))
+        if not isinstance(self.storage, StorageConfig):
+            raise ValueError(f"storage must be a StorageConfig, got {type(self.storage).__name__}")
+        if not isinstance(self.calibration, CalibrationConfig):
+            raise ValueError(f"calibration must be a CalibrationConfig, got {type(self.calibration).__name__}")
         if self.allocation not in ("exact", "greedy"):
             raise ValueError(f"allocation must be 'exact' or 'greedy', got {self.allocation!r}")
-        if not 0 < self.weight_scaling_target <= 1:
+        n_bits = self.storage.n_bits
+        object.__setattr__(self, "residual_floor", check_integer(self.residual_floor, "residual_floor", 0, n_bits))
+        if isinstance(self.floors, Mapping):
+            floors = {name: check_integer(k, f"floors[{name!r}]", 0, n_bits) for name, k in self.floors.items()}
+            object.__setattr__(self, "floors", floors)
+        elif self.floors is not None and not (isinstance(self.floors, str) and self.floors == "auto"):
+            raise ValueError(f"floors must be None, 'auto' or a {{name: bits}} mapping, got {self.floors!r}")
+        target = as_rate(self.weight_scaling_target, "weight_scaling_target")
+        if target == 0:
             raise ValueError(f"weight_scaling_target must lie in (0, 1], got {self.weight_scaling_target!r}")
+        object.__setattr__(self, "weight_scaling_target", float(target))
+        object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
 
     @property
     def channel(self):
@@ -123,10 +146,21 @@ def _floors(model, names, config):
     if config.floors == "auto":
         inside = set(residual_floor_names(model, names))
         return np.array([config.residual_floor if name in inside else 0 for name in names], dtype=np.int64)
-    unknown = set(config.floors) - set(names)
-    if unknown:
-        raise ValueError(f"floors name parameters that are not stored: {sorted(unknown)}")
-    return np.array([int(config.floors.get(name, 0)) for name in names], dtype=np.int64)
+    floors = check_bit_counts(config.floors, "floors", names, config.storage.n_bits)
+    return np.array([floors.get(name, 0) for name in names], dtype=np.int64)
+
+
+def _checked_gains(gains, names):
+    if not isinstance(gains, Mapping):
+        raise ValueError(f"gains must be a {{name: gain}} mapping, got {type(gains).__name__}")
+    check_names(gains, "gains", names)
+    missing = [name for name in names if name not in gains]
+    if missing:
+        raise ValueError(f"gains must cover every stored parameter; missing {missing}")
+    for name, gain in gains.items():
+        if isinstance(gain, bool) or not isinstance(gain, numbers.Real) or not math.isfinite(gain) or gain < 0:
+            raise ValueError(f"gains[{name!r}] must be a finite number >= 0, got {gain!r}")
+    return {name: float(gain) for name, gain in gains.items()}
 
 
 def _scores(method, model, batch, storage, config, gains):
@@ -149,10 +183,14 @@ def _scores(method, model, batch, storage, config, gains):
 def plan_deployment(model, batch, config, method="tac", gains=None):
     """Plan a deployment of ``model`` with ``method`` (Algorithm 1 for ``"tac"``).
 
+    Calibration runs the model in eval mode (:func:`qtaml_tac.calibrate.forward`),
+    whatever mode the caller left it in, so a plan does not depend on it; each
+    module gets its own mode back.
+
     Parameters
     ----------
     model : nn.Module
-        A trained model; its weights are left exactly as they were.
+        A trained model; its parameters, buffers and modes are left exactly as they were.
     batch : torch.Tensor
         Unlabeled calibration inputs (a few dozen samples).
     config : DeploymentConfig
@@ -166,20 +204,27 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     Returns
     -------
     Plan
+        With ``excluded``: the parameters left out of storage and why
+        (:func:`qtaml_tac.storage.excluded_parameters`).
 
     Raises
     ------
     ValueError
         Unknown method; ``p >= 1/2`` with mean correction; a budget below
-        the floors (the shortfall in bits); no eligible parameters; non-finite
-        weights; a batch that does not fit the model.
+        the floors (the shortfall in bits); floors or gains naming parameters
+        that are not stored, or floors that are not integers in ``0..n_bits``;
+        no eligible parameters; non-finite weights; an empty batch, a batch
+        with NaN or infinity, a batch that does not fit the model, or a model
+        whose output on it is not finite.
     """
-    if method not in METHODS:
+    if not isinstance(config, DeploymentConfig):
+        raise ValueError(f"config must be a DeploymentConfig, got {type(config).__name__}")
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method in _NEEDS_MEAN_CORRECTION:
         mean_correction_factor(config.channel)  # p >= 1/2 (or no affine drift) fails here, before any work
     storage = quantize(model, config.storage)
-    forward(model, batch)  # a wrong batch fails here, before any work
+    reference_output(model, batch)  # a wrong, empty or non-finite batch fails here, before any work
     names = storage.names
     sizes = np.array([t.size for t in storage], dtype=np.int64)
     n = config.storage.n_bits
@@ -189,8 +234,8 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
         gains = {}
     elif gains is None:
         gains = jacobian_gains(model, batch, names, config.calibration)
-    elif set(gains) != set(names):
-        raise ValueError(f"gains must cover exactly the stored parameters {names}")
+    else:
+        gains = _checked_gains(gains, names)
     scores = _scores(method, model, batch, storage, config, gains)
     allocation_method = None
     if method == "uniform_msp":
@@ -227,4 +272,4 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     return Plan(method=method, p=nominal_rate(config.channel), n_bits=n, encoding=config.storage.encoding,
                 layers=layers, channel=channel_to_dict(config.channel),
                 budget_bits=budget, bits_spent=int(sizes @ bits), predicted_rho=rho,
-                allocation_method=allocation_method)
+                allocation_method=allocation_method, excluded=excluded_parameters(model, config.storage))

@@ -116,7 +116,8 @@ def _unchanged(model, call):
     ("p at one half with mean correction", dict(p=0.5), "tac", r"p must lie in \[0, 0.5\)"),
     ("p outside [0, 1]", dict(p=1.5), "tac", r"p must be a probability in \[0, 1\]"),
     ("budget below floors", dict(floors={"fc1.weight": 8}, budget_fraction=0.01), "tac", r"short by \d+ bits"),
-    ("unknown floor name", dict(floors={"nope": 1}), "tac", "floors name parameters that are not stored"),
+    ("unknown floor name", dict(floors={"nope": 1}), "tac",
+     r"floors names parameters that are not stored: \['nope'\]; the stored parameters are \['conv1.weight'"),
     ("unknown method", dict(), "magic", "method must be one of"),
 ], ids=lambda c: c[0])
 def test_bad_input_is_refused_and_the_model_is_left_as_it_was(digit_task, case):
