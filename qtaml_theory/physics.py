@@ -204,9 +204,14 @@ def _result(array, *inputs):
 _SINH_SWITCH = 20.0
 
 def _kappa(barrier_ev, energy_ev, effective_mass):
-    """Decay constant in 1/m (generated from the Schrodinger equation)."""
-    return cf.decay_constant(barrier_ev * constants.electron_volt, energy_ev * constants.electron_volt,
-                             effective_mass * constants.m_e, constants.hbar)
+    """Decay constant in 1/m (generated from the Schrodinger equation).
+
+    Evaluated in eV and scaled by ``sqrt(eV / J)`` afterwards: ``V0 - E`` is then
+    a difference of the inputs themselves, exact when they are close (a
+    difference of two products would lose ``log10(V0 / (V0 - E))`` digits).
+    """
+    return cf.decay_constant(barrier_ev, energy_ev, effective_mass * constants.m_e, constants.hbar) * math.sqrt(
+        constants.electron_volt)
 
 
 def _check_barrier(thickness_m, barrier_ev, energy_ev, effective_mass, method):
@@ -336,8 +341,10 @@ def log_escape_probability(log_transmission_value, attempt_frequency_hz, window_
         result = _rare_escape_log(log_t, attempts)
     else:
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            # log(-log1p(-T)) = log T + log1p(T / 2 + ...): log T itself once T / 2 is below rounding.
-            log_minus_log1m = np.where(log_t < _LOG_TINY_T, log_t, np.log(-np.log1p(-np.exp(log_t))))
+            # log(-log(1 - T)) = log T + log1p(T / 2 + ...): log T itself once T / 2 is below rounding; near
+            # T = 1, log(1 - T) = log(-expm1(log T)) (T itself would round to 1).
+            log_1mt = np.where(log_t > -math.log(2.0), np.log(-np.expm1(log_t)), np.log1p(-np.exp(log_t)))
+            log_minus_log1m = np.where(log_t < _LOG_TINY_T, log_t, np.log(-log_1mt))
             log_x = np.log(attempts) + log_minus_log1m  # log|x|, x = A log(1 - T) <= 0
             size = np.exp(log_x)  # |x|; log(1 - e^x) in the form that keeps its digits at each size of |x|
             result = np.where(log_x > _LOG_LN2, np.log1p(-np.exp(-size)),
@@ -370,8 +377,10 @@ def escape_probability(transmission_value, attempt_frequency_hz, window_s, metho
     t = _probability(transmission_value, "transmission_value")
     attempts = _attempts(attempt_frequency_hz, window_s)
     if method == "rare":
+        value = cf.rare_escape_probability(t, attempts)
         with np.errstate(divide="ignore"):
-            value = np.exp(_rare_escape_log(np.log(t), attempts))
+            _rare_escape_log(np.log(value / attempts), attempts)  # the warning outside the regime
+        value = np.minimum(value, 1.0)
     else:
         with np.errstate(divide="ignore"):
             value = -np.expm1(attempts * np.log1p(-t))
@@ -484,8 +493,9 @@ def _tail_array(escape, electrons, threshold, method, from_log, log):
     return np.asarray(np.frompyfunc(one, 3, 1)(escape, electrons, threshold), dtype=np.float64)
 
 
-def _approximate_log_flip(escape, from_log, electrons, threshold, method):
-    """``log p`` of the Poisson or rare form, warning (and capping the rare form at 0) outside its regime.
+def _approximate_flip(escape, from_log, electrons, threshold, method, log):
+    """``p`` (or ``log p``) of the Poisson or rare form, warning (and capping the rare form at 1) outside
+    its regime.
 
     ``escape`` is ``P_esc``, or its log when ``from_log`` (see :func:`_log_tail`).
     """
@@ -496,7 +506,7 @@ def _approximate_log_flip(escape, from_log, electrons, threshold, method):
             _warn_outside(f"the Poisson tail is used at P_esc = {math.exp(float(np.max(log_escape))):.3g} > "
                           f"{HIGH_ESCAPE} (high-escape regime, where it departs from the binomial); use "
                           f"method='binomial'")
-        return _tail_array(escape, electrons, threshold, method, from_log, log=True)
+        return _tail_array(escape, electrons, threshold, method, from_log, log)
     log_lam = np.log(electrons) + log_escape
     log_p = cf.rare_log_flip_probability(log_lam, threshold)
     if np.any(log_lam >= math.log(RARE_LAMBDA)):
@@ -505,7 +515,8 @@ def _approximate_log_flip(escape, from_log, electrons, threshold, method):
         _warn_outside(f"the rare form lambda**K / K! is used at lambda = N_e P_esc = "
                       f"{math.exp(min(float(np.max(log_lam)), 700.0)):.3g} >= {RARE_LAMBDA}{capped}; use "
                       f"method='binomial'")
-    return np.minimum(log_p, 0.0)
+    log_p = np.minimum(log_p, 0.0)
+    return log_p if log else np.exp(log_p)
 
 
 def log_flip_probability(log_escape_probability_value, electrons, threshold, method="binomial"):
@@ -518,7 +529,7 @@ def log_flip_probability(log_escape_probability_value, electrons, threshold, met
     if method == "binomial":
         result = _tail_array(log_escape, electrons_array, threshold_array, method, from_log=True, log=True)
     else:
-        result = _approximate_log_flip(log_escape, True, electrons_array, threshold_array, method)
+        result = _approximate_flip(log_escape, True, electrons_array, threshold_array, method, log=True)
     return _result(np.asarray(result, dtype=np.float64), log_escape_probability_value, electrons, threshold)
 
 
@@ -568,7 +579,7 @@ def flip_probability(escape_probability_value, electrons, threshold, method="bin
     if method == "binomial":
         value = _tail_array(p_esc, electrons_array, threshold_array, method, from_log=False, log=False)
     else:
-        value = np.exp(_approximate_log_flip(p_esc, False, electrons_array, threshold_array, method))
+        value = _approximate_flip(p_esc, False, electrons_array, threshold_array, method, log=False)
     return _result(np.asarray(value, dtype=np.float64), escape_probability_value, electrons, threshold)
 
 
