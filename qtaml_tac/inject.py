@@ -11,7 +11,11 @@ The tables are exact up to float64 rounding of their cumulative
 probabilities. With numba installed, compiled kernels sample and write the
 read-back in one pass; without it, NumPy gives the very same masks. Per-cell
 rates compare each (cell, bit)'s 53-bit uniform with its rate (so no
-``2**-24`` grid bias). All draws are seeded from a ``torch.Generator``.
+``2**-24`` grid bias). All draws are seeded from a ``torch.Generator``: the
+one passed as ``generator`` (reproducible: the same generator state gives the
+same masks, bit for bit), or, as in torch, the global generator when
+``generator=None``, so that unseeded draws differ from call to call and
+``torch.manual_seed(s)`` makes them reproducible.
 
 A :class:`Chip` fixes the uniform of every (cell, bit): a bit flips when its
 uniform is below its rate, so the faults at a lower rate are a subset of those
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 import threading
 from dataclasses import dataclass, field
@@ -36,9 +41,11 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from qtaml_theory._validation import as_rate
 from qtaml_theory.channels import Channel, PerBitChannel, SymmetricChannel, as_channel
 
 from .flip_law import CHUNK, FlipLaw, cell_uniforms, compared_masks
+from .plan import check_bit_counts, check_integer, check_names
 
 __all__ = [
     "FaultModel",
@@ -72,11 +79,19 @@ class FaultModel:
         raise NotImplementedError
 
 
-def _check_rate(value, name):
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and 0 <= value <= 1):
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-    return float(value)
+def _rate(value, name):
+    """A probability in [0, 1] as a float (Python, NumPy and Fraction numbers, as :mod:`qtaml_theory` accepts)."""
+    return float(as_rate(value, name))
+
+
+def _real(value, name, allowed, low, high=math.inf, low_open=False):
+    """A finite real number in ``[low, high]`` (``(low, high]`` with ``low_open``) as a float, else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number {allowed}, got {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and (low < number if low_open else low <= number) and number <= high):
+        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -88,7 +103,8 @@ class ChannelFaults(FaultModel):
     channel : Channel or float
         A number ``p`` means ``SymmetricChannel(p)``.
     per_layer : dict, optional
-        ``{name: channel}`` overriding ``channel`` for some layers (per-layer ``p``).
+        ``{name: channel}`` overriding ``channel`` for some layers (per-layer
+        ``p``); a name that is not stored is an error when the faults are drawn.
     """
 
     channel: object = 0.0
@@ -96,6 +112,8 @@ class ChannelFaults(FaultModel):
 
     def __post_init__(self):
         object.__setattr__(self, "channel", as_channel(self.channel))
+        if not isinstance(self.per_layer, dict) or not all(isinstance(k, str) for k in self.per_layer):
+            raise ValueError(f"per_layer must be a {{parameter name: channel}} dict, got {self.per_layer!r}")
         object.__setattr__(self, "per_layer", {k: as_channel(v) for k, v in self.per_layer.items()})
 
     def channel_for(self, tensor, n_bits):
@@ -132,15 +150,14 @@ class BitRampFaults(FaultModel):
     slope: float = 0.5
 
     def __post_init__(self):
-        _check_rate(self.p, "p")
-        if not -1 <= self.slope <= 1:
-            raise ValueError(f"slope must lie in [-1, 1], got {self.slope!r}")
+        object.__setattr__(self, "p", _rate(self.p, "p"))
+        object.__setattr__(self, "slope", _real(self.slope, "slope", "in [-1, 1]", -1, 1))
 
     def channel_for(self, tensor, n_bits):
         if n_bits == 1:
             return PerBitChannel([self.p])
         rates = [self.p * (1 + self.slope * (2 * i / (n_bits - 1) - 1)) for i in range(n_bits)]
-        return PerBitChannel([_check_rate(r, "bit-ramp rate") for r in rates])
+        return PerBitChannel([_rate(r, "bit-ramp rate") for r in rates])
 
     def mean_rate(self, storage, protection=None):
         return _mean_channel_rate(storage, protection, lambda tensor: self.channel_for(tensor, storage.config.n_bits))
@@ -164,9 +181,9 @@ class _LogNormalSpread(FaultModel):
     seed: int = 0
 
     def __post_init__(self):
-        _check_rate(self.p, "p")
-        if not self.sigma >= 0:
-            raise ValueError(f"sigma must be >= 0, got {self.sigma!r}")
+        object.__setattr__(self, "p", _rate(self.p, "p"))
+        object.__setattr__(self, "sigma", _real(self.sigma, "sigma", ">= 0", 0))
+        object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
 
 
 @dataclass(frozen=True)
@@ -218,9 +235,11 @@ class ClusteredFaults(FaultModel):
     seed: int = 0
 
     def __post_init__(self):
-        _check_rate(self.p, "p")
-        if self.block < 1 or not 0 < self.fraction <= 1 or not self.hot >= 1:
-            raise ValueError("block must be >= 1, fraction in (0, 1] and hot >= 1")
+        object.__setattr__(self, "p", _rate(self.p, "p"))
+        object.__setattr__(self, "block", check_integer(self.block, "block", 1))
+        object.__setattr__(self, "fraction", _real(self.fraction, "fraction", "in (0, 1]", 0, 1, low_open=True))
+        object.__setattr__(self, "hot", _real(self.hot, "hot", ">= 1", 1))
+        object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
 
     def cell_rates(self, tensor, n_bits):
         return _clustered_cell_rates(self.p, self.block, self.fraction, self.hot, self.seed, tensor.name, tensor.size)
@@ -260,10 +279,11 @@ class Chip:
     Parameters
     ----------
     seed : int
+        A non-negative integer (Python or NumPy).
     """
 
     def __init__(self, seed=0):
-        self.seed = int(seed)
+        self.seed = check_integer(seed, "seed", 0)
 
     def key(self, tensor):
         """The 64-bit stream key of ``tensor`` on this chip."""
@@ -461,8 +481,13 @@ def sample_masks(storage, faults, protection=None, generator=None, chip=None, re
     faults : FaultModel, Channel or float
         A number or channel means ``ChannelFaults(...)``.
     protection : dict, optional
-        ``{name: k}``: the top ``k`` bits of that tensor never flip.
+        ``{name: k}``: the top ``k`` bits of that tensor never flip (``k`` an
+        integer in ``0..n_bits``, every name a stored parameter).
     generator : torch.Generator, optional
+        The source of the draw's seeds: the same generator state gives the
+        same masks. Default: torch's global generator, as every torch
+        sampler does, so unseeded draws differ from call to call and
+        ``torch.manual_seed(s)`` makes them reproducible.
     chip : Chip, optional
         Use the chip's fixed uniforms (nested faults) instead of fresh draws.
     reuse_buffers : bool
@@ -483,16 +508,34 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
     """Masks of the wanted tensors; every argument is checked before the first tensor is drawn or written."""
     faults = _as_fault_model(faults, storage)
     n_bits = storage.config.n_bits
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    _check_generator(generator)
+    if chip is not None and not isinstance(chip, Chip):
+        raise ValueError(f"chip must be a qtaml_tac.Chip or None, got {chip!r}")
+    if isinstance(faults, ChannelFaults):
+        check_names(faults.per_layer, "per_layer", storage.names)
+    protection = {} if protection is None else check_bit_counts(protection, "protection", storage.names, n_bits)
+    if names is not None:
+        names = [names] if isinstance(names, str) else list(names)
+        check_names(names, "names", storage.names)
     wanted = None if names is None else set(names)
-    targets = [(tensor, (protection or {}).get(tensor.name, 0)) for tensor in storage
+    targets = [(tensor, protection.get(tensor.name, 0)) for tensor in storage
                if wanted is None or tensor.name in wanted]
-    for tensor, protected in targets:
-        if not 0 <= protected <= n_bits:
-            raise ValueError(f"protection for {tensor.name} must be in 0..{n_bits}, got {protected}")
+    for tensor, _ in targets:
         faults.channel_for(tensor, n_bits)  # raises on a channel of the wrong width
     return {tensor.name: _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse, write)
             for tensor, protected in targets}
+
+
+def _check_generator(generator):
+    """Refuse anything but ``None`` or a CPU ``torch.Generator`` (an int is not taken as a seed)."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {generator!r}; to seed a draw, pass "
+                         "generator=torch.Generator().manual_seed(seed)")
+    if generator.device.type != "cpu":
+        raise ValueError(f"generator must be a CPU torch.Generator (the masks are drawn on the CPU), got one on "
+                         f"{generator.device}")
 
 
 def _as_fault_model(faults, storage):
@@ -500,7 +543,8 @@ def _as_fault_model(faults, storage):
         return faults.bind(storage)
     if isinstance(faults, FaultModel):
         return faults
-    if isinstance(faults, (Channel, int, float)) or type(faults).__module__.startswith(("fractions", "sympy")):
+    if isinstance(faults, Channel) or (isinstance(faults, numbers.Real) and not isinstance(faults, bool)) \
+            or type(faults).__module__.startswith("sympy"):
         return ChannelFaults(faults)
     raise ValueError(f"faults must be a FaultModel, a channel or a flip probability, got {faults!r}")
 
@@ -510,7 +554,18 @@ def inject_(storage, faults, protection=None, generator=None, chip=None):
 
     Returns the masks; they live in reused workspaces and are valid until the next injection.
     Channel faults are sampled and written in one pass by the compiled kernels when numba is
-    installed (:func:`compiled_kernels`); the masks are the same either way.
+    installed (:func:`compiled_kernels`); the masks are the same either way. The arguments
+    are those of :func:`sample_masks`; without a ``generator`` the seeds come from torch's
+    global generator (seed it with ``torch.manual_seed`` for reproducible unseeded calls).
+
+    Raises
+    ------
+    ValueError
+        For faults that are not a fault model, channel or probability;
+        ``protection`` or ``per_layer`` naming parameters that are not stored,
+        or protected bits that are not integers in ``0..n_bits``; a
+        ``generator`` that is not a CPU ``torch.Generator``; a ``chip`` that
+        is not a :class:`Chip`. Nothing is written then.
     """
     return _draw(storage, faults, protection, generator, chip, reuse=True, names=None, write=True)
 
@@ -519,7 +574,9 @@ def inject_(storage, faults, protection=None, generator=None, chip=None):
 def deployed(storage, faults=None, protection=None, generator=None, chip=None):
     """A noisy deployment for the duration of a ``with`` block; the float weights come back after.
 
-    With ``faults=None`` the model holds the clean quantized weights.
+    With ``faults=None`` the model holds the clean quantized weights. The other
+    arguments are those of :func:`inject_` (without a ``generator``, torch's
+    global generator seeds the draw).
 
     Examples
     --------

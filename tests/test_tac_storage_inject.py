@@ -259,7 +259,7 @@ def test_storage_bad_input():
         model.weight[0, 0] = math.nan
     with pytest.raises(ValueError, match="non-finite weights"):
         quantize(model)
-    with pytest.raises(ValueError, match="protection for weight must be in 0..8"):
+    with pytest.raises(ValueError, match=r"protection\[.weight.\] must be an integer in 0\.\.8"):
         sample_masks(quantize(nn.Linear(4, 4)), 0.1, {"weight": 9})
     with pytest.raises(ValueError, match=r"p must be a probability in \[0, 1\]"):
         BitRampFaults(1.5)
