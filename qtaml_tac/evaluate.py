@@ -6,6 +6,11 @@ and scores it: accuracy against labels, or, for models without labels, the
 fidelity of the outputs to the clean float model (cosine similarity and SQNR in
 dB). Trial ``t`` draws its faults from a generator seeded by ``(seed, t)``, the
 same for every method, so differences between methods are paired.
+
+The model runs in eval mode (:func:`qtaml_tac.modes.evaluation_mode`:
+BatchNorm uses its running statistics and updates nothing, dropout is off),
+and afterwards every module has its own mode back and every parameter and
+buffer holds exactly what it held before.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from scipy import stats
+from tqdm import tqdm
 
 from .calibrate import forward
 from .inject import ChannelFaults, inject_
-from .plan import channel_from_dict, protection_for, storage_for
+from .modes import evaluation_mode
+from .plan import channel_from_dict, check_integer, protection_for, storage_for
 
 __all__ = ["EvaluationResult", "evaluate", "trial_generator", "accuracy", "fidelity", "t_interval"]
 
@@ -73,6 +80,39 @@ def fidelity(outputs, reference):
     return cosine, sqnr
 
 
+def _check_inputs(inputs):
+    """Refuse an empty evaluation set or inputs holding NaN or infinity (tensor inputs; others go to the model)."""
+    if not isinstance(inputs, torch.Tensor):
+        return
+    if inputs.ndim == 0 or inputs.shape[0] == 0:
+        raise ValueError(f"inputs must hold at least one input along the first dimension, got shape "
+                         f"{tuple(inputs.shape)}")
+    if inputs.is_floating_point() and not torch.isfinite(inputs).all():
+        raise ValueError("inputs holds NaN or infinity; evaluation needs finite inputs")
+
+
+def _checked_labels(labels, reference):
+    """``labels`` as an int64 tensor of one class index per output row, else ``ValueError``."""
+    if reference.ndim < 2 or reference.shape[0] == 0:
+        raise ValueError(f"the model's output on inputs has shape {tuple(reference.shape)}; evaluation needs "
+                         "one output row per input")
+    if not torch.isfinite(reference).all():
+        raise ValueError("the model's output on inputs holds NaN or infinity with its clean weights")
+    if labels is None:
+        return None
+    expected, classes = reference.shape[0], reference.shape[-1]
+    labels = torch.as_tensor(labels)
+    if labels.shape != (expected,):
+        raise ValueError(f"labels must hold one class index per input: expected shape ({expected},), got "
+                         f"{tuple(labels.shape)}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if int(labels.min()) < 0 or int(labels.max()) >= classes:
+        raise ValueError(f"labels must be class indices in 0..{classes - 1} (the model has {classes} outputs), "
+                         f"got values in {int(labels.min())}..{int(labels.max())}")
+    return labels.to(device=reference.device, dtype=torch.int64)
+
+
 def _score(outputs, labels, reference):
     if labels is not None:
         return accuracy(outputs, labels), fidelity(outputs, reference)[1]
@@ -101,32 +141,45 @@ def evaluate(model, plan, inputs, labels=None, *, faults=None, trials=20, seed=0
     chip : Chip, optional
         Fixed faults (nested across rates) instead of fresh draws per trial.
     progress : bool
-        Print progress to stderr.
+        Show a progress bar (trials done, rate, time left) on stderr; the
+        result is the same either way.
 
     Returns
     -------
     EvaluationResult
+
+    Raises
+    ------
+    ValueError
+        ``trials`` not an integer >= 2 or ``seed`` not an integer >= 0; empty
+        ``inputs``, or inputs holding NaN or infinity; a clean output that is
+        not finite; ``labels`` that are not one integer class index per input
+        (in ``0..classes - 1``); a plan that does not fit the model.
     """
-    if trials < 2:
-        raise ValueError(f"trials must be at least 2, got {trials}")
+    trials = check_integer(trials, "trials", 2)
+    seed = check_integer(seed, "seed", 0)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
+    _check_inputs(inputs)
     faults = ChannelFaults(channel_from_dict(plan.channel)) if faults is None else faults
-    reference = forward(model, inputs)
-    clean_score = accuracy(reference, labels) if labels is not None else 1.0
-    storage = storage_for(model, plan)
-    protection = protection_for(plan)
     scores, sqnrs = [], []
-    try:
-        for trial in range(trials):
-            inject_(storage, faults, protection, trial_generator(seed, trial), chip)
-            score, sqnr = _score(forward(model, inputs), labels, reference)
-            scores.append(score)
-            sqnrs.append(sqnr)
-            if progress:
-                print(f"\r{plan.method}: trial {trial + 1}/{trials}", end="", file=sys.stderr, flush=True)
-    finally:
-        storage.restore_()
-        if progress:
-            print(file=sys.stderr)
+    with evaluation_mode(model):
+        reference = forward(model, inputs)
+        labels = _checked_labels(labels, reference)
+        clean_score = accuracy(reference, labels) if labels is not None else 1.0
+        storage = storage_for(model, plan)
+        protection = protection_for(plan)
+        bar = tqdm(total=trials, desc=plan.method, unit="trial", file=sys.stderr, disable=not progress)
+        try:
+            for trial in range(trials):
+                inject_(storage, faults, protection, trial_generator(seed, trial), chip)
+                score, sqnr = _score(forward(model, inputs), labels, reference)
+                scores.append(score)
+                sqnrs.append(sqnr)
+                bar.update()
+        finally:
+            storage.restore_()
+            bar.close()
     values = np.array(scores)
     finite = [s for s in sqnrs if math.isfinite(s)]
     return EvaluationResult(

@@ -40,7 +40,8 @@ from torch import nn
 
 from .calibrate import forward
 from .inject import ChannelFaults, inject_
-from .plan import channel_from_dict, protection_for, storage_for
+from .modes import evaluation_mode
+from .plan import channel_from_dict, check_integer, protection_for, storage_for
 from .storage import StorageConfig
 
 __all__ = ["available", "load_minilm", "SentenceEmbedder", "storage_config", "corpus", "Corpus",
@@ -177,11 +178,24 @@ def embedding_quality(model, plan, data, trials=5, seed=0, faults=None):
     plan : Plan
     data : Corpus
     trials : int
+        Noisy deployments (an integer >= 1).
     seed : int
         Trial ``t`` uses faults seeded by ``(seed, t)`` (paired across methods).
     faults : FaultModel, optional
         Default: the plan's channel.
+
+    Notes
+    -----
+    The model runs in eval mode (:func:`qtaml_tac.modes.evaluation_mode`) and
+    is left exactly as it was, modes included.
     """
+    trials = check_integer(trials, "trials", 1)
+    seed = check_integer(seed, "seed", 0)
+    with evaluation_mode(model):
+        return _embedding_quality(model, plan, data, trials, seed, faults)
+
+
+def _embedding_quality(model, plan, data, trials, seed, faults):
     from sklearn.linear_model import LogisticRegression
 
     from .evaluate import trial_generator

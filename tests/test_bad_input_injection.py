@@ -19,10 +19,13 @@ from qtaml_tac import (
     ChannelFaults,
     Chip,
     ClusteredFaults,
+    DeploymentConfig,
     LayerVariationFaults,
     StorageConfig,
     deployed,
+    evaluate,
     inject_,
+    plan_deployment,
     quantize,
     sample_masks,
     select_parameters,
@@ -205,3 +208,89 @@ def test_fault_model_fields_are_checked_by_name(make, match):
     with pytest.raises(ValueError, match=match):
         make()
 
+
+# --- evaluation ------------------------------------------------------------------------------------------------
+
+
+def _bn_model():
+    """A model whose train mode differs from its eval mode (BatchNorm statistics, dropout), left in train mode."""
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+    model.train()
+    model[4].eval()  # a module the caller left in eval mode comes back so
+    return model, torch.randn(32, 6), torch.randint(0, 3, (32,))
+
+
+def _uniform_plan(model, inputs):
+    return plan_deployment(model, inputs, DeploymentConfig(p=0.05, budget_fraction=0.25), method="uniform_msp")
+
+
+def test_evaluate_runs_in_eval_mode_and_leaves_the_model_bit_exact():
+    model, inputs, labels = _bn_model()
+    plan = _uniform_plan(model, inputs)
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+    modes = [module.training for module in model.modules()]
+    result = evaluate(model, plan, inputs, labels, trials=3, seed=1)
+    assert all(torch.equal(state[key], value) for key, value in model.state_dict().items())
+    assert [module.training for module in model.modules()] == modes
+    # The scores are those of the model in eval mode: the clean score is the eval-mode accuracy.
+    with torch.no_grad():
+        eval_accuracy = float((model.eval()(inputs).argmax(-1) == labels).float().mean())
+    assert result.clean_score == eval_accuracy
+    assert evaluate(model, plan, inputs, labels, trials=3, seed=1).scores == result.scores
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(trials=2.5), r"trials must be an integer >= 2, got 2\.5"),
+    (dict(trials=1), r"trials must be an integer >= 2, got 1"),
+    (dict(trials="3"), r"trials must be an integer >= 2"),
+    (dict(seed=-1), r"seed must be an integer >= 0, got -1"),
+    (dict(progress="yes"), r"progress must be True or False"),
+    (dict(inputs=torch.zeros(0, 6)), r"inputs must hold at least one input.*\(0, 6\)"),
+    (dict(inputs=torch.full((4, 6), math.nan)), r"inputs holds NaN or infinity"),
+    (dict(labels=torch.zeros(31, dtype=torch.long)), r"labels must hold one class index per input: expected "
+                                                      r"shape \(32,\), got \(31,\)"),
+    (dict(labels=torch.zeros(32, 1, dtype=torch.long)), r"expected shape \(32,\), got \(32, 1\)"),
+    (dict(labels=torch.zeros(32)), r"labels must be integer class indices, got dtype torch\.float32"),
+    (dict(labels=torch.full((32,), 3)), r"labels must be class indices in 0\.\.2 .*got values in 3\.\.3"),
+])
+def test_evaluate_refuses_bad_input_by_name(kwargs, match):
+    model, inputs, labels = _bn_model()
+    plan = _uniform_plan(model, inputs)
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+    arguments = dict(inputs=inputs, labels=labels, trials=2) | kwargs
+    with pytest.raises(ValueError, match=match):
+        evaluate(model, plan, arguments.pop("inputs"), arguments.pop("labels"), **arguments)
+    assert all(torch.equal(state[key], value) for key, value in model.state_dict().items())
+    assert model.training
+
+
+def test_evaluate_accepts_numpy_integers_and_label_arrays():
+    model, inputs, labels = _bn_model()
+    plan = _uniform_plan(model, inputs)
+    reference = evaluate(model, plan, inputs, labels, trials=2, seed=3)
+    again = evaluate(model, plan, inputs, labels.numpy(), trials=np.int64(2), seed=np.int64(3))
+    assert again.scores == reference.scores and again.trials == 2
+
+
+def test_evaluate_progress_is_a_tqdm_bar_on_stderr_and_never_in_the_result(capsys):
+    model, inputs, labels = _bn_model()
+    plan = _uniform_plan(model, inputs)
+    quiet = evaluate(model, plan, inputs, labels, trials=3, seed=1)
+    assert capsys.readouterr().err == ""
+    shown = evaluate(model, plan, inputs, labels, trials=3, seed=1, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "3/3" in captured.err and "trial" in captured.err and "uniform_msp" in captured.err
+    assert shown == quiet
+
+
+def test_embedding_quality_checks_trials_and_seed_first():
+    from qtaml_tac.minilm import embedding_quality
+
+    with pytest.raises(ValueError, match=r"trials must be an integer >= 1, got 2\.5"):
+        embedding_quality(nn.Linear(2, 2), None, None, trials=2.5)
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got -3"):
+        embedding_quality(nn.Linear(2, 2), None, None, seed=-3)
