@@ -3,7 +3,9 @@
 Regenerate with ``python -m qtaml_theory.derive``; the test
 ``test_generated_closed_forms_match_derivation`` regenerates this file and
 compares. Each expression is printed as one integer-coefficient numerator over
-one denominator, so Fractions stay exact and numpy arrays broadcast.
+one denominator, so Fractions stay exact and numpy arrays broadcast; the
+factors of the flip rates (such as ``p*(1 - p)``) stay unexpanded, so that
+floats keep their digits near ``p = 0`` and ``p = 1``.
 """
 
 from numpy import log, sqrt  # noqa: F401
@@ -17,32 +19,37 @@ def bernoulli_cumulant_1(pi):
 
 def bernoulli_cumulant_2(pi):
     """Cumulant 2 of a Bernoulli(pi) flip (Thm 3.1)."""
-    return -pi**2 + pi
+    return -pi*(pi - 1)
 
 
 def bernoulli_cumulant_3(pi):
     """Cumulant 3 of a Bernoulli(pi) flip (Thm 3.1)."""
-    return 2*pi**3 - 3*pi**2 + pi
+    return pi*(pi - 1)*(2*pi - 1)
 
 
 def bernoulli_cumulant_4(pi):
     """Cumulant 4 of a Bernoulli(pi) flip (Thm 3.1)."""
-    return -6*pi**4 + 12*pi**3 - 7*pi**2 + pi
+    return -pi*(pi - 1)*(6*pi**2 - 6*pi + 1)
 
 
 def sign_mixture_cumulants(sigma, r, M, k2, k3, k4):
     """Mean and cumulants 2-4 of sigma_hat * M_hat (sign-magnitude, A.8)."""
-    return -2*M*r*sigma + M*sigma, -4*M**2*r**2 + 4*M**2*r + k2, -16*M**3*r**3*sigma + 24*M**3*r**2*sigma - 8*M**3*r*sigma - 2*k3*r*sigma + k3*sigma, -96*M**4*r**4 + 192*M**4*r**3 - 112*M**4*r**2 + 16*M**4*r - 16*M*k3*r**2 + 16*M*k3*r + k4
+    return -M*sigma*(2*r - 1), -4*M**2*r*(r - 1) + k2, -sigma*(2*r - 1)*(8*M**3*r*(r - 1) + k3), -16*M**4*r*(r - 1)*(6*r**2 - 6*r + 1) - 16*M*k3*r*(r - 1) + k4
+
+
+def sign_mixture_error_mean(sigma, r, m0, drift):
+    """E[w_hat - w] for sign-magnitude: stored magnitude m0, magnitude drift E[M_hat] - m0 (A.8)."""
+    return -sigma*(drift*(2*r - 1) + 2*m0*r)
 
 
 def variance_symmetric(n, p, Delta):
     """Var[delta | w] under the symmetric channel (Thm A.11)."""
-    return (-4**n*Delta**2*p**2 + 4**n*Delta**2*p + Delta**2*p**2 - Delta**2*p)/(3)
+    return (-Delta**2*p*(4**n - 1)*(p - 1))/(3)
 
 
 def variance_protected(n, k, p, Delta):
     """Per-weight variance with the top k bits protected (Lemma 4.2)."""
-    return (4**k*Delta**2*p**2 - 4**k*Delta**2*p - 4**n*Delta**2*p**2 + 4**n*Delta**2*p)/(3*4**k)
+    return (Delta**2*p*(4**k - 4**n)*(p - 1))/(3*4**k)
 
 
 def msb_variance_share(n):
@@ -52,12 +59,12 @@ def msb_variance_share(n):
 
 def fourth_cumulant_symmetric(n, p, Delta):
     """Fourth cumulant under the symmetric channel (Thm A.14)."""
-    return (-6*16**n*Delta**4*p**4 + 12*16**n*Delta**4*p**3 - 7*16**n*Delta**4*p**2 + 16**n*Delta**4*p + 6*Delta**4*p**4 - 12*Delta**4*p**3 + 7*Delta**4*p**2 - Delta**4*p)/(15)
+    return (-Delta**4*p*(16**n - 1)*(p - 1)*(6*p**2 - 6*p + 1))/(15)
 
 
 def lyapunov_ratio(n, p):
     """Lyapunov ratio of the per-weight sum (Thm 3.4); takes floats."""
-    return (-6*sqrt(3)*8**n*p**3 + 12*sqrt(3)*8**n*p**2 - 9*sqrt(3)*8**n*p + 3*sqrt(3)*8**n + 6*sqrt(3)*p**3 - 12*sqrt(3)*p**2 + 9*sqrt(3)*p - 3*sqrt(3))/(7*sqrt(p)*(-4**n*p + 4**n + p - 1)**(3/2))
+    return (-3*sqrt(3)*(8**n - 1)*(p - 1)*(2*p**2 - 2*p + 1))/(7*sqrt(p)*(1 - p)**(3/2)*(4**n - 1)**(3/2))
 
 
 def protection_cost(n, k):
@@ -72,12 +79,12 @@ def protection_cost_leading(n, k):
 
 def output_variance_factor(p):
     """Common factor p(1-p)/3 of the output variance (Thm 4.4)."""
-    return (-p**2 + p)/(3)
+    return (-p*(p - 1))/(3)
 
 
 def protected_mean_drift(n, k, r, p, Delta):
     """E[delta] with the top k bits protected, r the unprotected low bits (offset binary)."""
-    return (-2*2**k*Delta*p*r - 2**k*Delta*p + 2**n*Delta*p)/(2**k)
+    return (-Delta*p*(2*2**k*r + 2**k - 2**n))/(2**k)
 
 
 def drift_slope_directional(p01, p10):
@@ -92,7 +99,7 @@ def mean_correction_factor(p):
 
 def mean_drift_offset_binary(w, p, Delta):
     """E[delta | w] for offset_binary under the symmetric channel (Thm 3.2, A.8)."""
-    return -Delta*p - 2*p*w
+    return -p*(Delta + 2*w)
 
 
 def mean_drift_offset_binary_symmetric(w, p, Delta):
@@ -102,7 +109,7 @@ def mean_drift_offset_binary_symmetric(w, p, Delta):
 
 def mean_drift_twos_complement(w, p, Delta):
     """E[delta | w] for twos_complement under the symmetric channel (Thm 3.2, A.8)."""
-    return -Delta*p - 2*p*w
+    return -p*(Delta + 2*w)
 
 
 def decay_constant(V0, E, m, hbar):

@@ -52,6 +52,7 @@ __all__ = [
     "sign_magnitude_mean",
     "sign_magnitude_variance",
     "sign_mixture_cumulants",
+    "sign_mixture_error_mean",
     "output_variance_term",
     "protection_cost",
     "protection_cost_leading",
@@ -75,12 +76,16 @@ b = sp.IndexedBase("b")
 S3 = sp.Symbol("S3", real=True)
 sigma, r = sp.symbols("sigma r", real=True)
 M, k2, k3, k4 = sp.symbols("M k2 k3 k4", real=True)
+m0, drift = sp.symbols("m0 drift", real=True)
+
+#: The flip rates: generated closed forms keep their factors (such as ``p (1 - p)``) unexpanded.
+RATE_SYMBOLS = frozenset({pi, p, p01, p10, r})
 
 #: The symbols of the derivations, by name.
 SYMBOLS = {
     "t": t, "u": u, "i": i, "n": n, "k": k, "pi": pi, "p": p, "p01": p01, "p10": p10,
     "Delta": Delta, "w": w, "v": v, "b": b, "S3": S3, "sigma": sigma, "r": r,
-    "M": M, "k2": k2, "k3": k3, "k4": k4,
+    "M": M, "k2": k2, "k3": k3, "k4": k4, "m0": m0, "drift": drift,
 }
 
 CHANNELS = {
@@ -297,6 +302,16 @@ def sign_mixture_cumulants():
     return mean, sp.factor(c2), sp.factor(c3), sp.factor(_reduce_sign(sp.expand(c4 - 3 * c2**2)))
 
 
+def sign_mixture_error_mean():
+    """``E[w_hat - w]`` for sign-magnitude from the stored magnitude ``m0`` and the magnitude's drift (A.8).
+
+    With ``M = m0 + drift`` in :func:`sign_mixture_cumulants`, the stored value
+    ``w = sigma m0`` is subtracted symbolically, so that the result,
+    ``sigma ((1 - 2r) drift - 2 r m0)``, has no cancellation when flips are rare.
+    """
+    return sp.expand(sign_mixture_cumulants()[0].subs(M, m0 + drift) - sigma * m0)
+
+
 def _reduce_sign(expr):
     """Use ``sigma**2 = 1`` for a stored sign ``sigma = +-1``."""
     poly = sp.Poly(expr, sigma)
@@ -436,7 +451,9 @@ GENERATED_HEADER = '''"""Closed forms generated from :mod:`qtaml_theory.derive`.
 Regenerate with ``python -m qtaml_theory.derive``; the test
 ``test_generated_closed_forms_match_derivation`` regenerates this file and
 compares. Each expression is printed as one integer-coefficient numerator over
-one denominator, so Fractions stay exact and numpy arrays broadcast.
+one denominator, so Fractions stay exact and numpy arrays broadcast; the
+factors of the flip rates (such as ``p*(1 - p)``) stay unexpanded, so that
+floats keep their digits near ``p = 0`` and ``p = 1``.
 """
 '''
 
@@ -452,6 +469,8 @@ def _generated_functions():
     functions += [
         ("sign_mixture_cumulants", (sigma, r, M, k2, k3, k4), mix,
          "Mean and cumulants 2-4 of sigma_hat * M_hat (sign-magnitude, A.8)."),
+        ("sign_mixture_error_mean", (sigma, r, m0, drift), (sign_mixture_error_mean(),),
+         "E[w_hat - w] for sign-magnitude: stored magnitude m0, magnitude drift E[M_hat] - m0 (A.8)."),
         ("variance_symmetric", (n, p, Delta), (variance(),),
          "Var[delta | w] under the symmetric channel (Thm A.11)."),
         ("variance_protected", (n, k, p, Delta), (variance_protected(),),
@@ -528,14 +547,64 @@ def _integer_powers(expr):
 
 
 def _print_ratio(expr, printer):
-    """Print ``expr`` as one integer-coefficient numerator over one denominator."""
-    numerator, denominator = sp.fraction(sp.together(_integer_powers(expr)))
-    numerator = sp.expand(numerator)
-    scale = math.lcm(*(int(term.as_coeff_Mul()[0].q) for term in sp.Add.make_args(numerator)))
-    numerator, denominator = sp.expand(numerator * scale), denominator * scale
+    """Print ``expr`` as one integer-coefficient numerator over one denominator.
+
+    An expression of the flip rates (:data:`RATE_SYMBOLS`) keeps its factors in
+    the rates (:func:`_factor_in_rates`): ``p (1 - p)`` printed expanded as
+    ``p - p**2`` loses every digit near ``p = 1`` and underflows early.
+    """
+    if not expr.free_symbols & RATE_SYMBOLS:
+        numerator, denominator = sp.fraction(sp.together(_integer_powers(expr)))
+        numerator = sp.expand(numerator)
+        scale = math.lcm(*(int(term.as_coeff_Mul()[0].q) for term in sp.Add.make_args(numerator)))
+        numerator, denominator = sp.expand(numerator * scale), denominator * scale
+    else:
+        numerator, denominator = sp.fraction(_factor_in_rates(expr))
+        terms = [term.as_coeff_Mul() for term in sp.Add.make_args(numerator)]
+        scale = math.lcm(*(int(coeff.q) for coeff, _ in terms))
+        numerator = sp.Add(*(sp.Mul(coeff * scale, rest, evaluate=False) if coeff * scale != 1 else rest
+                             for coeff, rest in terms))
+        denominator = denominator * scale
     if denominator == 1:
         return printer.doprint(numerator)
     return f"({printer.doprint(numerator)})/({printer.doprint(denominator)})"
+
+
+def _factor_in_rates(expr):
+    """``expr`` with every polynomial in the flip rates factored.
+
+    The expression is factored as a whole; then every sum that still holds
+    the rates (the sign mixture's cumulants, or a factor such as
+    ``8 M**3 r (r - 1) + k3``) is grouped by its rate-free monomials, each
+    multiplying a factored polynomial in the rates alone. The result equals
+    ``expr``: checked to 40 digits at rational points of every symbol (SymPy
+    does not always simplify the difference of the square roots to zero).
+    """
+    factored = _group_rates(sp.factor(_integer_powers(sp.together(expr))))
+    symbols = sorted(expr.free_symbols, key=str)
+    for trial in range(3):
+        point = {s: (trial + 2 if s.is_integer else sp.Rational(trial + 1, 7 + index)) for index, s in enumerate(symbols)}
+        before, after = (sp.N(e.subs(point), 50) for e in (expr, factored))
+        if abs(before - after) > sp.Float(10) ** -40 * max(1, abs(before)):
+            raise RuntimeError(f"factoring in the rates changed {expr}")
+    return factored
+
+
+def _group_rates(expr):
+    """Group every sum in ``expr`` by rate-free monomials, factoring each polynomial in the rates."""
+    if expr.is_Atom:
+        return expr
+    expr = expr.func(*(_group_rates(arg) for arg in expr.args))
+    if not (expr.is_Add and expr.free_symbols & RATE_SYMBOLS):
+        return expr
+    groups = {}
+    for term in sp.Add.make_args(sp.expand(expr)):
+        coeff, rest = term.as_coeff_Mul()
+        key, rates = rest.as_independent(*RATE_SYMBOLS, as_Add=False)
+        groups[key] = groups.get(key, 0) + coeff * rates
+    if len(groups) == 1:
+        return expr
+    return sp.Add(*(key * sp.factor(rates) for key, rates in groups.items()))
 
 
 def generate_closed_forms_module():

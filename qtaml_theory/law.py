@@ -101,33 +101,54 @@ def error_cumulants(encoding, codes, p, delta=1.0):
     channel = as_channel(p)
     channel.check_width(encoding.n)
     codes = encoding.check_code(codes)
-    scalar = isinstance(codes, int)
+    delta = _scale_for(delta, channel.is_exact)
+    kappas = [_times_power(kap, delta, m) for m, kap in enumerate(_unit_cumulants(encoding, codes, channel), start=1)]
+    if isinstance(codes, int):
+        values = (kap.item() if isinstance(kap, np.ndarray) else kap for kap in kappas)
+        return tuple(value if channel.is_exact else float(value) for value in values)
+    return np.stack([np.asarray(kap, dtype=np.float64) for kap in kappas])
+
+
+def _unit_cumulants(encoding, codes, channel):
+    """``kappa_1..kappa_4`` of ``delta / Delta`` for checked codes (formula route).
+
+    The Bernoulli cumulants keep their ``pi (1 - pi)`` factors (generated
+    factored), so each term is accurate relative to itself near ``pi = 0``
+    and ``pi = 1``; for sign-magnitude the mean is taken from the stored
+    magnitude and the magnitude's drift, never as a difference of two
+    nearly equal read-back means.
+    """
     exact = channel.is_exact
-    delta = _scale_for(delta, exact)
     bits = encoding.bits(codes)
     rates = channel.rates_for_bits(bits)
     dtype = object if exact else np.float64
     if encoding.is_linear:
         signs = (1 - 2 * bits).astype(dtype)
         amplitudes = signs * np.array(encoding.bit_weights, dtype=dtype)
-        kappas = [_bit_sum(amplitudes, rates, m) for m in (1, 2, 3, 4)]
-    else:
-        magnitude_bits = bits[..., :-1]
-        amplitudes = (1 - 2 * magnitude_bits).astype(dtype) * np.array(encoding.bit_weights, dtype=dtype)
-        magnitude = magnitude_bits.astype(dtype) @ np.array(encoding.bit_weights, dtype=dtype)
-        sigma = (1 - 2 * bits[..., -1]).astype(dtype)
-        mag_rates = rates[..., :-1]
-        mean_magnitude = magnitude + _bit_sum(amplitudes, mag_rates, 1)
-        mix = cf.sign_mixture_cumulants(
-            sigma, rates[..., -1], mean_magnitude,
-            *(_bit_sum(amplitudes, mag_rates, m) for m in (2, 3, 4)),
-        )
-        kappas = [mix[0] - sigma * magnitude, *mix[1:]]
-    kappas = [np.asarray(kap) * delta**m for m, kap in zip((1, 2, 3, 4), kappas)]
-    if scalar:
-        values = (kap.item() if isinstance(kap, np.ndarray) else kap for kap in kappas)
-        return tuple(value if exact else float(value) for value in values)
-    return np.stack([np.asarray(kap, dtype=np.float64) for kap in kappas])
+        return [_bit_sum(amplitudes, rates, m) for m in (1, 2, 3, 4)]
+    magnitude_bits = bits[..., :-1]
+    amplitudes = (1 - 2 * magnitude_bits).astype(dtype) * np.array(encoding.bit_weights, dtype=dtype)
+    magnitude = magnitude_bits.astype(dtype) @ np.array(encoding.bit_weights, dtype=dtype)
+    sigma = (1 - 2 * bits[..., -1]).astype(dtype)
+    mag_rates = rates[..., :-1]
+    drift = _bit_sum(amplitudes, mag_rates, 1)
+    mix = cf.sign_mixture_cumulants(
+        sigma, rates[..., -1], magnitude + drift,
+        *(_bit_sum(amplitudes, mag_rates, m) for m in (2, 3, 4)),
+    )
+    return [cf.sign_mixture_error_mean(sigma, rates[..., -1], magnitude, drift), *mix[1:]]
+
+
+def _times_power(value, delta, power):
+    """``value * delta**power`` by repeated multiplication.
+
+    The partial products run monotonically from ``value`` to the result, so
+    none overflows or underflows unless the result does (``delta**power``
+    alone overflows for ``delta`` near the largest float).
+    """
+    for _ in range(power):
+        value = value * delta
+    return value
 
 
 def _bit_sum(amplitudes, rates, order):
@@ -211,13 +232,25 @@ class WeightError:
             Number of draws, for ``"montecarlo"`` only.
         rng : int or numpy.random.Generator, optional
             Seed or generator, for ``"montecarlo"`` only.
+
+        Notes
+        -----
+        Each route works in units of Delta and multiplies ``kappa_m`` by
+        ``Delta**m`` last, so a result overflows only where its true value
+        does.
         """
+        units = self._unit_cumulants(method, size, rng)
+        return tuple(_times_power(kappa, self.delta, m) for m, kappa in enumerate(units, start=1))
+
+    def _unit_cumulants(self, method, size=None, rng=None):
+        """Cumulants of ``delta / Delta`` by ``method`` (Fractions on the exact routes)."""
         if method == "formula":
-            return error_cumulants(self.encoding, self.code, self.channel, self.delta)
+            units = _unit_cumulants(self.encoding, self.code, self.channel)
+            return tuple(value if self.exact else float(value) for value in units)
         if method == "enumeration":
             return self._enumerated_cumulants()
         if method == "montecarlo":
-            return _sample_cumulants(self.sample(_check_size(size), rng))
+            return _sample_cumulants(self._unit_sample(_check_size(size), rng))
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
     def mean(self, method="formula", **kwargs):
@@ -229,25 +262,37 @@ class WeightError:
         return self.cumulants(method, **kwargs)[1]
 
     def std(self, method="formula", **kwargs):
-        """Standard deviation of ``delta``."""
-        return math.sqrt(self.var(method, **kwargs))
+        """Standard deviation of ``delta``: ``Delta sqrt(kappa_2 / Delta**2)``, finite wherever it is true.
+
+        A float; with rational rates the square root of the exact variance,
+        to within one unit in the last place.
+        """
+        k2 = self._unit_cumulants(method, **kwargs)[1]
+        if self.exact:
+            return _sqrt_to_float(k2 * self.delta**2)
+        return self.delta * math.sqrt(k2)
 
     def skewness(self, method="formula", **kwargs):
-        """``kappa_3 / kappa_2**(3/2)`` (Thm A.13); NaN when the variance is zero."""
-        _, k2, k3, _ = self.cumulants(method, **kwargs)
-        return float(k3) / float(k2) ** 1.5 if k2 > 0 else math.nan
+        """``kappa_3 / kappa_2**(3/2)`` (Thm A.13); NaN when the variance is zero.
+
+        Computed from the cumulants in units of Delta (it does not depend on
+        Delta) as ``(kappa_3 / kappa_2) / sqrt(kappa_2)``, so it is finite for
+        every rate down to the smallest positive float (and, with rational
+        rates, below it).
+        """
+        _, k2, k3, _ = self._unit_cumulants(method, **kwargs)
+        return _skewness(k2, k3)
 
     def excess_kurtosis(self, method="formula", **kwargs):
         """``kappa_4 / kappa_2**2`` (Thm A.14); exact for rational rates, NaN if ``kappa_2 = 0``."""
-        _, k2, _, k4 = self.cumulants(method, **kwargs)
-        return k4 / k2**2 if k2 > 0 else math.nan
+        _, k2, _, k4 = self._unit_cumulants(method, **kwargs)
+        return _excess_kurtosis(k2, k4)
 
     def stats(self, method="formula", **kwargs):
         """``(mean, var, skewness, excess_kurtosis)`` from one evaluation of the cumulants."""
-        k1, k2, k3, k4 = self.cumulants(method, **kwargs)
-        if not k2 > 0:
-            return k1, k2, math.nan, math.nan
-        return k1, k2, float(k3) / float(k2) ** 1.5, k4 / k2**2
+        units = self._unit_cumulants(method, **kwargs)
+        k1, k2 = (_times_power(kappa, self.delta, m) for m, kappa in ((1, units[0]), (2, units[1])))
+        return k1, k2, _skewness(units[1], units[2]), _excess_kurtosis(units[1], units[3])
 
     def pmf(self):
         """Exact law of ``delta`` by enumerating all ``2**n`` flip patterns.
@@ -260,7 +305,7 @@ class WeightError:
         """
         steps, weights, total = self._enumerate()
         if self.exact:
-            return {Fraction(s) * self.delta: Fraction(c, total) for s, c in zip(steps, weights)}
+            return {Fraction(s) * self.delta: Fraction(c, total) for s, c in zip(steps.tolist(), weights)}
         return {s * self.delta: c for s, c in zip(steps.tolist(), weights.tolist())}
 
     def _enumerate(self):
@@ -302,18 +347,26 @@ class WeightError:
         return np.array([s for s, _ in kept], dtype=np.int64), [c for _, c in kept], denominator**n
 
     def _enumerated_cumulants(self):
-        """Cumulants from the enumerated law: exact power sums, or float central sums."""
+        """Cumulants of ``delta / Delta`` from the enumerated law.
+
+        Exact power sums with rational rates. In floats, the moments are taken
+        about the most likely error first (an integer, so the deviations from
+        it are exact), then about the mean: no cancellation when the law is
+        concentrated near ``p = 0`` or ``p = 1``.
+        """
         steps, weights, total = self._enumerate()
         if self.exact:
             sums = [sum(s**j * c for s, c in zip(steps.tolist(), weights)) for j in range(5)]
             raw = [Fraction(x, total) for x in sums]
             mean = raw[1]
             central = [sum(math.comb(j, m) * raw[m] * (-mean) ** (j - m) for m in range(j + 1)) for j in (2, 3, 4)]
-        else:
-            mean = float(steps @ weights)
-            central = [float(((steps - mean) ** j) @ weights) for j in (2, 3, 4)]
-        kappas = (mean, central[0], central[1], central[2] - 3 * central[0] ** 2)
-        return tuple(kappa * self.delta**order for order, kappa in enumerate(kappas, start=1))
+            return (mean, central[0], central[1], central[2] - 3 * central[0] ** 2)
+        mode = steps[np.argmax(weights)]
+        offsets = (steps - mode).astype(np.float64)
+        shift = float(offsets @ weights)
+        deviations = offsets - shift
+        central = [float((deviations**j) @ weights) for j in (2, 3, 4)]
+        return (float(mode) + shift, central[0], central[1], central[2] - 3 * central[0] ** 2)
 
     def cf(self, t, method="formula", *, size=None, rng=None):
         """Characteristic function ``E[exp(i t delta)]`` (Thm 3.1).
@@ -355,7 +408,11 @@ class WeightError:
 
     def sample(self, size, rng=None):
         """Draw ``size`` independent errors ``delta`` (float64); see :func:`sample_errors`."""
-        return sample_errors(self.encoding, self.code, self.channel, size, rng, self.delta)
+        return self._unit_sample(size, rng) * float(self.delta)
+
+    def _unit_sample(self, size, rng=None):
+        """Draws of ``delta / Delta``: integers, exact in float64 (the Monte Carlo route's input)."""
+        return sample_errors(self.encoding, self.code, self.channel, size, rng)
 
 
 def sample_errors(encoding, codes, p, size, rng=None, delta=1.0):
@@ -434,7 +491,65 @@ def _check_size(size):
 
 
 def _sample_cumulants(draws):
-    """Unbiased k-statistics ``k_1..k_4`` of the draws (Fisher)."""
-    from scipy.stats import kstat
+    """Unbiased k-statistics ``k_1..k_4`` of the draws (Fisher).
 
-    return tuple(float(kstat(draws, m)) for m in (1, 2, 3, 4))
+    From the sample's central moments ``m_j`` (about the sample mean, so no
+    power sums cancel): ``k_2 = N m_2 / (N - 1)``, ``k_3 = N**2 m_3 / ((N - 1)(N - 2))``,
+    ``k_4 = N**2 ((N + 1) m_4 - 3 (N - 1) m_2**2) / ((N - 1)(N - 2)(N - 3))``;
+    NaN where ``N`` is too small for the order.
+    """
+    draws = np.asarray(draws, dtype=np.float64)
+    size = draws.size
+    mean = float(np.mean(draws))
+    deviations = draws - mean
+    m2, m3, m4 = (float(np.mean(deviations**j)) for j in (2, 3, 4))
+    k2 = size * m2 / (size - 1)
+    k3 = size**2 * m3 / ((size - 1) * (size - 2)) if size > 2 else math.nan
+    k4 = (size**2 * ((size + 1) * m4 - 3 * (size - 1) * m2**2) / ((size - 1) * (size - 2) * (size - 3))
+          if size > 3 else math.nan)
+    return mean, k2, k3, k4
+
+
+def _skewness(k2, k3):
+    """``k3 / k2**(3/2)`` as a float, NaN for ``k2 = 0``: exact ratio first, then one square root."""
+    if not k2 > 0:
+        return math.nan
+    if isinstance(k2, Fraction):
+        magnitude = _sqrt_to_float(k3 * k3 / k2**3)
+        return -magnitude if k3 < 0 else magnitude
+    return (k3 / k2) / math.sqrt(k2)
+
+
+def _excess_kurtosis(k2, k4):
+    """``k4 / k2**2``: a Fraction for exact input, else ``(k4 / k2) / k2`` (no underflow of ``k2**2``)."""
+    if not k2 > 0:
+        return math.nan
+    if isinstance(k2, Fraction):
+        return k4 / k2**2
+    return (k4 / k2) / k2
+
+
+#: Bits kept in the integer square root of :func:`_sqrt_to_float` (more than float64's 53).
+_SQRT_BITS = 64
+
+
+def _sqrt_to_float(value):
+    """``sqrt(value)`` of a non-negative Fraction as a float, within one unit in the last place.
+
+    Works for values far outside the float range (an integer square root of
+    a scaled value, then one exponent shift); ``inf`` where the root itself
+    exceeds the largest float.
+    """
+    value = Fraction(value)
+    if value == 0:
+        return 0.0
+    numerator, denominator = value.numerator, value.denominator
+    shift = (2 * _SQRT_BITS - (numerator.bit_length() - denominator.bit_length())) // 2
+    if shift >= 0:
+        scaled = (numerator << (2 * shift)) // denominator
+    else:
+        scaled = numerator // (denominator << (-2 * shift))
+    try:
+        return math.ldexp(float(math.isqrt(scaled)), -shift)
+    except OverflowError:
+        return math.inf

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qtaml_theory import PerBitChannel, WeightError, error_cumulants, get_encoding
-from qtaml_theory.channels import DirectionalChannel, SymmetricChannel
-from qtaml_theory.verify import FALSE_ALARM, FLOAT_RTOL, STATISTICS, montecarlo_zscores, z_threshold
+from qtaml_theory import WeightError, error_cumulants, get_encoding
+from qtaml_theory.channels import DirectionalChannel, PerBitChannel, SymmetricChannel
+from qtaml_theory.verify import FALSE_ALARM, FLOAT_RTOL, z_threshold
 
 from conftest import ENCODING_NAMES, exact_channels, float_channels
 
@@ -84,35 +84,8 @@ def test_characteristic_function_formula_equals_enumeration(encoding_name):
             np.testing.assert_allclose(law.cf(t), law.cf(t, "enumeration"), rtol=0, atol=1e-13)
 
 
-# Monte Carlo: every statistic of every law below, judged together.
+# Monte Carlo: every statistic against an independent reference, with its power, in test_law_reference.py.
 MC_SIZE = 100_000
-MC_CASES = [
-    (name, n, code, channel)
-    for name in ENCODING_NAMES
-    for n, code in ((4, 5), (8, 200))
-    for channel in (SymmetricChannel(0.2), SymmetricChannel(0.03), DirectionalChannel(0.02, 0.15),
-                    PerBitChannel([0.05 + 0.02 * i for i in range(n)]))
-]
-MC_THRESHOLD = z_threshold(FALSE_ALARM, len(MC_CASES) * len(STATISTICS))
-
-
-@pytest.mark.parametrize("case", range(len(MC_CASES)))
-def test_montecarlo_agrees_within_standard_error(case):
-    """|z| <= z_threshold(1e-6, all checks): a correct sampler fails this test with probability <= 1e-6."""
-    name, n, code, channel = MC_CASES[case]
-    law = WeightError(get_encoding(name, n), code, channel, delta=0.25)
-    zscores = montecarlo_zscores(law, MC_SIZE, rng=1000 + case)
-    for statistic, z in zscores.items():
-        assert abs(z) <= MC_THRESHOLD, (statistic, z, MC_THRESHOLD)
-
-
-def test_montecarlo_check_detects_a_wrong_sampler(monkeypatch):
-    """The z-score test can fail: a sampler with the wrong flip rate is caught."""
-    law = WeightError(get_encoding("offset_binary", 8), 200, 0.1, delta=0.25)
-    wrong = WeightError(get_encoding("offset_binary", 8), 200, 0.105, delta=0.25)
-    monkeypatch.setattr(law, "sample", wrong.sample)
-    zscores = montecarlo_zscores(law, MC_SIZE, rng=7)
-    assert max(abs(z) for z in zscores.values()) > MC_THRESHOLD
 
 
 def test_montecarlo_characteristic_function_within_standard_error():
