@@ -11,6 +11,11 @@ against the baselines. Every formula comes from :mod:`qtaml_theory`.
 >>> plan = plan_deployment(model, batch, DeploymentConfig(p=0.05, budget_fraction=0.25), method="tac")
 >>> plan.bits_spent <= 0.25 * 8 * plan.total_weights
 True
+>>> sorted(plan.excluded)  # what is not stored in the faulty memory (see the reasons)
+['0.bias', '2.bias']
+
+Calibration and evaluation run the model in eval mode
+(:func:`evaluation_mode`) and give every module its own mode back.
 """
 
 from .calibrate import CalibrationConfig, jacobian_gains, residual_floor_names
@@ -27,11 +32,12 @@ from .inject import (
     sample_masks,
 )
 from .methods import METHODS, DeploymentConfig, plan_deployment
+from .modes import evaluation_mode
 from .plan import LayerPlan, Plan, protection_for, storage_for
-from .storage import Storage, StorageConfig, quantize, select_parameters
+from .storage import Storage, StorageConfig, excluded_parameters, quantize, select_parameters
 
 __all__ = [
-    "StorageConfig", "Storage", "quantize", "select_parameters",
+    "StorageConfig", "Storage", "quantize", "select_parameters", "excluded_parameters", "evaluation_mode",
     "ChannelFaults", "BitRampFaults", "CellVariationFaults", "ClusteredFaults", "LayerVariationFaults", "Chip",
     "sample_masks", "inject_", "deployed",
     "CalibrationConfig", "jacobian_gains", "residual_floor_names",
