@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from qtaml_theory.compensation import mmse_codes, readback_table
-from qtaml_theory._validation import check_bits
+from qtaml_theory._validation import as_scale, check_bits
+from qtaml_theory.channels import as_channel
 from qtaml_theory.encodings import ENCODINGS, get_encoding
 
 __all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
@@ -394,10 +395,27 @@ def quantize(model, config=StorageConfig(), *, factors=None, channels=None):
     Returns
     -------
     Storage
+
+    Raises
+    ------
+    ValueError
+        See :func:`select_parameters`; also for non-finite weights, and for
+        ``factors`` or ``channels`` naming parameters that are not stored or
+        holding a factor that is not a finite positive number.
     """
+    from .plan import check_names  # plan imports this module
+
     encoding = get_encoding(config.encoding, config.n_bits)
     names = select_parameters(model, config)
     parameters = dict(model.named_parameters())
+    factors = {} if factors is None else factors
+    channels = {} if channels is None else channels
+    for argument, given in (("factors", factors), ("channels", channels)):
+        if not isinstance(given, dict):
+            raise ValueError(f"{argument} must be a {{parameter name: value}} dict, got {type(given).__name__}")
+        check_names(given, argument, names)
+    factors = {name: float(as_scale(factor, f"factors[{name!r}]")) for name, factor in factors.items()}
+    channels = {name: as_channel(channel) for name, channel in channels.items()}
     table = torch.as_tensor(encoding.decode(np.arange(encoding.n_codes)), dtype=torch.float64)
     top = float(max(abs(encoding.min_value), abs(encoding.max_value)))
     limit = float(encoding.max_value)
@@ -408,9 +426,9 @@ def quantize(model, config=StorageConfig(), *, factors=None, channels=None):
         _check_finite(name, weight)
         magnitude = float(weight.abs().max())
         scale = magnitude / limit if magnitude > 0 else 1.0 / top
-        factor = float((factors or {}).get(name, 1.0))
+        factor = factors.get(name, 1.0)
         values = (weight.double().flatten() * factor / scale).cpu().numpy()
-        if channels and name in channels:
+        if name in channels:
             codes = mmse_codes(values, readback_table(encoding, channels[name]))
             clipped = int(np.count_nonzero((values < encoding.min_value) | (values > encoding.max_value)))
         else:

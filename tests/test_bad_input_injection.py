@@ -294,3 +294,16 @@ def test_embedding_quality_checks_trials_and_seed_first():
         embedding_quality(nn.Linear(2, 2), None, None, trials=2.5)
     with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got -3"):
         embedding_quality(nn.Linear(2, 2), None, None, seed=-3)
+
+
+def test_quantize_checks_factors_and_channels_by_name():
+    model = nn.Linear(4, 3)
+    with pytest.raises(ValueError, match=r"factors names parameters that are not stored: \['bias'\]"):
+        quantize(model, factors={"bias": 1.1})
+    with pytest.raises(ValueError, match=r"channels names parameters that are not stored: \['wieght'\]"):
+        quantize(model, channels={"wieght": 0.1})
+    for bad in (0, -1.0, math.nan, math.inf, "2"):
+        with pytest.raises(ValueError, match=r"factors\['weight'\] must be a finite positive number"):
+            quantize(model, factors={"weight": bad})
+    exact = quantize(model, factors={"weight": Fraction(5, 4)})["weight"]
+    assert exact.factor == 1.25 and torch.equal(exact.codes, quantize(model, factors={"weight": 1.25})["weight"].codes)
