@@ -60,7 +60,14 @@ class CalibrationConfig:
     trials : int
         Noisy trials per layer and mode in Step 3 and in the sensitivity score (default 4).
     seed : int
-        Seed of the probes and trials.
+        Seed of the probes and trials (a non-negative integer).
+
+    Raises
+    ------
+    ValueError
+        Naming the field: probes or trials that are not integers >= 1
+        (NumPy integers are fine), a probe_scale that is not a finite
+        positive number, a seed that is not a non-negative integer.
     """
 
     probes: int = 16
@@ -81,11 +88,11 @@ def forward(model, batch):
     The model runs in eval mode (:func:`qtaml_tac.modes.evaluation_mode`);
     every module gets its own mode back afterwards.
     """
-    try:
-        with evaluation_mode(model):
+    with evaluation_mode(model):
+        try:
             output = model(batch)
-    except (RuntimeError, TypeError, ValueError, IndexError) as error:
-        raise ValueError(f"the calibration batch does not fit the model: {error}") from error
+        except (RuntimeError, TypeError, ValueError, IndexError) as error:
+            raise ValueError(f"the calibration batch does not fit the model: {error}") from error
     if isinstance(output, (tuple, list)):
         output = output[0]
     if not isinstance(output, torch.Tensor):
@@ -160,11 +167,13 @@ def jacobian_gains(model, batch, names, config=CalibrationConfig()):
     Raises
     ------
     ValueError
-        Names that are not parameters of the model (listing them and the
+        A model that is not an ``nn.Module``; names that are not parameters of the model (listing them and the
         model's parameters); a bad batch (see :func:`reference_output`); a
         gain that is not finite (the model's output under a small probe is).
     """
     _check_config(config)
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     parameters = dict(model.named_parameters())
     if isinstance(names, str):
         raise ValueError(f"names must be a sequence of parameter names, got the string {names!r}")

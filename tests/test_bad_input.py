@@ -1,5 +1,6 @@
 """Bad input raises ValueError naming the argument and the allowed range."""
 
+import copy
 import json
 import math
 from fractions import Fraction
@@ -7,7 +8,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import sympy as sp
+import torch
+from torch import nn
 
+from qtaml_tac import CalibrationConfig, DeploymentConfig, Plan, jacobian_gains, plan_deployment
+from qtaml_tac.calibrate import mean_correction_decisions, output_deviation
+from qtaml_tac.plan import protection_for, storage_for
+from qtaml_tac.storage import StorageConfig, quantize
 from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, WeightError, get_encoding
 from qtaml_theory.law import error_cumulants, sample_errors
 
@@ -55,16 +62,6 @@ def test_bad_input_raises_a_clear_value_error(case):
 # ---------------------------------------------------------------------------------------------------------------
 # qtaml_tac, the planning side: configs, names and bit counts, calibration batches, plans on load and on use.
 # The models are tiny and the calibration minimal (2 probes, 1 trial), so that each case takes milliseconds.
-
-import copy  # noqa: E402
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from qtaml_tac import CalibrationConfig, DeploymentConfig, Plan, jacobian_gains, plan_deployment  # noqa: E402
-from qtaml_tac.calibrate import mean_correction_decisions, output_deviation  # noqa: E402
-from qtaml_tac.plan import protection_for, storage_for  # noqa: E402
-from qtaml_tac.storage import StorageConfig, quantize  # noqa: E402
 
 FAST = CalibrationConfig(probes=2, trials=1)
 
@@ -175,10 +172,14 @@ NAME_CASES = [
     ("misspelled floor", lambda: plan_deployment(_tiny(), _batch(), _config(floors={"0.wieght": 1}), "tac"),
      r"floors names parameters that are not stored: \['0.wieght'\]; the stored parameters are "
      r"\['0.weight', '2.weight'\]"),
-    ("fractional floor", lambda: _config(floors={"0.weight": 1.7}), r"floors\['0.weight'\] must be an integer in 0\.\.8, got 1\.7"),
-    ("floor a string", lambda: _config(floors={"0.weight": "2"}), r"floors\['0.weight'\] must be an integer in 0\.\.8, got '2'"),
-    ("floor a bool", lambda: _config(floors={"0.weight": True}), r"floors\['0.weight'\] must be an integer in 0\.\.8, got True"),
-    ("floor above n", lambda: _config(floors={"0.weight": 9}), r"floors\['0.weight'\] must be an integer in 0\.\.8, got 9"),
+    ("fractional floor", lambda: _config(floors={"0.weight": 1.7}),
+     r"floors\['0.weight'\] must be an integer in 0\.\.8, got 1\.7"),
+    ("floor a string", lambda: _config(floors={"0.weight": "2"}),
+     r"floors\['0.weight'\] must be an integer in 0\.\.8, got '2'"),
+    ("floor a bool", lambda: _config(floors={"0.weight": True}),
+     r"floors\['0.weight'\] must be an integer in 0\.\.8, got True"),
+    ("floor above n", lambda: _config(floors={"0.weight": 9}),
+     r"floors\['0.weight'\] must be an integer in 0\.\.8, got 9"),
     ("floors a list", lambda: _config(floors=[1, 2]), r"floors must be None, 'auto' or a \{name: bits\} mapping"),
     ("residual floor fractional", lambda: _config(residual_floor=1.5), r"residual_floor must be an integer in 0\.\.8"),
     ("misspelled protection", lambda: _deviation(protection={"0.weigth": 2}),
@@ -282,9 +283,16 @@ CONFIG_CASES = [
     ("seed fractional", lambda: _config(seed=0.5), r"seed must be an integer >= 0, got 0\.5"),
     ("seed negative", lambda: _config(seed=-1), r"seed must be an integer >= 0, got -1"),
     ("storage not a config", lambda: _config(storage={"n_bits": 8}), r"storage must be a StorageConfig"),
-    ("calibration not a config", lambda: _config(calibration={"probes": 2}), r"calibration must be a CalibrationConfig"),
+    ("calibration not a config", lambda: _config(calibration={"probes": 2}),
+     r"calibration must be a CalibrationConfig"),
     ("config not a config", lambda: plan_deployment(_tiny(), _batch(), {"p": 0.1}, "tac"),
      r"config must be a DeploymentConfig"),
+    ("model not a module", lambda: plan_deployment(lambda x: x, _batch(), _config(), "tac"),
+     r"model must be a torch.nn.Module, got function"),
+    ("gains of a non-module", lambda: jacobian_gains(lambda x: x, _batch(), ["w"], FAST),
+     r"model must be a torch.nn.Module, got function"),
+    ("calibration config", lambda: jacobian_gains(_tiny(), _batch(), ["0.weight"], {"probes": 2}),
+     r"config must be a CalibrationConfig"),
     ("probes fractional", lambda: CalibrationConfig(probes=2.5), r"probes must be an integer >= 1, got 2\.5"),
     ("probes zero", lambda: CalibrationConfig(probes=0), r"probes must be an integer >= 1, got 0"),
     ("trials a string", lambda: CalibrationConfig(trials="4"), r"trials must be an integer >= 1, got '4'"),
