@@ -1,12 +1,12 @@
 """Appendix A.13: the symmetric integer-rounding bound, max_f f 4^(f-1) + (1-f) 4^f = 3 * 4^(1/3) / (e ln 4).
 
-Run ``python proofs/a13_integer_rounding.py`` to print the steps.
+Run ``python proofs/a13_integer_rounding.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -33,4 +33,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

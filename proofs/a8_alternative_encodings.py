@@ -5,7 +5,7 @@
 * sign-magnitude: E[w_hat | w] = (1 - 2p)^2 w + p (1 - 2p)(2^(n-1) - 1) Delta sgn(w),
   with sgn taken from the sign bit.
 
-Run ``python proofs/a8_alternative_encodings.py`` to print the steps.
+Run ``python proofs/a8_alternative_encodings.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
@@ -13,7 +13,7 @@ import sympy as sp
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, i, n, p, sigma, v, w
 from qtaml_theory.encodings import OffsetBinarySymmetric, TwosComplement
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -46,4 +46,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -5,14 +5,14 @@ with slope -(p01 + p10): E[delta | w] = Delta p01 sum_i c_i - (p01 + p10)(w - De
 The variance is no longer state-independent: it depends on sum_i b_i c_i^2 through
 p10 (1 - p10) - p01 (1 - p01), which vanishes only when p01 = p10 or p01 + p10 = 1.
 
-Run ``python proofs/directional_channel.py`` to print the steps.
+Run ``python proofs/directional_channel.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, b, i, n, p, p01, p10, w
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -50,4 +50,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

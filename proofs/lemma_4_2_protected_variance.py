@@ -1,13 +1,13 @@
 """Lemma 4.2: with the top k bits protected, Var = Delta^2 p (1 - p) (4^(n-k) - 1) / 3.
 
-Run ``python proofs/lemma_4_2_protected_variance.py`` to print the steps.
+Run ``python proofs/lemma_4_2_protected_variance.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, i, k, n, p
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -24,4 +24,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -3,13 +3,13 @@
 From the Schrodinger equation to kappa, the WKB exponent, the exact transmission by
 wave-function matching, and the prefactor that WKB leaves out.
 
-Run ``python proofs/lemma_a7_transmission.py`` to print the steps.
+Run ``python proofs/lemma_a7_transmission.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import physics_derivations as phys
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 S = phys.SYMBOLS
 
@@ -41,4 +41,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -3,14 +3,14 @@
 Valid while w / (1 - 2p) is representable; the factor diverges as p -> 1/2,
 where clipping binds first (B.6).
 
-Run ``python proofs/prop_4_1_mean_correction.py`` to print the steps.
+Run ``python proofs/prop_4_1_mean_correction.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, p, w
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -26,4 +26,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -3,13 +3,13 @@
 1 - (1 - T)^A ~ A T; Binomial(N, lambda/N) -> Poisson(lambda); P(K >= K) ~ lambda^K / K!;
 and log p is linear in the thickness with slope -2 K kappa.
 
-Run ``python proofs/prop_a10_rare_event.py`` to print the steps.
+Run ``python proofs/prop_a10_rare_event.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import physics_derivations as phys
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 S = phys.SYMBOLS
 
@@ -35,4 +35,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

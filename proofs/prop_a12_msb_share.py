@@ -1,13 +1,13 @@
 """Proposition A.12: the MSB carries 3 * 4^(n-1) / (4^n - 1) of the variance, tending to 3/4.
 
-Run ``python proofs/prop_a12_msb_share.py`` to print the steps.
+Run ``python proofs/prop_a12_msb_share.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, n, p
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -26,4 +26,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

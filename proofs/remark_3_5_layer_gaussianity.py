@@ -5,13 +5,13 @@ kappa_m(y) = sum_j x_j^m kappa_m(delta_j). With W terms of equal size the excess
 kurtosis of y is the per-weight excess kurtosis divided by W, and the skewness
 falls like W^(-1/2); the per-weight values do not depend on W (Thm 3.4).
 
-Run ``python proofs/remark_3_5_layer_gaussianity.py`` to print the steps.
+Run ``python proofs/remark_3_5_layer_gaussianity.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory.derive import k2, k3, k4
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -28,4 +28,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -4,14 +4,14 @@ Offset binary, symmetric channel, general n: from the first cumulant of
 Theorem 3.1, through the geometric series, to the affine form and the
 shrinkage ``E[w_hat | w] = (1 - 2p) w - p Delta``.
 
-Run ``python proofs/thm_3_2_mean_drift.py`` to print the steps.
+Run ``python proofs/thm_3_2_mean_drift.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, b, bernoulli_cumulant, i, n, p, pi, w
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -34,4 +34,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -4,14 +4,14 @@
 tends to ``(3 sqrt(3) / 7)(p^2 + (1-p)^2) / sqrt(p(1-p))``: more bits do not make
 one weight's error Gaussian.
 
-Run ``python proofs/thm_3_4_lyapunov.py`` to print the steps.
+Run ``python proofs/thm_3_4_lyapunov.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, i, n, p
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -35,4 +35,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -4,13 +4,13 @@ Continuous relaxation of the allocation, leading order: minimize
 sum_l N_l s_l 4^(n - k_l) subject to sum_l N_l k_l = beta N. Written out for
 three layers with symbolic sizes and scores (the algebra is the same for any L).
 
-Run ``python proofs/thm_4_6_saturation.py`` to print the steps.
+Run ``python proofs/thm_4_6_saturation.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 LAYERS = 3
 
@@ -64,4 +64,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

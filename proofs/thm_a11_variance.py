@@ -1,13 +1,13 @@
 """Theorem A.11: Var[delta | w] = Delta^2 p (1 - p) (4^n - 1) / 3, the same for every stored value.
 
-Run ``python proofs/thm_a11_variance.py`` to print the steps.
+Run ``python proofs/thm_a11_variance.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, bernoulli_cumulant, i, n, p, pi
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -28,4 +28,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

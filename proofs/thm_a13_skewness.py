@@ -1,13 +1,13 @@
 """Theorem A.13: kappa_3 = Delta^3 p(1-p)(1-2p) S3 with S3 = sum_i s_i 8^i; skewness ~ p^(-1/2) as p -> 0.
 
-Run ``python proofs/thm_a13_skewness.py`` to print the steps.
+Run ``python proofs/thm_a13_skewness.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import S3, Delta, b, bernoulli_cumulant, i, n, p, pi
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -30,4 +30,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

@@ -1,13 +1,13 @@
 """Theorem A.14: kappa_4 = Delta^4 p(1-p)(1 - 6p(1-p))(16^n - 1)/15; excess kurtosis ~ 1/p as p -> 0.
 
-Run ``python proofs/thm_a14_kurtosis.py`` to print the steps.
+Run ``python proofs/thm_a14_kurtosis.py`` to print the steps (the exit status is 1 when a step fails).
 """
 
 import sympy as sp
 
 from qtaml_theory import derive
 from qtaml_theory.derive import Delta, bernoulli_cumulant, i, n, p, pi
-from qtaml_theory.proof import Derivation
+from qtaml_theory.proof import Derivation, run
 
 
 def derivation():
@@ -28,4 +28,4 @@ def derivation():
 
 
 if __name__ == "__main__":
-    print(derivation())
+    run(derivation())

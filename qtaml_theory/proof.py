@@ -4,7 +4,9 @@ A :class:`Derivation` records claims of the form ``lhs == rhs``; each is
 checked when it is made, and :meth:`Derivation.verify` raises
 :class:`DerivationError` listing every step that did not hold. A wrong step is
 caught, not skipped: the checker only answers "holds" when SymPy reduces the
-difference to zero.
+difference to zero. A proof script ends with ``run(derivation())``
+(:func:`run`): it prints the steps and exits with status 1, naming the failed
+steps on stderr, when any step does not hold.
 
 Examples
 --------
@@ -21,11 +23,12 @@ False
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["Step", "Derivation", "DerivationError", "symbolically_equal"]
+__all__ = ["Step", "Derivation", "DerivationError", "symbolically_equal", "run"]
 
 
 class DerivationError(AssertionError):
@@ -107,3 +110,26 @@ class Derivation:
             mark = "ok" if s.holds else "FAILED"
             lines.append(f"  {number}. [{mark}] {s.claim}\n       {sp.sstr(s.lhs)}\n     = {sp.sstr(s.rhs)}")
         return "\n".join(lines)
+
+
+def run(derivation):
+    """Print a derivation and exit with status 1 when any step failed (the end of a ``proofs/`` script).
+
+    Parameters
+    ----------
+    derivation : Derivation
+
+    Raises
+    ------
+    SystemExit
+        With status 1, after writing which steps failed (or that there are
+        none) to stderr; returns normally, after printing a line that all
+        steps hold, otherwise.
+    """
+    print(derivation)
+    try:
+        derivation.verify()
+    except DerivationError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"{derivation.theorem}: all {len(derivation.steps)} steps hold")
