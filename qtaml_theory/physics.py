@@ -568,10 +568,10 @@ def flip_probability(escape_probability_value, electrons, threshold, method="bin
     Examples
     --------
     >>> from qtaml_theory.physics import flip_probability
-    >>> f"{flip_probability(1e-4, 1000, 3):.6e}"
-    '1.542235e-04'
-    >>> f"{flip_probability(1e-4, 1000, 3, method='rare'):.6e}"
-    '1.666667e-04'
+    >>> f"{flip_probability(1e-5, 1000, 3):.6e}"
+    '1.649294e-07'
+    >>> f"{flip_probability(1e-5, 1000, 3, method='rare'):.6e}"
+    '1.666667e-07'
     """
     method = _method(method, FLIP_METHODS, {"exact": "binomial"})
     p_esc = _probability(escape_probability_value, "escape_probability_value")
