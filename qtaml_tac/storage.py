@@ -166,6 +166,7 @@ def excluded_parameters(model, config=StorageConfig()):
     Examples
     --------
     >>> from torch import nn
+    >>> from qtaml_tac.storage import excluded_parameters
     >>> excluded_parameters(nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2)))
     ... # doctest: +NORMALIZE_WHITESPACE
     {'0.bias': 'bias (1-D): not stored by default (StorageConfig(include_bias=True) stores it)',
