@@ -82,8 +82,11 @@ class CalibrationConfig:
         object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
 
 
-def forward(model, batch):
+def forward(model, batch, role="calibration batch"):
     """``model(batch)`` as a float tensor, or a clear error when the batch does not fit the model.
+
+    ``role`` names the batch in that error (``"evaluation set"`` when
+    :func:`qtaml_tac.evaluate` calls it).
 
     The model runs in eval mode (:func:`qtaml_tac.modes.evaluation_mode`);
     every module gets its own mode back afterwards.
@@ -92,7 +95,7 @@ def forward(model, batch):
         try:
             output = model(batch)
         except (RuntimeError, TypeError, ValueError, IndexError) as error:
-            raise ValueError(f"the calibration batch does not fit the model: {error}") from error
+            raise ValueError(f"the {role} does not fit the model: {error}") from error
     if isinstance(output, (tuple, list)):
         output = output[0]
     if not isinstance(output, torch.Tensor):

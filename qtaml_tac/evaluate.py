@@ -164,7 +164,7 @@ def evaluate(model, plan, inputs, labels=None, *, faults=None, trials=20, seed=0
     faults = ChannelFaults(channel_from_dict(plan.channel)) if faults is None else faults
     scores, sqnrs = [], []
     with evaluation_mode(model):
-        reference = forward(model, inputs)
+        reference = forward(model, inputs, role="evaluation set")
         labels = _checked_labels(labels, reference)
         clean_score = accuracy(reference, labels) if labels is not None else 1.0
         storage = storage_for(model, plan)
@@ -173,7 +173,7 @@ def evaluate(model, plan, inputs, labels=None, *, faults=None, trials=20, seed=0
         try:
             for trial in range(trials):
                 inject_(storage, faults, protection, trial_generator(seed, trial), chip)
-                score, sqnr = _score(forward(model, inputs), labels, reference)
+                score, sqnr = _score(forward(model, inputs, role="evaluation set"), labels, reference)
                 scores.append(score)
                 sqnrs.append(sqnr)
                 bar.update()

@@ -251,6 +251,7 @@ def test_evaluate_runs_in_eval_mode_and_leaves_the_model_bit_exact():
     (dict(progress="yes"), r"progress must be True or False"),
     (dict(inputs=torch.zeros(0, 6)), r"inputs must hold at least one input.*\(0, 6\)"),
     (dict(inputs=torch.full((4, 6), math.nan)), r"inputs holds NaN or infinity"),
+    (dict(inputs=torch.zeros(4, 5)), r"the evaluation set does not fit the model"),
     (dict(labels=torch.zeros(31, dtype=torch.long)), r"labels must hold one class index per input: expected "
                                                       r"shape \(32,\), got \(31,\)"),
     (dict(labels=torch.zeros(32, 1, dtype=torch.long)), r"expected shape \(32,\), got \(32, 1\)"),
