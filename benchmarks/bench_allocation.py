@@ -3,6 +3,11 @@
 Run: ``python benchmarks/bench_allocation.py``. Prints the wall time of each
 method as a ratio to the greedy's (the paper's Algorithm 1) measured in the same
 run, and the exact solver's objective against the greedy's.
+
+Measured (this machine, 2 shared cores, one run before and after the certified
+solver): ``exact`` took 10.5x the greedy's time with HiGHS (0.35 s) and takes
+about 1.6x now (about 0.01 s); the greedy itself got faster (exact integer
+ratios, one sort), so the ratios understate the gain.
 """
 
 import time

@@ -18,11 +18,19 @@ differ by the constant ``sum_l N_l s_l``, so they share their minimizers.
 :func:`allocate` solves it four ways (``method=``):
 
 ``"exact"``
-    Provably optimal: the integer program as a mixed-integer linear program
-    over one binary per (layer, extra bit), solved by HiGHS branch and bound
-    with zero optimality gap. Because each layer's gains per bit fall by a
-    factor of 4 from one bit to the next, every optimum protects a prefix of
-    bits, so no ordering constraints are needed.
+    Certified optimal. Scores are taken exactly as stored (a float is the
+    dyadic rational it holds; Fractions as given), the generated costs are
+    evaluated exactly, and the problem becomes a knapsack in Python integers:
+    one item per (layer, extra bit), whose gains per bit fall by a factor of 4
+    along a layer, so every optimum protects a prefix of bits.
+    :mod:`qtaml_theory._exact_knapsack` then proves the optimum with no
+    floating point: Dantzig's LP bound and the greedy bracket the optimum,
+    reduced-cost fixing settles the items that the bracket decides, and an
+    exact branch and bound, bounded by the LP relaxation of the layers still
+    open, searches the rest. Ties (exactly equal objectives) go to the first
+    optimum the search meets, so the result is deterministic. Tested against
+    exhaustive enumeration with exact objectives on thousands of random
+    instances.
 ``"greedy"``
     Algorithm 1 Step 2 as the paper writes it: start at the floors and give
     the next bit to the layer with the largest marginal variance reduction
@@ -43,18 +51,15 @@ differ by the constant ``sum_l N_l s_l``, so they share their minimizers.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import numbers
-import os
-import sys
-import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from . import _closed_forms as cf
-from ._validation import check_bits
+from . import _exact_knapsack
+from ._allocation_problem import check_problem, chains, exact_objective, exact_real, rounded
 
 __all__ = [
     "METHODS",
@@ -80,9 +85,10 @@ class Allocation:
     bits : tuple
         Protected top bits per layer (ints; floats for ``"continuous"``).
     objective : float
-        ``sum_l N_l s_l (4**(n-k_l) - 1)`` (Thm 4.4, exact geometric form).
+        ``sum_l N_l s_l (4**(n-k_l) - 1)`` (Thm 4.4, exact geometric form),
+        computed exactly and rounded once (``inf`` beyond the double range).
     leading_objective : float
-        ``sum_l N_l s_l 4**(n-k_l)`` (leading order, Sec. 4.5).
+        ``sum_l N_l s_l 4**(n-k_l)`` (leading order, Sec. 4.5), likewise.
     bits_spent : float
         ``sum_l N_l k_l``.
     budget_bits : float
@@ -101,71 +107,55 @@ class Allocation:
     budget_capped: bool = False
 
 
-def _check_problem(sizes, scores, budget_bits, n, floors):
-    n = check_bits(n)
-    sizes_list = list(np.atleast_1d(np.asarray(sizes, dtype=object)))
-    if not sizes_list:
-        raise ValueError("sizes must hold at least one layer")
-    for size in sizes_list:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) and not (
-            isinstance(size, float) and size.is_integer()
-        ) or size < 1:
-            raise ValueError(f"sizes must be positive integers, got {size!r}")
-    sizes = np.array([int(s) for s in sizes_list], dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if scores.shape != sizes.shape:
-        raise ValueError(f"scores must have one entry per layer ({sizes.size}), got {scores.size}")
-    if not np.all(np.isfinite(scores)) or np.any(scores < 0):
-        raise ValueError("scores must be finite and >= 0 (a zero score means the layer needs no protection)")
-    if floors is None:
-        floors = np.zeros_like(sizes)
-    else:
-        floors = np.asarray(floors)
-        if floors.shape != sizes.shape or not np.issubdtype(floors.dtype, np.integer):
-            raise ValueError(f"floors must be {sizes.size} integers in 0..{n}")
-        if np.any(floors < 0) or np.any(floors > n):
-            raise ValueError(f"floors must be integers in 0..{n}, got {floors.tolist()}")
-        floors = floors.astype(np.int64)
-    if isinstance(budget_bits, bool) or not isinstance(budget_bits, numbers.Real) or not math.isfinite(budget_bits):
-        raise ValueError(f"budget_bits must be a finite number of bits, got {budget_bits!r}")
-    floor_cost = int(sizes @ floors)
-    if budget_bits < floor_cost:
-        raise ValueError(
-            f"budget_bits = {budget_bits} is below the floors' cost {floor_cost}: "
-            f"insufficient budget, short by {floor_cost - budget_bits} bits"
-        )
-    total = int(sizes.sum()) * n
-    capped = budget_bits > total
-    if capped:
-        warnings.warn(f"budget_bits = {budget_bits} exceeds n * N = {total}; capped at {total}", stacklevel=3)
-        budget_bits = total
-    return sizes, scores, float(budget_bits), n, floors, capped
-
-
 def objective(sizes, scores, bits, n, *, leading=False):
     """``sum_l N_l s_l (4**(n-k_l) - 1)``, or ``sum_l N_l s_l 4**(n-k_l)`` with ``leading=True``.
 
     The per-layer factors are :func:`qtaml_theory._closed_forms.protection_cost`
     (and ``protection_cost_leading``), generated from :mod:`qtaml_theory.derive`.
+    Whole bits are evaluated exactly (scores exactly as stored) and rounded
+    once; fractional bits in floats, with the scores scaled by a power of two
+    so that large scores do not overflow. Beyond the double range: ``inf``.
+
+    Parameters
+    ----------
+    sizes, scores : sequence
+        As for :func:`allocate`.
+    bits : sequence of float
+        Protected bits per layer, in ``0..n``.
+    n : int
+        Bits per weight, in ``1..32``.
+    leading : bool
     """
-    sizes = np.asarray(sizes, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    bits = np.asarray(bits, dtype=np.float64)
+    problem = check_problem(sizes, scores, 0, n, None)
+    values = list(np.atleast_1d(np.asarray(bits, dtype=object)).reshape(-1))
+    exact_bits = [exact_real(value) for value in values]
+    if len(values) != problem.sizes.size or any(b is None or not 0 <= b <= problem.n for b in exact_bits):
+        raise ValueError(f"bits must be {problem.sizes.size} numbers in 0..{problem.n}, got {values}")
+    if all(b.denominator == 1 for b in exact_bits):
+        return rounded(exact_objective(problem, exact_bits, leading))
     cost = cf.protection_cost_leading if leading else cf.protection_cost
-    return float(np.sum(sizes * scores * cost(float(n), bits)))
+    exponent = math.frexp(problem.scores.max())[1]
+    scaled = np.ldexp(problem.scores, -exponent)
+    total = float(np.sum(problem.sizes * scaled * cost(float(problem.n), np.array([float(b) for b in exact_bits]))))
+    return rounded(Fraction(total) * Fraction(2) ** exponent)
 
 
-def _result(sizes, scores, bits, n, budget, method, capped):
-    bits_array = np.asarray(bits, dtype=np.float64)
-    as_ints = method != "continuous"
+def _result(problem, bits, method):
+    if method == "continuous":
+        return Allocation(
+            bits=tuple(float(b) for b in bits),
+            objective=objective(problem.sizes, problem.scores, bits, problem.n),
+            leading_objective=objective(problem.sizes, problem.scores, bits, problem.n, leading=True),
+            bits_spent=float(np.dot(problem.sizes.astype(np.float64), bits)),
+            budget_bits=problem.budget, method=method, budget_capped=problem.capped,
+        )
+    bits = [int(b) for b in bits]
     return Allocation(
-        bits=tuple(int(b) for b in bits) if as_ints else tuple(float(b) for b in bits),
-        objective=objective(sizes, scores, bits_array, n),
-        leading_objective=objective(sizes, scores, bits_array, n, leading=True),
-        bits_spent=float(np.dot(sizes.astype(np.float64), bits_array)) if not as_ints else int(np.dot(sizes, bits)),
-        budget_bits=budget,
-        method=method,
-        budget_capped=capped,
+        bits=tuple(bits),
+        objective=rounded(exact_objective(problem, bits)),
+        leading_objective=rounded(exact_objective(problem, bits, leading=True)),
+        bits_spent=int(np.dot(problem.sizes, bits)),
+        budget_bits=problem.budget, method=method, budget_capped=problem.capped,
     )
 
 
@@ -175,17 +165,20 @@ def allocate(sizes, scores, budget_bits, n, floors=None, method="exact"):
     Parameters
     ----------
     sizes : sequence of int
-        Weights per layer ``N_l`` (positive integers).
+        Weights per layer ``N_l`` (positive integers; integral floats and
+        numpy integers are accepted).
     scores : sequence of float
         Per-weight scores ``s_l = Delta_l**2 G_l / N_l`` up to a common factor
-        (finite, ``>= 0``).
+        (finite, ``>= 0``; floats, numpy numbers or Fractions, used exactly
+        as given by ``"exact"`` and ``"greedy"``).
     budget_bits : float
         Total protected bits ``B``; the constraint is ``sum_l N_l k_l <= B``.
         Above ``n N`` it is capped (with a warning and ``budget_capped``).
     n : int
-        Bits per weight.
+        Bits per weight, in ``1..32``.
     floors : sequence of int, optional
-        Minimum ``k_l`` per layer (Algorithm 1's residual floors), in ``0..n``.
+        Minimum ``k_l`` per layer (Algorithm 1's residual floors), integers in
+        ``0..n``.
     method : {"exact", "greedy", "continuous", "uniform"}
         See the module docstring.
 
@@ -207,105 +200,20 @@ def allocate(sizes, scores, budget_bits, n, floors=None, method="exact"):
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    sizes, scores, budget, n, floors, capped = _check_problem(sizes, scores, budget_bits, n, floors)
+    problem = check_problem(sizes, scores, budget_bits, n, floors)
     solver = {"exact": _exact, "greedy": _greedy, "continuous": _continuous, "uniform": _uniform}[method]
-    bits = solver(sizes, scores, budget, n, floors)
-    return _result(sizes, scores, bits, n, budget, method, capped)
+    return _result(problem, solver(problem), method)
 
 
-def _gains(scores, n):
-    """Variance reduction per bit of cost of each layer's next bit, ``s_l 3 4**(n-k-1)``, per k."""
-    k = np.arange(n, dtype=np.float64)
-    drop = cf.protection_cost(float(n), k) - cf.protection_cost(float(n), k + 1)
-    return scores[:, None] * drop[None, :]
+def _greedy(problem):
+    weights, ratios, capacity = chains(problem)
+    return problem.floors + np.array(_exact_knapsack.greedy(weights, ratios, capacity), dtype=np.int64)
 
 
-def _greedy(sizes, scores, budget, n, floors):
-    bits = floors.copy()
-    remaining = budget - float(sizes @ floors)
-    per_bit = _gains(scores, n)
-    active = bits < n
-    while True:
-        fits = active & (sizes <= remaining)
-        if not fits.any():
-            return bits
-        candidates = np.flatnonzero(fits)
-        best = candidates[np.argmax(per_bit[candidates, bits[candidates]])]
-        bits[best] += 1
-        remaining -= sizes[best]
-        active[best] = bits[best] < n
-
-
-def _exact(sizes, scores, budget, n, floors):
-    """Optimal integer allocation: reduced-cost fixing, then a zero-gap MILP on the rest (HiGHS).
-
-    Each extra bit ``(l, j)`` (from ``j`` to ``j + 1`` protected bits) is a
-    knapsack item of weight ``N_l`` and gain ``N_l s_l 3 4**(n-j-1)``. With
-    ``UB`` the LP-relaxation optimum, ``lambda`` its critical gain per bit and
-    ``LB`` the gain of the greedy allocation (feasible), an item whose reduced
-    cost ``|g - lambda w|`` exceeds ``UB - LB`` takes the same value in every
-    optimum (LP duality), so it is fixed; only the remaining core goes to
-    branch and bound.
-    """
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    layer, level = np.nonzero(np.arange(n)[None, :] >= floors[:, None])
-    if layer.size == 0:
-        return floors.copy()
-    gains = _gains(scores, n)[layer, level] * sizes[layer]
-    weights = sizes[layer].astype(np.float64)
-    capacity = budget - float(sizes @ floors)
-    greedy = _greedy(sizes, scores, budget, n, floors)
-    lower = float(gains[level < greedy[layer]].sum())
-    upper, critical = _knapsack_lp_bound(gains, weights, capacity)
-    reduced = gains - critical * weights
-    slack = upper - lower + 1e-9 * max(upper, 1e-300)
-    fixed_in, fixed_out = reduced > slack, -reduced > slack
-    core = ~(fixed_in | fixed_out)
-    chosen = fixed_in.astype(np.int64)
-    if core.any():
-        scale = gains[core].max() if gains[core].max() > 0 else 1.0
-        with _silenced_native_stdout():
-            result = milp(
-                c=-gains[core] / scale,
-                integrality=np.ones(int(core.sum())),
-                bounds=Bounds(0, 1),
-                constraints=LinearConstraint(weights[core][None, :], -np.inf, capacity - weights[fixed_in].sum()),
-                options={"mip_rel_gap": 0.0},
-            )
-        if result.status != 0:
-            raise RuntimeError(f"HiGHS did not solve the allocation: {result.message}")
-        chosen[core] = np.rint(result.x).astype(np.int64)
-    extra = np.bincount(layer, weights=chosen, minlength=sizes.size).astype(np.int64)
-    return floors + extra
-
-
-@contextlib.contextmanager
-def _silenced_native_stdout():
-    """Send file descriptor 1 to /dev/null for the duration (the HiGHS MIP solver in some SciPy
-    releases prints a stray debug line from C++ that no option turns off)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as sink:
-            os.dup2(sink.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def _knapsack_lp_bound(gains, weights, capacity):
-    """Optimum of the LP relaxation of a 0-1 knapsack and its critical ratio (Dantzig)."""
-    order = np.argsort(-gains / weights, kind="stable")
-    filled = np.cumsum(weights[order])
-    whole = int(np.searchsorted(filled, capacity, side="right"))
-    if whole == order.size:
-        return float(gains.sum()), 0.0
-    taken = float(gains[order[:whole]].sum())
-    room = capacity - (filled[whole - 1] if whole else 0.0)
-    critical = gains[order[whole]] / weights[order[whole]]
-    return taken + room * critical, float(critical)
+def _exact(problem):
+    """Proven optimal allocation (:func:`qtaml_theory._exact_knapsack.optimum`)."""
+    weights, ratios, capacity = chains(problem)
+    return problem.floors + np.array(_exact_knapsack.optimum(weights, ratios, capacity), dtype=np.int64)
 
 
 def water_filling(sizes, scores, budget_bits, n, floors=None):
@@ -319,11 +227,11 @@ def water_filling(sizes, scores, budget_bits, n, floors=None):
     -------
     ndarray of float
     """
-    sizes, scores, budget, n, floors, _ = _check_problem(sizes, scores, budget_bits, n, floors)
-    return _water_filling(sizes, scores, budget, n, floors)
+    return _water_filling(check_problem(sizes, scores, budget_bits, n, floors))
 
 
-def _water_filling(sizes, scores, budget, n, floors):
+def _water_filling(problem):
+    sizes, scores, budget, n, floors = problem.sizes, problem.scores, problem.budget, problem.n, problem.floors
     positive = scores > 0
     low, high = floors.astype(np.float64), np.full(sizes.size, float(n))
     if not positive.any():
@@ -333,7 +241,9 @@ def _water_filling(sizes, scores, budget, n, floors):
     def levels(c):
         return np.where(positive, np.clip(c + log_scores, low, high), low)
 
-    spent = lambda c: float(sizes @ levels(c))  # noqa: E731
+    def spent(c):
+        return float(sizes @ levels(c))
+
     if spent(n - log_scores[positive].min()) <= budget:
         return levels(n - log_scores[positive].min())
     # Invariant: spending at level lo fits the budget, at hi it does not; return the feasible side.
@@ -346,11 +256,12 @@ def _water_filling(sizes, scores, budget, n, floors):
     return levels(lo)
 
 
-def _continuous(sizes, scores, budget, n, floors):
+def _continuous(problem):
     """The relaxation solved by cvxpy (exponential cone), checked against :func:`water_filling`."""
     import cvxpy as cp
 
-    expected = _water_filling(sizes, scores, budget, n, floors)
+    sizes, scores, budget, n, floors = problem.sizes, problem.scores, problem.budget, problem.n, problem.floors
+    expected = _water_filling(problem)
     positive = scores > 0
     if not positive.any():
         return expected
@@ -362,24 +273,30 @@ def _continuous(sizes, scores, budget, n, floors):
     constraints = [k >= floors, k <= n, fractions @ k <= budget / sizes.sum()]
     if (~positive).any():
         constraints.append(k[~positive] == floors[~positive])
-    problem = cp.Problem(cp.Minimize(cp.log_sum_exp(log_weight + (n - k[positive]) * math.log(4.0))), constraints)
-    problem.solve(solver=cp.CLARABEL)
-    if problem.status not in ("optimal", "optimal_inaccurate") or k.value is None:
-        raise RuntimeError(f"cvxpy did not solve the continuous relaxation: {problem.status}")
+    relaxation = cp.Problem(cp.Minimize(cp.log_sum_exp(log_weight + (n - k[positive]) * math.log(4.0))), constraints)
+    relaxation.solve(solver=cp.CLARABEL)
+    if relaxation.status not in ("optimal", "optimal_inaccurate") or k.value is None:
+        raise RuntimeError(f"cvxpy did not solve the continuous relaxation: {relaxation.status}")
     solved = np.clip(np.asarray(k.value, dtype=np.float64), floors, n)
-    achieved = objective(sizes, scores, solved, n, leading=True)
-    reference = objective(sizes, scores, expected, n, leading=True)
+    unit_scores = _unit_scores(scores)
+    achieved = objective(sizes, unit_scores, solved, n, leading=True)
+    reference = objective(sizes, unit_scores, expected, n, leading=True)
     if not math.isclose(achieved, reference, rel_tol=1e-6):
         raise RuntimeError(f"cvxpy's optimum {achieved} disagrees with the KKT water-filling {reference}")
     return expected
 
 
-def _uniform(sizes, scores, budget, n, floors):
-    for level in range(n, -1, -1):
-        bits = np.maximum(floors, level)
-        if sizes @ bits <= budget:
+def _unit_scores(scores):
+    """Float scores scaled by a power of two so that the largest lies in [0.5, 1) (no overflow downstream)."""
+    return np.ldexp(scores, -math.frexp(scores.max())[1])
+
+
+def _uniform(problem):
+    for level in range(problem.n, -1, -1):
+        bits = np.maximum(problem.floors, level)
+        if problem.sizes @ bits <= problem.budget:
             return bits
-    return floors.copy()
+    return problem.floors.copy()
 
 
 def saturation_ratio(sizes, scores):
@@ -399,7 +316,8 @@ def saturation_ratio(sizes, scores):
     -------
     float
     """
-    sizes, scores, *_ = _check_problem(sizes, scores, 0, 1, None)
+    problem = check_problem(sizes, scores, 0, 1, None)
+    sizes, scores = problem.sizes, problem.scores
     weights = sizes / sizes.sum()
     arithmetic = float(weights @ scores)
     if arithmetic == 0:
@@ -417,7 +335,8 @@ def interior_budget_range(sizes, scores, n):
     ``(beta_low, beta_high)``; empty (``low >= high``) when the scores spread
     over more than ``4**n``.
     """
-    sizes, scores, _, n, *_ = _check_problem(sizes, scores, 0, n, None)
+    problem = check_problem(sizes, scores, 0, n, None)
+    sizes, scores, n = problem.sizes, problem.scores, problem.n
     if np.any(scores == 0):
         raise ValueError("scores must be positive for an interior regime (a zero score pins its layer at 0)")
     weights = sizes / sizes.sum()
@@ -430,12 +349,16 @@ def continuous_ratio(sizes, scores, budget_bits, n):
 
     Uniform-MSP here is continuous too (``k_l = B / N`` for all ``l``), so the
     ratio equals :func:`saturation_ratio` in the interior regime and rises
-    toward 1 outside it.
+    toward 1 outside it. Scores must not all be zero (the ratio is 0/0).
     """
-    sizes, scores, budget, n, floors, _ = _check_problem(sizes, scores, budget_bits, n, None)
-    optimum = _water_filling(sizes, scores, budget, n, floors)
-    uniform = np.full(sizes.size, budget / sizes.sum())
-    return objective(sizes, scores, optimum, n, leading=True) / objective(sizes, scores, uniform, n, leading=True)
+    problem = check_problem(sizes, scores, budget_bits, n, None)
+    if not problem.scores.any():
+        raise ValueError("scores must not all be zero: the ratio of two zero objectives is undefined")
+    optimum = _water_filling(problem)
+    uniform = np.full(problem.sizes.size, problem.budget / problem.sizes.sum())
+    unit_scores = _unit_scores(problem.scores)
+    return (objective(problem.sizes, unit_scores, optimum, problem.n, leading=True)
+            / objective(problem.sizes, unit_scores, uniform, problem.n, leading=True))
 
 
 def integer_ratio(sizes, scores, budget_bits, n):
@@ -443,7 +366,10 @@ def integer_ratio(sizes, scores, budget_bits, n):
 
     Both at the same budget; meaningful at a whole number of bits per weight,
     where Uniform-MSP spends the whole budget (Table 1 and 8 of the paper).
+    Computed exactly and rounded once. Scores must not all be zero.
     """
-    exact = allocate(sizes, scores, budget_bits, n, method="exact")
-    uniform = allocate(sizes, scores, budget_bits, n, method="uniform")
-    return exact.leading_objective / uniform.leading_objective
+    problem = check_problem(sizes, scores, budget_bits, n, None)
+    if not problem.scores.any():
+        raise ValueError("scores must not all be zero: the ratio of two zero objectives is undefined")
+    exact, uniform = _exact(problem), _uniform(problem)
+    return float(exact_objective(problem, exact, leading=True) / exact_objective(problem, uniform, leading=True))

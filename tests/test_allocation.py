@@ -3,6 +3,7 @@
 import itertools
 import math
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from qtaml_theory import derive
 from qtaml_theory.allocation import (
     allocate,
     continuous_ratio,
+    integer_ratio,
     interior_budget_range,
     objective,
     saturation_ratio,
@@ -23,12 +25,28 @@ from qtaml_theory.studies import greedy_gap_study, integer_correction_study
 REL = 1e-9
 
 
+def exact_objective(sizes, scores, bits, n):
+    """Independent reference: sum_l N_l s_l (4**(n-k_l) - 1) in Fractions, scores exactly as stored."""
+    return sum(int(N) * Fraction(float(s)) * (4 ** (n - int(k)) - 1) for N, s, k in zip(sizes, scores, bits))
+
+
 def brute_force(sizes, scores, budget, n, floors):
-    best = math.inf
-    for bits in itertools.product(*[range(f, n + 1) for f in floors]):
-        if np.dot(sizes, bits) <= budget:
-            best = min(best, objective(sizes, scores, bits, n))
+    """The least exact objective over every allocation within the budget (exhaustive enumeration)."""
+    best = None
+    for bits in itertools.product(*[range(int(f), n + 1) for f in floors]):
+        if sum(int(N) * k for N, k in zip(sizes, bits)) <= budget:
+            value = exact_objective(sizes, scores, bits, n)
+            best = value if best is None else min(best, value)
     return best
+
+
+def assert_exact_optimum(sizes, scores, budget, n, floors):
+    result = allocate(sizes, scores, budget, n, floors, method="exact")
+    assert all(int(f) <= k <= n for f, k in zip(floors, result.bits))
+    assert result.bits_spent == sum(int(N) * k for N, k in zip(sizes, result.bits)) <= budget
+    achieved = exact_objective(sizes, scores, result.bits, n)
+    assert achieved == brute_force(sizes, scores, budget, n, floors)
+    assert result.objective == float(achieved)
 
 
 @st.composite
@@ -45,10 +63,68 @@ def problems(draw):
 
 @given(problems())
 def test_exact_equals_brute_force(problem):
-    sizes, scores, budget, n, floors = problem
-    result = allocate(sizes, scores, budget, n, floors, method="exact")
-    optimum = brute_force(sizes, scores, budget, n, floors)
-    assert result.objective == pytest.approx(optimum, rel=REL, abs=1e-12)
+    assert_exact_optimum(*problem)
+
+
+def random_instance(rng):
+    """Scores 1e-6..1e6 (some zero, some equal), sizes 1..1e6 (some equal, some tiny), floors, n 2..16."""
+    layers = int(rng.integers(1, 4))
+    n = int(rng.integers(2, 17))
+    if rng.random() < 0.3:
+        sizes = [int(s) for s in rng.integers(1, 20, layers)]
+    else:
+        sizes = [int(s) for s in np.rint(10 ** rng.uniform(0, 6, layers))]
+    scores = [float(s) for s in 10 ** rng.uniform(-6, 6, layers)]
+    if rng.random() < 0.2:
+        scores = [scores[0]] * layers
+    if rng.random() < 0.2:
+        sizes = [sizes[0]] * layers
+    if rng.random() < 0.2:
+        scores[int(rng.integers(layers))] = 0.0
+    floors = [int(f) for f in rng.integers(0, n + 1, layers)] if rng.random() < 0.5 else [0] * layers
+    floor_cost, total = int(np.dot(sizes, floors)), n * sum(sizes)
+    budget = int(rng.integers(floor_cost, total + 1))
+    if rng.random() < 0.2:
+        budget = float(min(total, budget + rng.random()))
+    return sizes, scores, budget, n, floors
+
+
+def test_exact_is_optimal_on_thousands_of_random_instances():
+    """3,000 instances against exhaustive enumeration, objectives compared exactly (no tolerance).
+
+    The old solver (HiGHS with a relative gap) failed about 3% of such instances.
+    """
+    rng = np.random.default_rng(12)
+    for _ in range(3000):
+        assert_exact_optimum(*random_instance(rng))
+
+
+@pytest.mark.slow
+def test_exact_is_optimal_on_more_layers():
+    rng = np.random.default_rng(13)
+    for _ in range(200):
+        layers, n = int(rng.integers(4, 7)), int(rng.integers(2, 5))
+        sizes = [int(s) for s in np.rint(10 ** rng.uniform(0, 6, layers))]
+        scores = [float(s) for s in 10 ** rng.uniform(-6, 6, layers)]
+        floors = [int(f) for f in rng.integers(0, 2, layers)]
+        budget = int(rng.integers(int(np.dot(sizes, floors)), n * sum(sizes) + 1))
+        assert_exact_optimum(sizes, scores, budget, n, floors)
+
+
+def test_exact_fixes_the_reported_non_optimal_allocation():
+    """Issue 12: HiGHS's relative gap returned (3, 4, 0, 3); (3, 5, 0, 3) is better and fits."""
+    sizes, n, floors = [64, 2, 13, 8], 6, np.array([0, 2, 0, 1])
+    scores = [563.1888477761797, 0.006714808733565198, 0.002962509055848372, 0.8198107049201123]
+    result = allocate(sizes, scores, 227, n, floors=floors)
+    assert result.bits == (3, 5, 0, 3)
+    assert exact_objective(sizes, scores, (3, 5, 0, 3), n) < exact_objective(sizes, scores, (3, 4, 0, 3), n)
+    assert_exact_optimum(sizes, scores, 227, n, floors)
+
+
+def test_exact_is_deterministic_on_ties():
+    sizes, scores = [7, 7, 7, 7], [1.0, 1.0, 1.0, 1.0]
+    results = {allocate(sizes, scores, 7 * 6, 4).bits for _ in range(3)}
+    assert len(results) == 1 and sum(next(iter(results))) == 6
 
 
 @given(problems())
@@ -151,6 +227,47 @@ def test_budget_above_the_total_is_capped_and_said():
     assert any("capped" in str(w.message) for w in caught)
 
 
+def test_huge_scores_allocate_as_scaled_ones_and_report_an_infinite_objective():
+    """Scores of 1e308 (issue 12): the allocation is invariant under an exact power-of-two scaling."""
+    sizes, floors = [64, 2, 13, 8], [0, 2, 0, 1]
+    scores = [1e308, 0.006714808733565198, 1e-6, 0.8198107049201123]
+    scaled = [math.ldexp(s, -1000) for s in scores]  # exact: every product stays a normal double
+    assert all(math.ldexp(s, 1000) == t for s, t in zip(scaled, scores))
+    assert_exact_optimum(sizes, scaled, 227, 6, floors)
+    for method in ("exact", "greedy"):
+        huge = allocate(sizes, scores, 227, 6, floors, method=method)
+        assert huge.bits == allocate(sizes, scaled, 227, 6, floors, method=method).bits
+        assert math.isinf(huge.objective) and math.isinf(huge.leading_objective)
+    assert continuous_ratio(sizes, scores, 227, 6) == pytest.approx(continuous_ratio(sizes, scaled, 227, 6),
+                                                                     rel=1e-12, abs=0)
+    assert integer_ratio(sizes, scores, 2 * sum(sizes), 6) == integer_ratio(sizes, scaled, 2 * sum(sizes), 6)
+
+
+def test_numpy_numbers_fractions_and_integral_floats_are_accepted():
+    reference = allocate([10, 20], [1.0, 0.25], 40, 4, floors=[1, 0])
+    for sizes, scores, budget, n, floors in [
+        (np.array([10, 20]), np.array([1.0, 0.25], dtype=np.float32), np.float32(40), np.int64(4), np.array([1, 0])),
+        ([10.0, Fraction(20)], [Fraction(1), Fraction(1, 4)], Fraction(81, 2), 4, [1.0, np.int8(0)]),
+        ([10, 20], [np.float64(1.0), 0.25], np.int32(40), 4, [Fraction(1), 0]),
+    ]:
+        assert allocate(sizes, scores, budget, n, floors=floors).bits == reference.bits
+    assert objective([10, 20], [Fraction(1, 3), 1.0], [np.int64(1), 2.0], 4) == float(
+        10 * Fraction(1, 3) * 63 + 20 * 15)
+
+
+@pytest.mark.parametrize("bits", [[5, 0], [-1, 0], [0, 4.5], [math.nan, 0], [1]])
+def test_objective_refuses_bits_outside_0_to_n(bits):
+    with pytest.raises(ValueError, match=r"bits must be 2 numbers in 0\.\.4"):
+        objective([3, 4], [1.0, 1.0], bits, 4)
+
+
+def test_ratios_refuse_all_zero_scores():
+    with pytest.raises(ValueError, match="scores must not all be zero"):
+        continuous_ratio([3, 4], [0.0, 0.0], 8, 4)
+    with pytest.raises(ValueError, match="scores must not all be zero"):
+        integer_ratio([3, 4], [0.0, 0.0], 7, 4)
+
+
 INVALID = [
     ("size zero", dict(sizes=[0, 3]), r"sizes must be positive integers"),
     ("size fractional", dict(sizes=[2.5, 3]), r"sizes must be positive integers"),
@@ -159,6 +276,14 @@ INVALID = [
     ("score count", dict(scores=[1.0]), r"scores must have one entry per layer"),
     ("floor above n", dict(floors=[9, 0]), r"floors must be integers in 0\.\.8"),
     ("floor negative", dict(floors=[-1, 0]), r"floors must be integers in 0\.\.8"),
+    ("floor fractional", dict(floors=[1.7, 0]), r"floors must be integers in 0\.\.8"),
+    ("floor Fraction", dict(floors=[Fraction(3, 2), 0]), r"floors must be integers in 0\.\.8"),
+    ("floor count", dict(floors=[1, 0, 0]), r"floors must be 2 integers in 0\.\.8"),
+    ("score string", dict(scores=["1", 1.0]), r"scores must be finite and >= 0"),
+    ("score NaN", dict(scores=[math.nan, 1.0]), r"scores must be finite and >= 0"),
+    ("score beyond doubles", dict(scores=[Fraction(10) ** 400, 1.0]), r"scores must be finite and >= 0"),
+    ("size bool", dict(sizes=[True, 3]), r"sizes must be positive integers"),
+    ("budget string", dict(budget_bits="20"), r"budget_bits must be a finite number"),
     ("budget below floors", dict(floors=[2, 2], budget_bits=10), r"short by 10 bits"),
     ("budget NaN", dict(budget_bits=math.nan), r"budget_bits must be a finite number"),
     ("n zero", dict(n=0), r"n must be an integer in 1\.\.32"),
