@@ -16,8 +16,11 @@ Sampling, for every configuration:
 from __future__ import annotations
 
 import math
+import sys
+from functools import lru_cache
 
 import numpy as np
+from tqdm import tqdm
 
 from . import derive
 from .allocation import allocate, integer_ratio, interior_budget_range, saturation_ratio
@@ -35,12 +38,23 @@ def random_configuration(layers, rng):
     return sizes, scores
 
 
-def integer_correction_study(layer_counts=TABLE7_LAYERS, configs=200, n=8, seed=0, progress=None):
+@lru_cache(maxsize=1)
+def _rounding_bound():
+    """A.13's symmetric bound as a float, derived once per process (the SymPy solve takes seconds)."""
+    return float(derive.integer_rounding_bound())
+
+
+def integer_correction_study(layer_counts=TABLE7_LAYERS, configs=200, n=8, seed=0, progress=False):
     """Table 7: the worst ratio of the integer optimum to the continuous optimum.
 
     For each layer count, ``configs`` random configurations at a random interior
     budget; the ratio is of leading-order objectives (Thm 4.6's setting),
     integer ``"exact"`` over ``"continuous"`` at the same budget.
+
+    Parameters
+    ----------
+    progress : bool
+        Show a progress bar (tqdm, on stderr) over the configurations.
 
     Returns
     -------
@@ -51,12 +65,12 @@ def integer_correction_study(layer_counts=TABLE7_LAYERS, configs=200, n=8, seed=
         at the whole number of bits per weight nearest the middle of the interior
         range) over the ``integer_configs`` configurations that have one.
     """
-    bound = float(derive.integer_rounding_bound())
+    bound = _rounding_bound()
     rng = np.random.default_rng(seed)
     rows = []
+    bar = tqdm(total=len(layer_counts) * configs, desc="Table 7", unit="config", disable=not progress, file=sys.stderr)
     for layers in layer_counts:
-        if progress:
-            progress(f"Table 7: L = {layers}")
+        bar.set_postfix(L=layers)
         ratios, rhos, integer_rhos = [], [], []
         for _ in range(configs):
             sizes, scores = random_configuration(layers, rng)
@@ -69,11 +83,17 @@ def integer_correction_study(layer_counts=TABLE7_LAYERS, configs=200, n=8, seed=
             whole = range(math.ceil(low), math.floor(high) + 1)
             if len(whole):
                 integer_rhos.append(integer_ratio(sizes, scores, whole[len(whole) // 2] * int(sizes.sum()), n))
+            bar.update()
         rows.append({"layers": layers, "configs": configs, "worst": max(ratios), "median": float(np.median(ratios)),
                      "mean_rho": float(np.mean(rhos)), "bound": bound, "trivial": 4.0,
                      "mean_rho_integer": float(np.mean(integer_rhos)) if integer_rhos else math.nan,
                      "integer_configs": len(integer_rhos)})
+    bar.close()
     return rows
+
+
+#: The allocators whose monotonicity in the budget :func:`greedy_gap_study` measures.
+_ALLOCATORS = ("greedy", "exact", "continuous")
 
 
 def _monotone(allocations):
@@ -82,8 +102,14 @@ def _monotone(allocations):
     return bool(np.all(np.diff(bits, axis=0) >= 0))
 
 
-def greedy_gap_study(layer_counts=(3, 10, 30), instances=200, sweeps=20, budgets=25, n=8, seed=0, progress=None):
+def greedy_gap_study(layer_counts=(3, 10, 30), instances=200, sweeps=20, budgets=25, n=8, seed=0,
+                     progress=False):
     """How far Algorithm 1's greedy is from the exact optimum, and whether allocations are monotone in B.
+
+    Parameters
+    ----------
+    progress : bool
+        Show a progress bar (tqdm, on stderr) over the allocations computed.
 
     Returns
     -------
@@ -98,9 +124,11 @@ def greedy_gap_study(layer_counts=(3, 10, 30), instances=200, sweeps=20, budgets
     """
     rng = np.random.default_rng(seed)
     rows = []
+    per_layer_count = 2 * instances + len(_ALLOCATORS) * budgets * sweeps
+    bar = tqdm(total=len(layer_counts) * per_layer_count, desc="greedy vs exact", unit="allocation",
+               disable=not progress, file=sys.stderr)
     for layers in layer_counts:
-        if progress:
-            progress(f"greedy vs exact: L = {layers}")
+        bar.set_postfix(L=layers)
         gaps = []
         for _ in range(instances):
             sizes, scores = random_configuration(layers, rng)
@@ -108,15 +136,18 @@ def greedy_gap_study(layer_counts=(3, 10, 30), instances=200, sweeps=20, budgets
             exact = allocate(sizes, scores, budget, n, method="exact").objective
             greedy = allocate(sizes, scores, budget, n, method="greedy").objective
             gaps.append((greedy - exact) / exact if exact > 0 else 0.0)
+            bar.update(2)
         gaps = np.array(gaps)
         worse = gaps[gaps > 1e-12]
-        monotone = {"greedy": 0, "exact": 0, "continuous": 0}
+        monotone = dict.fromkeys(_ALLOCATORS, 0)
         for _ in range(sweeps):
             sizes, scores = random_configuration(layers, rng)
             grid = np.linspace(0, n * sizes.sum(), budgets).astype(np.int64)
             for method in monotone:
                 monotone[method] += _monotone([allocate(sizes, scores, int(b), n, method=method) for b in grid])
+            bar.update(len(_ALLOCATORS) * budgets)
         rows.append({"layers": layers, "instances": instances, "suboptimal": worse.size / instances,
                      "max_gap": float(gaps.max()), "median_gap": float(np.median(worse)) if worse.size else 0.0,
                      **{f"{method}_monotone": count / sweeps for method, count in monotone.items()}})
+    bar.close()
     return rows

@@ -1,6 +1,7 @@
 """The report: data rows, renderers, and the CLI end to end (LaTeX compiled with pdflatex)."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,11 +10,15 @@ import pytest
 
 from qtaml_theory.report import latex, markdown
 from qtaml_theory.report.__main__ import main
+from qtaml_theory.report.cli import write_atomically
 from qtaml_theory.report.rows import encoding_drift_rows, moment_grid_rows, msb_share_rows
+from qtaml_theory.studies import greedy_gap_study, integer_correction_study
 from qtaml_theory.theorems import THEOREMS
 from qtaml_theory.verify import FALSE_ALARM, z_threshold
 
 REPORT_MC_SIZE = 20_000
+#: A tqdm bar that has finished: counts, then [elapsed<remaining, rate].
+FINISHED_BAR = r"100%\|[^\n\r]*\| (\d+)/\1 \[\d\d:\d\d<\d\d:\d\d"
 
 
 @pytest.mark.parametrize("theorem", THEOREMS, ids=[f"{t.label} {t.title}" for t in THEOREMS])
@@ -58,8 +63,13 @@ def test_variance_rows_single_out_sign_magnitude():
                     "sign magnitude": "no"}
 
 
-def test_cli_writes_markdown(tmp_path):
+def test_cli_writes_markdown(tmp_path, capsys):
+    """Also: progress bars (counts, time left) on stderr for the long parts; stdout lists the files written."""
     assert main(["--out", str(tmp_path), "--format", "md", "--mc-size", "2000", "--allocation-configs", "2"]) == 0
+    captured = capsys.readouterr()
+    for part in ("theorem checks", "Table 7", "greedy vs exact"):
+        assert re.search(part + ": " + FINISHED_BAR, captured.err), part
+    assert sorted(captured.out.split()) == sorted(str(path) for path in tmp_path.iterdir())
     text = (tmp_path / "report.md").read_text()
     assert "## Theorem checks" in text and "Thm 3.2" in text and "NO" not in text
     assert "![figure_log_p_thickness](figure_log_p_thickness.png)" in text
@@ -76,14 +86,16 @@ def test_renderers_escape_and_format():
     assert "| x_1 & y | 1.5e-07 |" in markdown.render_table(table)
 
 
-def test_a_failed_render_leaves_no_output(tmp_path, monkeypatch):
+def test_a_failed_render_leaves_no_output(tmp_path, monkeypatch, capsys):
+    """Also: ``--quiet`` leaves stderr empty (no progress bars)."""
     def broken(*arguments):
         raise RuntimeError("renderer failed")
 
     monkeypatch.setattr("qtaml_theory.report.__main__.render", broken)
     with pytest.raises(RuntimeError):
-        main(["--out", str(tmp_path / "out"), "--mc-size", "2000", "--allocation-configs", "2"])
+        main(["--out", str(tmp_path / "out"), "--mc-size", "2000", "--allocation-configs", "2", "--quiet"])
     assert not (tmp_path / "out").exists()
+    assert capsys.readouterr().err == ""
 
 
 def test_cli_end_to_end_compiles_with_pdflatex(tmp_path):
@@ -103,3 +115,95 @@ def test_cli_end_to_end_compiles_with_pdflatex(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     assert (out / "main.pdf").stat().st_size > 10_000
 
+
+
+# -- the command line, tried as a new user would, and its files ---------------------------------------------
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the report starts computing (every check must come first)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report started before its arguments were checked")
+
+    monkeypatch.setattr("qtaml_theory.report.__main__.build_tables", refuse)
+
+
+def refused(argv, capsys):
+    """Run the CLI on ``argv``; return its error message (exit status 2, nothing on stdout)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2 and captured.out == ""
+    return captured.err
+
+
+def test_an_experiments_folder_without_results_is_refused(tmp_path, capsys, no_work):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    message = refused(["--out", str(tmp_path / "report"), "--experiments", str(empty)], capsys)
+    assert str(empty) in message and "results.json" in message and "python -m qtaml_tac.experiments" in message
+    (empty / "results.json").write_text("[]")
+    message = refused(["--out", str(tmp_path / "report"), "--experiments", str(empty)], capsys)
+    assert "has no table_exp_*.tex" in message and "has no results.json" not in message
+    message = refused(["--experiments", str(tmp_path / "missing")], capsys)
+    assert "is not a folder" in message
+    assert not (tmp_path / "report").exists()
+
+
+def test_an_out_that_cannot_hold_files_is_refused_before_any_work(tmp_path, capsys, no_work, monkeypatch):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert "is a file" in refused(["--out", str(a_file)], capsys)
+    assert "which is a file" in refused(["--out", str(a_file / "report")], capsys)
+    assert a_file.read_text() == "mine"
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root may write anywhere: let os.access answer as it does for a user
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path) == str(locked)
+                            else real(path, mode, **kw))
+    assert "cannot write in" in refused(["--out", str(locked / "report")], capsys)
+
+
+@pytest.mark.parametrize("seed", ["-1", "0.5", "x"])
+def test_a_seed_that_is_not_a_non_negative_integer_is_refused_by_the_parser(capsys, no_work, seed):
+    message = refused(["--seed", seed], capsys)
+    assert "--seed" in message and "non-negative integer" in message
+
+
+def test_the_studies_show_a_progress_bar_and_give_the_same_rows(capsys):
+    """The bar (counts, time left) goes to stderr and changes nothing in the rows; off by default."""
+    quiet = integer_correction_study(layer_counts=(2, 3), configs=2, seed=5)
+    assert capsys.readouterr().err == ""
+    assert integer_correction_study(layer_counts=(2, 3), configs=2, seed=5, progress=True) == quiet
+    assert re.search(r"Table 7: " + FINISHED_BAR, capsys.readouterr().err).group(1) == "4"
+    quiet = greedy_gap_study(layer_counts=(3,), instances=2, sweeps=1, budgets=4, seed=5)
+    assert greedy_gap_study(layer_counts=(3,), instances=2, sweeps=1, budgets=4, seed=5, progress=True) == quiet
+    assert re.search(r"greedy vs exact: " + FINISHED_BAR, capsys.readouterr().err).group(1) == str(2 * 2 + 3 * 4)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_are_written_with_the_umask_permissions(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        write_atomically(tmp_path / "deep" / "table.tex", "text")
+        write_atomically(tmp_path / "figure.pdf", b"%PDF")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "deep" / "table.tex").read_text() == "text" and (tmp_path / "figure.pdf").read_bytes() == b"%PDF"
+    assert {(path.stat().st_mode & 0o777) for path in (tmp_path / "deep" / "table.tex", tmp_path / "figure.pdf")} \
+        == {0o666 & ~umask}
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "main.tex"
+    target.write_text("old")
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(target, "new")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["main.tex"]
