@@ -27,6 +27,7 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
     Examples
     --------
     >>> from torch import nn
+    >>> from qtaml_tac.modes import evaluation_mode
     >>> model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)).train()
     >>> with evaluation_mode(model):
     ...     model[1].training
