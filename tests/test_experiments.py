@@ -2,12 +2,15 @@
 
 Runs ``python -m qtaml_tac.experiments all --quick`` once (about half a minute,
 models trained into a temporary cache) and checks the records, figures and
-tables, then resumption and reproducibility on one experiment.
+tables, then resumption and reproducibility on one experiment, and the command
+line as a new user meets it: bad arguments and files refused before any work,
+progress bars on stderr, file permissions from the umask.
 """
 
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -15,6 +18,7 @@ import pytest
 
 from qtaml_tac.experiments import EXPERIMENTS, run_experiments
 from qtaml_tac.experiments import runner
+from qtaml_tac.experiments.__main__ import main
 
 FIELDS = {"experiment", "model", "method", "p", "budget_fraction", "allocation", "accuracy_mean", "accuracy_std",
           "ci95", "trials", "clean_accuracy"}
@@ -24,9 +28,9 @@ FIELDS = {"experiment", "model", "method", "p", "budget_fraction", "allocation",
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("experiments")
     environment = {**os.environ, "QTAML_CACHE": str(tmp_path_factory.mktemp("cache"))}
-    subprocess.run([sys.executable, "-m", "qtaml_tac.experiments", "all", "--quick", "--out", str(out)],
-                   check=True, capture_output=True, text=True, env=environment)
-    return out, json.loads((out / "results.json").read_text())
+    process = subprocess.run([sys.executable, "-m", "qtaml_tac.experiments", "all", "--quick", "--out", str(out)],
+                             check=True, capture_output=True, text=True, env=environment)
+    return out, json.loads((out / "results.json").read_text()), process
 
 
 def model_records(records):
@@ -34,7 +38,7 @@ def model_records(records):
 
 
 def test_every_model_record_has_the_public_fields(quick_run):
-    _, records = quick_run
+    _, records, _ = quick_run
     points = model_records(records)
     assert {r["experiment"] for r in points} == {"5.2", "5.3", "5.4", "5.5", "5.6", "5.7", "5.8", "5.9", "directional"}
     for record in points:
@@ -44,7 +48,7 @@ def test_every_model_record_has_the_public_fields(quick_run):
 
 
 def test_uncompensated_accuracy_collapses_at_p_0_10(quick_run):
-    _, records = quick_run
+    _, records, _ = quick_run
     collapsed = [r for r in model_records(records) if r["method"] == "uncompensated" and r["p"] == 0.10
                  and r["faults"] == "symmetric"]
     assert collapsed
@@ -53,7 +57,7 @@ def test_uncompensated_accuracy_collapses_at_p_0_10(quick_run):
 
 def test_tac_is_at_least_uniform_msp_at_equal_budget(quick_run):
     """Within two standard errors of the paired difference's parts (5 trials per point)."""
-    _, records = quick_run
+    _, records, _ = quick_run
     pairs = 0
     for experiment in ("5.2", "5.5", "5.6"):
         points = [r for r in model_records(records) if r["experiment"] == experiment]
@@ -68,14 +72,14 @@ def test_tac_is_at_least_uniform_msp_at_equal_budget(quick_run):
 
 
 def test_rho_star_is_below_one_for_every_architecture(quick_run):
-    _, records = quick_run
+    _, records, _ = quick_run
     rho = [r for r in records if r.get("experiment") == "rho"]
     assert {r["model"] for r in rho} == {"smallcnn", "widecnn", "deepcnn", "rescnn", "transformer"}
     assert all(0 < r["rho_star"] < 1 and r["rho_star"] <= r["rho_integer"] * (1 + 1e-9) for r in rho)
 
 
 def test_figures_and_tables_are_written(quick_run):
-    out, _ = quick_run
+    out, _, _ = quick_run
     for name in ("exp_5_1_distribution", "exp_5_2_accuracy_vs_overhead", "exp_5_3_allocation", "exp_5_4_mismatch",
                  "exp_5_6_transformer_pareto", "exp_5_9_scoring"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").stat().st_size > 1000
@@ -99,7 +103,7 @@ def test_reruns_resume_and_reproduce(tmp_path, monkeypatch):
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="experiment must be one of"):
         run_experiments(["5.10"], tmp_path)
-    with pytest.raises(ValueError, match="trials must be at least 2"):
+    with pytest.raises(ValueError, match="trials must be an integer of at least 2"):
         run_experiments(["5.8"], tmp_path, trials=1)
     assert set(EXPERIMENTS) == {"5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7", "5.8", "5.9", "rho", "directional",
                                 "minilm"}
@@ -108,7 +112,7 @@ def test_bad_arguments_are_refused(tmp_path):
 def test_the_report_includes_the_experiment_tables(quick_run, tmp_path):
     import shutil
 
-    out, _ = quick_run
+    out, _, _ = quick_run
     report = tmp_path / "report"
     subprocess.run([sys.executable, "-m", "qtaml_theory.report", "--out", str(report), "--experiments", str(out),
                     "--mc-size", "2000", "--allocation-configs", "2"], check=True, capture_output=True, text=True)
@@ -121,3 +125,111 @@ def test_the_report_includes_the_experiment_tables(quick_run, tmp_path):
     result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"], cwd=report,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+# -- the command line, tried as a new user would -------------------------------------------------------------
+
+#: A tqdm bar that has finished: counts, then [elapsed<remaining, rate].
+FINISHED_BAR = r"100%\|[^\n\r]*\| (\d+)/\1 \[\d\d:\d\d<\d\d:\d\d"
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a sweep starts (every check must come before the Dask client)."""
+    import qtaml_tac.experiments as experiments
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the run started before its arguments were checked")
+
+    monkeypatch.setattr(experiments, "dask_client", refuse)
+
+
+def refused(argv, capsys):
+    """Run the CLI on ``argv``; return its error message (it must exit with status 2 and write nothing to stdout)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2 and captured.out == ""
+    return captured.err
+
+
+@pytest.mark.parametrize("content", ["{not json", "", "\xff\xfe", '{"records": []}', "[1, 2]", '[{"p": 0.1}]',
+                                     '[{"key": 3}]'],
+                         ids=["corrupt", "empty", "binary", "object", "numbers", "no key", "key not a string"])
+def test_a_results_file_of_another_shape_is_refused_and_left_untouched(tmp_path, capsys, no_work, content):
+    results = tmp_path / "results.json"
+    results.write_bytes(content.encode("latin-1"))
+    before = results.read_bytes()
+    message = refused(["5.8", "--quick", "--out", str(tmp_path)], capsys)
+    assert str(results) in message and "left untouched" in message and "move it away" in message
+    assert "Traceback" not in message
+    assert results.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+    with pytest.raises(ValueError, match="left untouched"):
+        run_experiments(["5.8"], tmp_path, quick=True)
+
+
+def test_an_out_that_cannot_hold_files_is_refused_before_any_work(tmp_path, capsys, no_work):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert "is a file" in refused(["5.8", "--quick", "--out", str(a_file)], capsys)
+    message = refused(["5.8", "--quick", "--out", str(a_file / "below")], capsys)
+    assert str(a_file) in message and "which is a file" in message
+    assert a_file.read_text() == "mine"
+
+
+def test_a_read_only_out_is_refused_before_any_work(tmp_path, capsys, no_work, monkeypatch):
+    """A folder without write permission; root may write anywhere, so there ``os.access`` answers as for a user."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() == 0:
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path) == str(locked)
+                            else real(path, mode, **kw))
+    for out in (locked, locked / "new"):
+        message = refused(["5.8", "--quick", "--out", str(out)], capsys)
+        assert "--out" in message and "cannot write in" in message and str(locked) in message
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", ["-1", "1.5", "one"])
+def test_a_seed_that_is_not_a_non_negative_integer_is_refused_by_the_parser(capsys, no_work, seed):
+    message = refused(["5.8", "--seed", seed], capsys)
+    assert "--seed" in message and "non-negative integer" in message
+
+
+@pytest.mark.parametrize("field, value, message", [("seed", -1, "seed must be an integer of at least 0"),
+                                                   ("seed", 1.5, "seed must be an integer of at least 0"),
+                                                   ("trials", 2.5, "trials must be an integer of at least 2")])
+def test_run_experiments_refuses_a_bad_seed_or_trials(tmp_path, no_work, field, value, message):
+    with pytest.raises(ValueError, match=message):
+        run_experiments(["5.8"], tmp_path, **{field: value})
+
+
+def test_progress_is_a_tqdm_bar_on_stderr_and_quiet_turns_it_off(tmp_path, capsys):
+    """A small sweep: bars with counts and the time left on stderr; stdout and results.json unaffected."""
+    assert main(["5.8", "--quick", "--trials", "2", "--seed", "4", "--out", str(tmp_path / "loud")]) == 0
+    loud = capsys.readouterr()
+    assert re.search(r"5\.8: plans: " + FINISHED_BAR, loud.err)
+    assert re.search(r"5\.8: points: " + FINISHED_BAR, loud.err)
+    assert re.fullmatch(r"\d+ records in \S+results\.json \(\d+ s\)\n", loud.out)
+    assert main(["5.8", "--quick", "--trials", "2", "--seed", "4", "--quiet", "--out", str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr()
+    assert "%|" not in quiet.err and "points" not in quiet.err
+    assert (tmp_path / "loud" / "results.json").read_bytes() == (tmp_path / "quiet" / "results.json").read_bytes()
+
+
+def test_every_output_file_has_the_umask_permissions(quick_run):
+    """Files are created as any tool creates them (0o666 less the umask), not 0o600."""
+    out, _, _ = quick_run
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in out.iterdir()}
+    assert modes and all(mode == 0o666 & ~umask for mode in modes.values()), modes
+    assert not [path.name for path in out.iterdir() if path.name.startswith(".")]  # no temporary file left
+
+
+def test_the_quick_run_shows_progress_on_stderr_only(quick_run):
+    _, records, process = quick_run
+    assert re.search(r"5\.2: points: " + FINISHED_BAR, process.stderr)
+    assert re.search(r"rho: plans: " + FINISHED_BAR, process.stderr)
+    assert process.stdout.startswith(f"{len(records)} records in ") and process.stdout.count("\n") == 1

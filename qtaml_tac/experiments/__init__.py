@@ -11,9 +11,11 @@ finished points are not recomputed.
 
 from __future__ import annotations
 
+import numbers
 import sys
 from contextlib import contextmanager
-from pathlib import Path
+
+from qtaml_theory.report.cli import check_output_folder
 
 from .runner import Results
 from .sections import EXPERIMENTS, Context
@@ -64,14 +66,31 @@ def dask_client(workers=None, scheduler=None, client=None):
         yield owned
 
 
+def _whole(value, name, low):
+    """``value`` as an int, or a ValueError naming ``name`` unless it is a whole number at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+    return int(value)
+
+
 def run_experiments(names, out="experiments", quick=False, trials=None, seed=0, workers=None, scheduler=None,
-                    client=None):
+                    client=None, progress=True):
     """Run experiments ``names`` (or ``["all"]``) into ``out``; returns the results store.
 
     Points run on Dask (see :func:`dask_client`): in-process by default,
     ``workers=N`` for a local cluster, ``scheduler=ADDRESS`` for an existing one,
     or a ``client`` of your own (e.g. from dask-jobqueue). Results do not depend
-    on which.
+    on which. With ``progress``, tqdm bars on stderr count the plans and points
+    of each experiment and estimate the time left; results are the same either way.
+
+    Raises
+    ------
+    ValueError
+        Before any work: unknown experiments, ``trials`` below 2, a ``seed``
+        that is not an integer of at least 0, an ``out`` that is a file or
+        cannot be written in, an ``out/results.json`` that is not one this
+        command wrote (named in the message and left untouched), and the
+        errors of :func:`dask_client`.
     """
     names = list(PAPER_EXPERIMENTS) if "all" in names else list(names)
     unknown = [n for n in names if n not in EXPERIMENTS]
@@ -79,13 +98,12 @@ def run_experiments(names, out="experiments", quick=False, trials=None, seed=0, 
         raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)} or 'all', got {unknown}")
     if not names:
         raise ValueError("a sweep with no points: name at least one experiment")
-    trials = (QUICK_TRIALS if quick else DEFAULT_TRIALS) if trials is None else trials
-    if trials < 2:
-        raise ValueError(f"trials must be at least 2, got {trials}")
-    out = Path(out)
+    trials = _whole((QUICK_TRIALS if quick else DEFAULT_TRIALS) if trials is None else trials, "trials", 2)
+    seed = _whole(seed, "seed", 0)
+    out = check_output_folder(out)
     results = Results(out)
     with dask_client(workers, scheduler, client) as active:
-        context = Context(out, results, quick, trials, seed, active)
+        context = Context(out, results, quick, trials, seed, active, progress)
         for name in names:
             EXPERIMENTS[name](context)
     return results

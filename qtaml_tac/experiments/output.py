@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from qtaml_theory.report import latex
+from qtaml_theory.report.cli import write_atomically
 
 __all__ = ["write_atomically", "save_figure", "save_table"]
-
-
-def write_atomically(path, data):
-    """Write ``data`` (str or bytes) to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb" if isinstance(data, bytes) else "w") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def save_figure(out, name, figure):

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -23,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from qtaml_theory.channels import DirectionalChannel, SymmetricChannel
+from qtaml_theory.report.cli import write_atomically
 
 from ..evaluate import evaluate, t_interval
 from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, ClusteredFaults, LayerVariationFaults
@@ -76,15 +76,43 @@ def point_seed(point, seed):
     return int(np.random.SeedSequence([seed, *(zlib.crc32(p.encode()) for p in parts)]).generate_state(1)[0])
 
 
+def _load_records(path):
+    """The records of an existing ``results.json``, or a ValueError that names it and leaves it untouched."""
+    untouched = (f"it was left untouched; to start over, move it away (or delete it) or choose another output "
+                 f"folder (--out)")
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {path} as the results of python -m qtaml_tac.experiments ({error}); "
+                         f"{untouched}") from None
+    if not isinstance(records, list):
+        problem = f"its top level is a JSON {type(records).__name__}, not a list of records"
+    else:
+        bad = next((i for i, r in enumerate(records) if not (isinstance(r, dict) and isinstance(r.get("key"), str))),
+                   None)
+        problem = None if bad is None else f"record {bad} is not an object with a string 'key'"
+    if problem:
+        raise ValueError(f"{path} is not a results file of python -m qtaml_tac.experiments ({problem}); {untouched}")
+    return records
+
+
 class Results:
-    """``results.json`` in ``out``: records keyed by point, written atomically, resumable."""
+    """``results.json`` in ``out``: records keyed by point, written atomically, resumable.
+
+    Raises
+    ------
+    ValueError
+        When ``out/results.json`` exists but cannot be read as a list of records
+        with a string ``key`` each (corrupt, or another file's shape): the
+        message names the file, which is never overwritten.
+    """
 
     def __init__(self, out):
         self.path = Path(out) / "results.json"
         self.records = []
         self._keys = {}
         if self.path.exists():
-            for record in json.loads(self.path.read_text()):
+            for record in _load_records(self.path):
                 self._add(record)
 
     def _add(self, record):
@@ -107,15 +135,8 @@ class Results:
             self.save()
 
     def save(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".results.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w") as stream:
-                json.dump(self.records, stream, indent=1)
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        """Write every record to ``results.json`` (atomically: a temporary file, then a rename)."""
+        write_atomically(self.path, json.dumps(self.records, indent=1))
 
     def select(self, **fields):
         return [r for r in self.records if all(r.get(k) == v for k, v in fields.items())]
@@ -278,6 +299,9 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
     here, once, single-threaded) go to the workers once, scattered with
     ``broadcast=True``. Records are stored in a canonical order,
     so the file does not depend on where or in what order points ran.
+    With ``progress``, tqdm bars on stderr count the plans calibrated and the
+    points done, with the time left; ``on_record(done, total)`` is called after
+    each record.
 
     Raises
     ------
@@ -291,21 +315,22 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
     todo = [p for p in points if results.get(p.key(trials, seed)) is None]
     if todo:
         names = sorted({p.model for p in todo} - {MINILM})
+        experiment = todo[0].experiment
+        keys = sorted({_plan_key(p) for p in todo}, key=repr)
         with _single_thread():
-            plans = {key: plan_for(*key) for key in sorted({_plan_key(p) for p in todo}, key=repr)}
+            plans = {key: plan_for(*key) for key in tqdm(keys, desc=f"{experiment}: plans", unit="plan",
+                                                         disable=not progress, file=sys.stderr)}
         bundle = {"models": {name: (_model(name)[0].state_dict(), _model(name)[1]) for name in names},
                   "plans": plans}
         [shared] = client.scatter([bundle], broadcast=True)
         futures = [client.submit(evaluate_point, point, trials, seed, shared, key=_task_key(point, trials, seed),
                                  retries=3, pure=False) for point in todo]
-        for done, future in enumerate(as_completed(futures), start=1):
-            record = future.result()
-            results.add(record)
-            if progress:
-                print(f"\r{todo[0].experiment}: {done}/{len(todo)} points", end="", file=sys.stderr, flush=True)
-            if on_record is not None:
-                on_record(done, len(todo))
-        if progress:
-            print(file=sys.stderr)
+        with tqdm(total=len(todo), desc=f"{experiment}: points", unit="point", disable=not progress,
+                  file=sys.stderr) as bar:
+            for done, future in enumerate(as_completed(futures), start=1):
+                results.add(future.result())
+                bar.update()
+                if on_record is not None:
+                    on_record(done, len(todo))
     keys = {p.key(trials, seed) for p in points}
     return [r for r in results.records if r.get("key") in keys]

@@ -9,9 +9,11 @@ LaTeX tables. Grids are stated here; ``--quick`` takes the coarse ones.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from qtaml_theory import get_encoding
 from qtaml_theory.allocation import integer_ratio, interior_budget_range, saturation_ratio
@@ -33,7 +35,7 @@ ABLATION_BUDGET = 0.15
 
 @dataclass
 class Context:
-    """What an experiment needs: output, results store, mode, trials, seed and the Dask client."""
+    """What an experiment needs: output, results store, mode, trials, seed, Dask client, progress bars or not."""
 
     out: object
     results: object
@@ -41,6 +43,7 @@ class Context:
     trials: int
     seed: int
     client: object = None
+    progress: bool = True
 
     def budgets(self):
         """Budget fractions of the sweeps."""
@@ -49,7 +52,8 @@ class Context:
         return tuple(np.round(np.arange(0.0, 0.6001, 0.025), 3))
 
     def run(self, points, trials=None):
-        return run_points(points, self.results, self.trials if trials is None else trials, self.seed, self.client)
+        return run_points(points, self.results, self.trials if trials is None else trials, self.seed, self.client,
+                          progress=self.progress)
 
 
 def _plt():
@@ -351,7 +355,7 @@ def directional(context):
 def rho(context):
     """Tables 1 and 8: rho* = Gm/A predicted against the integer-program ratio, per architecture."""
     rows = []
-    for model in MODELS:
+    for model in tqdm(MODELS, desc="rho: plans", unit="plan", disable=not context.progress, file=sys.stderr):
         p = P_TRANSFORMER if model == "transformer" else P_CNN
         plan = plan_for(model, "tac", p, 0.2)
         sizes = np.array([layer.size for layer in plan.layers])
