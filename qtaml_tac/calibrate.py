@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from qtaml_theory._validation import as_scale
+from qtaml_theory.validation import as_scale
 
 from .inject import ChannelFaults, sample_masks
 from .modes import evaluation_mode

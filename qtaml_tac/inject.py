@@ -41,7 +41,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from qtaml_theory._validation import as_rate
+from qtaml_theory.validation import as_rate
 from qtaml_theory.channels import Channel, PerBitChannel, SymmetricChannel, as_channel
 
 from .flip_law import CHUNK, FlipLaw, cell_uniforms, compared_masks

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from qtaml_theory.compensation import mmse_codes, readback_table
-from qtaml_theory._validation import as_scale, check_bits
+from qtaml_theory.validation import as_scale, check_bits
 from qtaml_theory.channels import as_channel
 from qtaml_theory.encodings import ENCODINGS, get_encoding
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _closed_forms as cf
-from ._validation import MAX_BITS, _as_exact_number, check_bits
+from .validation import MAX_BITS, _as_exact_number, check_bits
 
 
 class Problem(NamedTuple):

@@ -25,7 +25,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._validation import as_rate
+from .validation import as_rate
 
 __all__ = ["Channel", "SymmetricChannel", "PerBitChannel", "DirectionalChannel", "ProtectedChannel", "as_channel",
            "mask_probabilities"]

@@ -38,7 +38,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._validation import check_bits, check_codes, check_finite_values
+from .validation import check_bits, check_codes, check_finite_values
 
 __all__ = [
     "Encoding",

@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import _closed_forms as cf
-from ._validation import as_scale
+from .validation import as_scale
 from .channels import as_channel, mask_probabilities
 from .encodings import Encoding
 

@@ -49,6 +49,7 @@ from scipy import constants
 
 from . import _closed_forms as cf
 from .channels import DirectionalChannel, SymmetricChannel
+from .validation import check_finite_values, check_positive_values, check_probability_values
 
 __all__ = [
     "ApproximationWarning",
@@ -145,27 +146,6 @@ MATERIALS = {"sio2": SIO2, "hfo2": HFO2}
 
 # -- argument checks ------------------------------------------------------------
 
-def _finite(value, name):
-    array = np.asarray(value, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (no NaN or infinity)")
-    return array
-
-
-def _positive(value, name, unit=""):
-    array = _finite(value, name)
-    if np.any(array <= 0):
-        raise ValueError(f"{name} must be > 0{unit}, got {value!r}")
-    return array
-
-
-def _probability(value, name):
-    array = _finite(value, name)
-    if np.any((array < 0) | (array > 1)):
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    return array
-
-
 def _counts(electrons, threshold):
     for name, value in (("electrons", electrons), ("threshold", threshold)):
         array = np.asarray(value)
@@ -215,10 +195,10 @@ def _kappa(barrier_ev, energy_ev, effective_mass):
 
 
 def _check_barrier(thickness_m, barrier_ev, energy_ev, effective_mass, method):
-    thickness = _positive(thickness_m, "thickness_m", " m")
-    barrier = _positive(barrier_ev, "barrier_ev", " eV")
-    energy = _finite(energy_ev, "energy_ev")
-    mass = _positive(effective_mass, "effective_mass", " (units of the electron mass)")
+    thickness = check_positive_values(thickness_m, "thickness_m", " m")
+    barrier = check_positive_values(barrier_ev, "barrier_ev", " eV")
+    energy = check_finite_values(energy_ev, "energy_ev")
+    mass = check_positive_values(effective_mass, "effective_mass", " (units of the electron mass)")
     if np.any(energy >= barrier):
         raise ValueError("energy_ev must be below barrier_ev: at or above the barrier the electron is not "
                          "tunneling and the formulas do not apply")
@@ -306,7 +286,8 @@ _LOG_SMALL_X = math.log(1e-10)
 _LOG_LN2 = math.log(math.log(2.0))
 
 def _attempts(attempt_frequency_hz, window_s):
-    return _positive(attempt_frequency_hz, "attempt_frequency_hz", " Hz") * _positive(window_s, "window_s", " s")
+    return (check_positive_values(attempt_frequency_hz, "attempt_frequency_hz", " Hz")
+            * check_positive_values(window_s, "window_s", " s"))
 
 
 def _rare_escape_log(log_t, attempts):
@@ -333,7 +314,7 @@ def log_escape_probability(log_transmission_value, attempt_frequency_hz, window_
     :class:`ApproximationWarning` outside its regime.
     """
     method = _method(method, ESCAPE_METHODS)
-    log_t = _finite(log_transmission_value, "log_transmission")
+    log_t = check_finite_values(log_transmission_value, "log_transmission")
     if np.any(log_t > 0):
         raise ValueError("log_transmission must be <= 0 (a transmission lies in [0, 1])")
     attempts = _attempts(attempt_frequency_hz, window_s)
@@ -374,7 +355,7 @@ def escape_probability(transmission_value, attempt_frequency_hz, window_s, metho
     float or ndarray
     """
     method = _method(method, ESCAPE_METHODS)
-    t = _probability(transmission_value, "transmission_value")
+    t = check_probability_values(transmission_value, "transmission_value")
     attempts = _attempts(attempt_frequency_hz, window_s)
     if method == "rare":
         value = cf.rare_escape_probability(t, attempts)
@@ -522,7 +503,7 @@ def _approximate_flip(escape, from_log, electrons, threshold, method, log):
 def log_flip_probability(log_escape_probability_value, electrons, threshold, method="binomial"):
     """Natural log of :func:`flip_probability`, from ``log P_esc`` (no underflow, to any depth)."""
     method = _method(method, FLIP_METHODS, {"exact": "binomial"})
-    log_escape = _finite(log_escape_probability_value, "log_escape_probability")
+    log_escape = check_finite_values(log_escape_probability_value, "log_escape_probability")
     if np.any(log_escape > 0):
         raise ValueError("log_escape_probability must be <= 0 (a probability lies in [0, 1])")
     electrons_array, threshold_array = _counts(electrons, threshold)
@@ -574,7 +555,7 @@ def flip_probability(escape_probability_value, electrons, threshold, method="bin
     '1.666667e-07'
     """
     method = _method(method, FLIP_METHODS, {"exact": "binomial"})
-    p_esc = _probability(escape_probability_value, "escape_probability_value")
+    p_esc = check_probability_values(escape_probability_value, "escape_probability_value")
     electrons_array, threshold_array = _counts(electrons, threshold)
     if method == "binomial":
         value = _tail_array(p_esc, electrons_array, threshold_array, method, from_log=False, log=False)
@@ -622,7 +603,7 @@ class Device:
 
     def __post_init__(self):
         _check_barrier(self.thickness_m, self.barrier_ev, self.energy_ev, self.effective_mass, "exact")
-        _positive(self.attempt_frequency_hz, "attempt_frequency_hz", " Hz")
+        check_positive_values(self.attempt_frequency_hz, "attempt_frequency_hz", " Hz")
         for name in ("electrons", "threshold"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -716,7 +697,7 @@ def regime(escape_probability_value, electrons, threshold):
     """
     if np.ndim(escape_probability_value) != 0:
         raise ValueError(f"escape_probability_value must be a single number, got {escape_probability_value!r}")
-    p_esc = float(_probability(escape_probability_value, "escape_probability_value"))
+    p_esc = float(check_probability_values(escape_probability_value, "escape_probability_value"))
     if p_esc == 0:
         raise ValueError("escape_probability_value must be > 0 to compare the approximations")
     n, k = (int(c) for c in _counts(electrons, threshold))
@@ -734,7 +715,7 @@ def regime(escape_probability_value, electrons, threshold):
 # -- inverse design -------------------------------------------------------------
 
 def _check_target(target_p):
-    target = float(_finite(target_p, "target_p"))
+    target = float(check_finite_values(target_p, "target_p"))
     if not 0 < target < 1:
         raise ValueError(f"target_p must lie in (0, 1), got {target_p!r}")
     return math.log(target)

@@ -1,7 +1,21 @@
-"""Argument checks shared by the public constructors.
+"""Argument checks shared by :mod:`qtaml_theory` and :mod:`qtaml_tac`: one check per kind.
 
 Every check raises :class:`ValueError` naming the argument and the allowed
 range; none of them clips or rounds silently.
+
+Scalars that keep exact arithmetic (ints, Fractions and SymPy Rationals stay
+exact, floats stay floats):
+
+- :func:`check_bits`: a bit width in ``1..MAX_BITS``;
+- :func:`as_rate`: a flip probability in ``[0, 1]`` (Section 3);
+- :func:`as_scale`: a positive quantization step ``Delta``.
+
+Arrays, returned as float64 (the device physics of Appendix A.1-A.2) or int64:
+
+- :func:`check_finite_values`: no NaN or infinity;
+- :func:`check_positive_values`: finite and ``> 0``, with the unit in the message;
+- :func:`check_probability_values`: finite and in ``[0, 1]``;
+- :func:`check_codes`: integer codes in ``0..2**n - 1``.
 """
 
 from __future__ import annotations
@@ -11,11 +25,24 @@ import numbers
 from fractions import Fraction
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+__all__ = [
+    "MAX_BITS",
+    "check_bits",
+    "as_rate",
+    "as_scale",
+    "check_codes",
+    "check_finite_values",
+    "check_positive_values",
+    "check_probability_values",
+]
+
+#: Widest code accepted, in bits (the widest weight format of the paper, 32-bit fixed point).
 MAX_BITS = 32
 
 
-def check_bits(n, name="n"):
+def check_bits(n: numbers.Integral, name: str = "n") -> int:
     """Return ``n`` as an int in ``1..MAX_BITS`` or raise ``ValueError``."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise ValueError(f"{name} must be an integer in 1..{MAX_BITS}, got {n!r}")
@@ -25,7 +52,7 @@ def check_bits(n, name="n"):
     return n
 
 
-def as_rate(value, name="p"):
+def as_rate(value: numbers.Real, name: str = "p") -> Fraction | float:
     """Return a flip probability as a Fraction (exact input) or float.
 
     Python ints, Fractions and SymPy Rationals become Fractions, so that exact
@@ -46,7 +73,7 @@ def as_rate(value, name="p"):
     return rate
 
 
-def as_scale(value, name="delta"):
+def as_scale(value: numbers.Real, name: str = "delta") -> Fraction | float:
     """Return a quantization step as a positive finite Fraction or float."""
     exact = _as_exact_number(value)
     if exact is not None:
@@ -80,7 +107,7 @@ def _as_exact_number(value):
     return None
 
 
-def check_codes(code, n, name="code"):
+def check_codes(code: ArrayLike, n: int, name: str = "code") -> int | np.ndarray:
     """Validate integer codes in ``0..2**n - 1``.
 
     Returns a Python int for a scalar input and an ``int64`` array otherwise.
@@ -105,9 +132,32 @@ def check_codes(code, n, name="code"):
     return array.astype(np.int64)
 
 
-def check_finite_values(values, name="value"):
+def check_finite_values(values: ArrayLike, name: str = "value") -> np.ndarray:
     """Return ``values`` as a float64 array, refusing NaN and infinities."""
     array = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    return array
+
+
+def check_positive_values(values: ArrayLike, name: str, unit: str = "") -> np.ndarray:
+    """Return ``values`` as a finite float64 array, every entry ``> 0``.
+
+    ``unit`` (such as ``" eV"``) follows the bound in the message:
+    ``"barrier_ev must be > 0 eV, got ..."``.
+    """
+    array = check_finite_values(values, name)
+    if np.any(array <= 0):
+        raise ValueError(f"{name} must be > 0{unit}, got {values!r}")
+    return array
+
+
+def check_probability_values(values: ArrayLike, name: str) -> np.ndarray:
+    """Return ``values`` as a finite float64 array, every entry in ``[0, 1]``.
+
+    The array counterpart of :func:`as_rate` (which keeps one exact scalar).
+    """
+    array = check_finite_values(values, name)
+    if np.any((array < 0) | (array > 1)):
+        raise ValueError(f"{name} must lie in [0, 1], got {values!r}")
     return array
