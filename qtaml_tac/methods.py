@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from qtaml_theory import _closed_forms as cf
+from qtaml_theory import closed_forms as cf
 from qtaml_theory.validation import as_rate
 from qtaml_theory.allocation import allocate, saturation_ratio
 from qtaml_theory.channels import Channel, as_channel

@@ -1,21 +1,52 @@
 """The run-time closed forms are generated from the SymPy derivations, never typed twice."""
 
 import inspect
+import subprocess
+import sys
 from fractions import Fraction
 
 import pytest
 import sympy as sp
 
-from qtaml_theory import _closed_forms, derive
+from qtaml_theory import _closed_forms, closed_forms, codegen, derive
 
 
 def test_generated_closed_forms_match_derivation():
     """Regenerate qtaml_theory/_closed_forms.py and compare it with the file on disk."""
-    assert derive.generate_closed_forms_module() == derive.closed_forms_path().read_text()
+    assert codegen.generate_closed_forms_module() == codegen.closed_forms_path().read_text()
 
 
 def test_generated_module_is_marked_as_generated():
-    assert "Do not edit" in derive.closed_forms_path().read_text().splitlines()[0]
+    assert "Do not edit" in codegen.closed_forms_path().read_text().splitlines()[0]
+
+
+def test_derive_keeps_the_generator_names():
+    """``derive.generate_closed_forms_module`` and ``derive.closed_forms_path`` predate the codegen module."""
+    assert derive.generate_closed_forms_module is codegen.generate_closed_forms_module
+    assert derive.closed_forms_path is codegen.closed_forms_path
+
+
+def test_main_writes_the_generated_module(tmp_path, capsys):
+    """The generator's ``main`` end to end: the file it writes is the one on disk."""
+    target = tmp_path / "_closed_forms.py"
+    codegen.main(["--out", str(target)])
+    assert target.read_text() == codegen.closed_forms_path().read_text()
+    assert str(target) in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["qtaml_theory.codegen", "qtaml_theory.derive"])
+def test_the_command_line_regenerates_the_same_file(module, tmp_path):
+    """``python -m qtaml_theory.codegen`` (and the older ``-m qtaml_theory.derive``), in a fresh interpreter."""
+    target = tmp_path / "_closed_forms.py"
+    subprocess.run([sys.executable, "-m", module, "--out", str(target)], check=True, capture_output=True)
+    assert target.read_text() == codegen.closed_forms_path().read_text()
+
+
+def test_public_closed_forms_are_every_generated_function():
+    names = [name for name, *_ in codegen._generated_functions()]
+    assert closed_forms.__all__ == names
+    assert all(getattr(closed_forms, name) is getattr(_closed_forms, name) for name in names)
 
 
 POINT = {"n": 7, "k": 3, "p": Fraction(2, 9), "pi": Fraction(3, 11), "Delta": Fraction(5, 4), "w": Fraction(-7, 3),
@@ -31,7 +62,7 @@ def _is_rational_function(expression):
         power.exp.is_Integer or power.exp.is_Symbol for power in expression.atoms(sp.Pow))
 
 
-@pytest.mark.parametrize("entry", derive._generated_functions(), ids=lambda e: e[0])
+@pytest.mark.parametrize("entry", codegen._generated_functions(), ids=lambda e: e[0])
 def test_each_generated_function_equals_its_expression_exactly(entry):
     """Exact (Fractions) for rational expressions; to 1e-13 in floats where sqrt, log or gammaln appear."""
     name, args, expressions, _ = entry

@@ -78,7 +78,7 @@ ACCURACY_COLUMNS = (("model", "model", "model"), ("method", "method", "method"),
 
 def distribution_validation(context):
     """5.1: exact PMF against Monte Carlo, the conditional mean line, flat variance, MSB share, output Gaussianity."""
-    from qtaml_theory import _closed_forms as cf
+    from qtaml_theory import closed_forms as cf
     from scipy import stats
 
     plt = _plt()
