@@ -11,6 +11,7 @@ from . import channels
 from .channels import DirectionalChannel, PerBitChannel, SymmetricChannel
 from .encodings import get_encoding
 from .law import WeightError, error_cumulants
+from .protection import IdealMSB, ProtectionScheme, Unprotected
 
 __all__ = [
     "channels",
@@ -20,4 +21,7 @@ __all__ = [
     "SymmetricChannel",
     "PerBitChannel",
     "DirectionalChannel",
+    "ProtectionScheme",
+    "Unprotected",
+    "IdealMSB",
 ]

@@ -201,6 +201,9 @@ class DirectionalChannel(Channel):
 class ProtectedChannel(Channel):
     """A channel whose top ``protected`` bits never flip (selective ECC, Lemma 4.2).
 
+    The residual channel of :class:`qtaml_theory.protection.IdealMSB`: pass
+    ``protection=IdealMSB(k)`` to the law rather than building it by hand.
+
     Parameters
     ----------
     base : Channel or number

@@ -14,6 +14,9 @@ flip channel. Every quantity has named routes:
     Sample statistics of ``size`` draws with generator ``rng``.
 
 :func:`error_cumulants` is the vectorized formula route over arrays of codes.
+Every function takes the cells' channel ``p`` and a ``protection`` scheme
+(:mod:`qtaml_theory.protection`, stage 3; ``None`` is unprotected): the law
+is the law under the scheme's residual channel.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import numpy as np
 
 from . import _closed_forms as cf
 from .validation import as_scale
-from .channels import as_channel, mask_probabilities
+from .channels import mask_probabilities
 from .encodings import Encoding
+from .protection import as_protection
 
 __all__ = [
     "WeightError",
@@ -34,6 +38,7 @@ __all__ = [
     "sample_errors",
     "layer_output_cumulants",
     "MAX_ENUMERATION_BITS",
+    "ROUTES",
     "METHODS",
 ]
 
@@ -41,7 +46,10 @@ __all__ = [
 MAX_ENUMERATION_BITS = 20
 
 #: The routes every quantity of :class:`WeightError` can be computed by.
-METHODS = ("formula", "enumeration", "montecarlo")
+ROUTES = ("formula", "enumeration", "montecarlo")
+
+#: Former name of :data:`ROUTES` (kept working).
+METHODS = ROUTES
 
 _BERNOULLI_CUMULANTS = (cf.bernoulli_cumulant_1, cf.bernoulli_cumulant_2,
                         cf.bernoulli_cumulant_3, cf.bernoulli_cumulant_4)
@@ -55,6 +63,11 @@ def _check_encoding(encoding):
     return encoding
 
 
+def _read_channel(encoding, p, protection):
+    """The channel the code's bits read back through: ``p`` after ``protection`` (stage 3), checked for width."""
+    return as_protection(protection).residual_channel(p, encoding.n)
+
+
 def _scale_for(delta, exact):
     """Delta as a Fraction when the arithmetic is exact (a float converts exactly)."""
     delta = as_scale(delta, "delta")
@@ -63,7 +76,7 @@ def _scale_for(delta, exact):
     return float(delta)
 
 
-def error_cumulants(encoding, codes, p, delta=1.0):
+def error_cumulants(encoding, codes, p, delta=1.0, *, protection=None):
     """Cumulants ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each code (formula route).
 
     Parameters
@@ -76,6 +89,10 @@ def error_cumulants(encoding, codes, p, delta=1.0):
         The flip channel (a number means the symmetric channel).
     delta : float, optional
         Quantization step Delta.
+    protection : ProtectionScheme, optional
+        What guards the code's bits (:mod:`qtaml_theory.protection`);
+        ``None`` (default) is unprotected. ``IdealMSB(k)`` gives exactly
+        the numbers of ``p = ProtectedChannel(p, k)``.
 
     Returns
     -------
@@ -98,8 +115,7 @@ def error_cumulants(encoding, codes, p, delta=1.0):
     two-point mixture of :func:`qtaml_theory.derive.sign_mixture_cumulants`.
     """
     encoding = _check_encoding(encoding)
-    channel = as_channel(p)
-    channel.check_width(encoding.n)
+    channel = _read_channel(encoding, p, protection)
     codes = encoding.check_code(codes)
     delta = _scale_for(delta, channel.is_exact)
     kappas = [_times_power(kap, delta, m) for m, kap in enumerate(_unit_cumulants(encoding, codes, channel), start=1)]
@@ -175,6 +191,11 @@ class WeightError:
     delta : float, Fraction or sympy.Rational, optional
         Quantization step Delta (the stored weight is ``Delta * decode(code)``).
         With rational rates a float Delta is taken at its exact binary value.
+    protection : ProtectionScheme, optional
+        What guards the code's bits (:mod:`qtaml_theory.protection`);
+        ``None`` (default) is unprotected. :attr:`channel` is the scheme's
+        residual channel: ``IdealMSB(k)`` gives exactly the law under
+        ``ProtectedChannel(p, k)`` (Lemma 4.2).
 
     Notes
     -----
@@ -203,10 +224,10 @@ class WeightError:
     Fraction(-9, 10)
     """
 
-    def __init__(self, encoding, code, p, delta=1.0):
+    def __init__(self, encoding, code, p, delta=1.0, *, protection=None):
         self.encoding = _check_encoding(encoding)
-        self.channel = as_channel(p)
-        self.channel.check_width(self.encoding.n)
+        self.protection = as_protection(protection)
+        self.channel = _read_channel(self.encoding, p, self.protection)
         code = self.encoding.check_code(code)
         if not isinstance(code, int):
             raise ValueError("code must be a single integer; use error_cumulants for arrays of codes")
@@ -251,7 +272,7 @@ class WeightError:
             return self._enumerated_cumulants()
         if method == "montecarlo":
             return _sample_cumulants(self._unit_sample(_check_size(size), rng))
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
     def mean(self, method="formula", **kwargs):
         """``E[delta | w]`` (Thm 3.2 for the symmetric channel)."""
@@ -388,7 +409,7 @@ class WeightError:
         if method == "montecarlo":
             draws = self.sample(_check_size(size), rng)
             return np.exp(1j * t[..., None] * draws).mean(axis=-1)
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
     def _cf_formula(self, t):
         rates = np.array([float(r) for r in self.rates])
@@ -415,7 +436,7 @@ class WeightError:
         return sample_errors(self.encoding, self.code, self.channel, size, rng)
 
 
-def sample_errors(encoding, codes, p, size, rng=None, delta=1.0):
+def sample_errors(encoding, codes, p, size, rng=None, delta=1.0, *, protection=None):
     """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
 
     Each bit flips independently with its rate given its stored value,
@@ -432,6 +453,8 @@ def sample_errors(encoding, codes, p, size, rng=None, delta=1.0):
         Number of draws (at least 2).
     rng : int or numpy.random.Generator, optional
     delta : float, optional
+    protection : ProtectionScheme, optional
+        See :func:`error_cumulants` (``None``: unprotected).
 
     Returns
     -------
@@ -439,8 +462,7 @@ def sample_errors(encoding, codes, p, size, rng=None, delta=1.0):
         Shape ``(size,) + codes.shape``, float64.
     """
     encoding = _check_encoding(encoding)
-    channel = as_channel(p)
-    channel.check_width(encoding.n)
+    channel = _read_channel(encoding, p, protection)
     codes = np.asarray(encoding.check_code(codes))
     size = _check_size(size)
     delta = float(as_scale(delta, "delta"))
@@ -451,7 +473,7 @@ def sample_errors(encoding, codes, p, size, rng=None, delta=1.0):
     return (encoding.decode(codes ^ masks) - encoding.decode(codes)) * delta
 
 
-def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0):
+def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0, *, protection=None):
     """Cumulants of a layer output's perturbation ``sum_j x_j delta_j`` (Remark 3.5).
 
     The weights' errors are independent, so ``kappa_m = sum_j x_j**m
@@ -466,13 +488,15 @@ def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0):
     inputs : array_like, shape (width,)
         The layer inputs ``x_j``.
     delta : float, optional
+    protection : ProtectionScheme, optional
+        See :func:`error_cumulants` (``None``: unprotected).
 
     Returns
     -------
     ndarray, shape (4,)
     """
     inputs = np.asarray(inputs, dtype=np.float64)
-    per_weight = error_cumulants(encoding, np.asarray(codes), p, delta)
+    per_weight = error_cumulants(encoding, np.asarray(codes), p, delta, protection=protection)
     if per_weight.shape[1:] != inputs.shape:
         raise ValueError(f"inputs must have the shape of codes {per_weight.shape[1:]}, got {inputs.shape}")
     return np.array([np.sum(inputs**m * per_weight[m - 1]) for m in (1, 2, 3, 4)])
