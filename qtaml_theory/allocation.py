@@ -62,6 +62,7 @@ from . import _exact_knapsack
 from ._allocation_problem import check_problem, chains, exact_objective, exact_real, rounded
 
 __all__ = [
+    "ALLOCATION_METHODS",
     "METHODS",
     "Allocation",
     "allocate",
@@ -73,7 +74,9 @@ __all__ = [
     "integer_ratio",
 ]
 
-METHODS = ("exact", "greedy", "continuous", "uniform")
+#: The allocators of :func:`allocate`.
+ALLOCATION_METHODS = ("exact", "greedy", "continuous", "uniform")
+METHODS = ALLOCATION_METHODS  # the former name, kept working
 
 
 @dataclass(frozen=True)
