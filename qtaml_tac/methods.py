@@ -1,24 +1,13 @@
 """TAC (Algorithm 1) and every baseline, through one interface (Sections 4.4, 4.6, 5.8).
 
 ``plan_deployment(model, batch, config, method=...)`` returns a
-:class:`~qtaml_tac.plan.Plan` for any method in :data:`METHODS`; the
-evaluation harness and the experiments never branch on a method's name.
-
-=====================  ==============================================================
-method                 protected bits                  compensation
-=====================  ==============================================================
-``uncompensated``      none                            none
-``mean_only``          none                            ``w / (1 - 2p)`` everywhere (Prop 4.1)
-``random_ecc``         allocation with random scores   none
-``magnitude_ecc``      allocation with ``s_l = Delta_l**2``  none
-``sensitivity_ecc``    allocation with measured per-layer output deviation  none
-``uniform_msp``        the same k on every layer       none
-``tac_alloc_only``     allocation with Jacobian scores none
-``tac``                allocation with Jacobian scores Step 3 per layer
-``weight_scaling``     none                            store ``c_l W``, ``c_l = t / max|W_l|``
-``tac_exact_mean``     allocation with Jacobian scores the exact MMSE code table
-``tac_always_mean``    allocation with Jacobian scores ``w / (1 - 2p)`` on every layer (Table 9's "always")
-=====================  ==============================================================
+:class:`~qtaml_tac.plan.Plan` for any registered method: it looks the
+:class:`~qtaml_tac.method_registry.Method` record up in
+:data:`~qtaml_tac.method_registry.METHOD_REGISTRY` (the table of the
+paper's eleven methods is there) and follows its score, allocator,
+compensation and weight-scaling fields. Nothing here, in the evaluation
+harness or in the experiments branches on a method's name; a user adds a
+method with :func:`~qtaml_tac.method_registry.register_method`.
 
 All allocations go through :func:`qtaml_theory.allocation.allocate` at budget
 ``budget_fraction * n * N`` bits (``"exact"`` by default, the paper's
@@ -55,16 +44,12 @@ from .calibrate import (
     reference_output,
     residual_floor_names,
 )
+from .method_registry import METHOD_REGISTRY, METHODS, Method, get_method, register_method, unregister_method
 from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_integer, check_names, nominal_rate
 from .storage import StorageConfig, excluded_parameters, quantize
 
-__all__ = ["METHODS", "DeploymentConfig", "plan_deployment"]
-
-METHODS = (
-    "uncompensated", "mean_only", "random_ecc", "magnitude_ecc", "sensitivity_ecc", "uniform_msp",
-    "tac_alloc_only", "tac", "weight_scaling", "tac_exact_mean", "tac_always_mean",
-)
-_NEEDS_MEAN_CORRECTION = ("mean_only", "tac", "tac_always_mean")
+__all__ = ["METHODS", "DeploymentConfig", "plan_deployment", "Method", "METHOD_REGISTRY", "register_method",
+           "unregister_method", "get_method"]
 
 
 @dataclass(frozen=True)
@@ -163,20 +148,70 @@ def _checked_gains(gains, names):
     return {name: float(gain) for name, gain in gains.items()}
 
 
-def _scores(method, model, batch, storage, config, gains):
+def _jacobian_scores(model, batch, storage, config, gains):
+    """Step 1's ``s_l = Delta_l**2 G_l / N_l``."""
     sizes = np.array([t.size for t in storage], dtype=np.float64)
     scales = np.array([t.scale for t in storage])
-    if method in ("tac", "tac_alloc_only", "tac_exact_mean", "tac_always_mean"):
-        return scales**2 * np.array([gains[name] for name in storage.names]) / sizes
-    if method == "magnitude_ecc":
-        return scales**2
-    if method == "random_ecc":
-        return np.random.default_rng(config.seed).uniform(0, 1, sizes.size)
-    if method == "sensitivity_ecc":
-        deviation = output_deviation(model, batch, storage, config.channel, config=config.calibration)
-        unprotected = cf.protection_cost(float(config.storage.n_bits), 0.0)  # 4**n - 1 (Thm 4.4)
-        return np.array([deviation[name] for name in storage.names]) / (sizes * unprotected)
-    return None
+    return scales**2 * np.array([gains[name] for name in storage.names]) / sizes
+
+
+def _magnitude_scores(model, batch, storage, config, gains):
+    """``s_l = Delta_l**2``."""
+    return np.array([t.scale for t in storage]) ** 2
+
+
+def _random_scores(model, batch, storage, config, gains):
+    """Uniform random scores from the config's seed."""
+    return np.random.default_rng(config.seed).uniform(0, 1, len(storage.names))
+
+
+def _sensitivity_scores(model, batch, storage, config, gains):
+    """Measured output deviation per weight, over the unprotected cost ``4**n - 1`` (Thm 4.4)."""
+    sizes = np.array([t.size for t in storage], dtype=np.float64)
+    deviation = output_deviation(model, batch, storage, config.channel, config=config.calibration)
+    unprotected = cf.protection_cost(float(config.storage.n_bits), 0.0)  # 4**n - 1 (Thm 4.4)
+    return np.array([deviation[name] for name in storage.names]) / (sizes * unprotected)
+
+
+_SCORERS = {"jacobian": _jacobian_scores, "magnitude": _magnitude_scores, "random": _random_scores,
+            "sensitivity": _sensitivity_scores}
+
+
+def _user_scores(method, model, batch, storage, config):
+    """A callable score's output, checked: one finite number >= 0 per stored tensor."""
+    scores = np.asarray(method.score(model, batch, storage, config), dtype=np.float64)
+    if scores.shape != (len(storage.names),) or not np.all(np.isfinite(scores)) or np.any(scores < 0):
+        raise ValueError(f"the score of method {method.name!r} must return {len(storage.names)} finite numbers "
+                         f">= 0 (one per stored tensor), got {scores!r}")
+    return scores
+
+
+def _scores(method, model, batch, storage, config, gains):
+    """The method's per-layer scores, or ``None`` for score ``"none"``."""
+    if callable(method.score):
+        return _user_scores(method, model, batch, storage, config)
+    scorer = _SCORERS.get(method.score)
+    return None if scorer is None else scorer(model, batch, storage, config, gains)
+
+
+def _allocated_bits(method, sizes, scores, budget, n, floors, config):
+    """Protected bits per layer and the allocator's name (``None``: the floors, no allocation)."""
+    if method.allocator is None:
+        if sizes @ floors > budget:
+            allocate(sizes, np.ones(sizes.size), budget, n, floors)  # raises the shortfall error
+        return floors.copy(), None
+    name = config.allocation if method.allocator == "configured" else method.allocator
+    weights = np.ones(sizes.size) if scores is None else scores
+    return np.array(allocate(sizes, weights, budget, n, floors, method=name).bits), name
+
+
+def _compensation(method, model, batch, config, names, protection):
+    """Per-layer compensation: the method's own, or Step 3's decision for ``"decide"``."""
+    if method.compensation != "decide":
+        return {name: method.compensation for name in names}
+    decisions = mean_correction_decisions(model, batch, config.storage, config.channel, protection,
+                                          config.calibration)
+    return {name: "mean" if decisions[name] else "none" for name in names}
 
 
 @torch.no_grad()
@@ -195,7 +230,7 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
         Unlabeled calibration inputs (a few dozen samples).
     config : DeploymentConfig
     method : str
-        One of :data:`METHODS`.
+        A registered method's name (:data:`~qtaml_tac.method_registry.METHODS`).
     gains : dict, optional
         Jacobian gains from :func:`qtaml_tac.jacobian_gains` for these
         parameters, to reuse Step 1 across budgets and rates (it depends on
@@ -210,7 +245,7 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     Raises
     ------
     ValueError
-        Unknown method; ``p >= 1/2`` with mean correction; a budget below
+        A method that is not registered; ``p >= 1/2`` with mean correction; a budget below
         the floors (the shortfall in bits); floors or gains naming parameters
         that are not stored, or floors that are not integers in ``0..n_bits``;
         no eligible parameters; non-finite weights; an empty batch, a batch
@@ -219,9 +254,8 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     """
     if not isinstance(config, DeploymentConfig):
         raise ValueError(f"config must be a DeploymentConfig, got {type(config).__name__}")
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method in _NEEDS_MEAN_CORRECTION:
+    record = get_method(method)
+    if record.needs_mean_correction:
         mean_correction_factor(config.channel)  # p >= 1/2 (or no affine drift) fails here, before any work
     storage = quantize(model, config.storage)
     reference_output(model, batch)  # a wrong, empty or non-finite batch fails here, before any work
@@ -230,46 +264,28 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     n = config.storage.n_bits
     floors = _floors(model, names, config)
     budget = math.floor(config.budget_fraction * n * int(sizes.sum()))  # whole bits
-    if not method.startswith("tac"):
+    if not record.uses_jacobian_gains:
         gains = {}
     elif gains is None:
         gains = jacobian_gains(model, batch, names, config.calibration)
     else:
         gains = _checked_gains(gains, names)
-    scores = _scores(method, model, batch, storage, config, gains)
-    allocation_method = None
-    if method == "uniform_msp":
-        bits = np.array(allocate(sizes, np.ones(sizes.size), budget, n, floors, method="uniform").bits)
-        allocation_method = "uniform"
-    elif scores is not None:
-        bits = np.array(allocate(sizes, scores, budget, n, floors, method=config.allocation).bits)
-        allocation_method = config.allocation
-    else:
-        bits = floors.copy()
-        if sizes @ floors > budget:
-            allocate(sizes, np.ones(sizes.size), budget, n, floors)  # raises the shortfall error
+    scores = _scores(record, model, batch, storage, config, gains)
+    bits, allocation_method = _allocated_bits(record, sizes, scores, budget, n, floors, config)
     protection = dict(zip(names, bits.tolist()))
-    compensation = {name: "none" for name in names}
-    if method in ("mean_only", "tac_always_mean"):
-        compensation = {name: "mean" for name in names}
-    elif method == "tac_exact_mean":
-        compensation = {name: "mmse" for name in names}
-    elif method == "tac":
-        decisions = mean_correction_decisions(model, batch, config.storage, config.channel, protection,
-                                              config.calibration)
-        compensation = {name: "mean" if decisions[name] else "none" for name in names}
+    compensation = _compensation(record, model, batch, config, names, protection)
+    factor = config.weight_scaling_target if record.weight_scaling else 1.0
     layers = []
     for index, tensor in enumerate(storage):
-        factor = config.weight_scaling_target if method == "weight_scaling" else 1.0
         layers.append(LayerPlan(
             name=tensor.name, size=tensor.size, scale=tensor.scale, gain=gains.get(tensor.name),
             score=None if scores is None else float(scores[index]), bits=int(bits[index]),
             compensation=compensation[tensor.name], factor=factor,
         ))
     rho = None
-    if method.startswith("tac") and np.all(scores > 0):
+    if record.uses_jacobian_gains and np.all(scores > 0):
         rho = saturation_ratio(sizes, scores)
-    return Plan(method=method, p=nominal_rate(config.channel), n_bits=n, encoding=config.storage.encoding,
+    return Plan(method=record.name, p=nominal_rate(config.channel), n_bits=n, encoding=config.storage.encoding,
                 layers=layers, channel=channel_to_dict(config.channel),
                 budget_bits=budget, bits_spent=int(sizes @ bits), predicted_rho=rho,
                 allocation_method=allocation_method, excluded=excluded_parameters(model, config.storage))

@@ -22,8 +22,10 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
-from qtaml_theory.channels import DirectionalChannel, PerBitChannel, ProtectedChannel, SymmetricChannel, as_channel
+from qtaml_theory.channels import DirectionalChannel, PerBitChannel, SymmetricChannel, as_channel
+from qtaml_theory.protection import IdealMSB
 
+from .method_registry import METHODS
 from .storage import StorageConfig, quantize
 
 __all__ = ["COMPENSATIONS", "LayerPlan", "Plan", "storage_for", "protection_for", "PLAN_VERSION",
@@ -223,7 +225,7 @@ class Plan:
         ValueError
             Naming the first wrong field: a missing or unknown field, a wrong
             type or range (bits outside ``0..n_bits``, a factor or scale that
-            is not positive, an unknown method, compensation or channel), a
+            is not positive, a method that is not registered, an unknown compensation or channel), a
             ``p`` that is not the channel's nominal rate, or ``bits_spent``
             that the layers do not add up to.
         """
@@ -283,8 +285,6 @@ def _checked_layer(data, where, n_bits):
 
 def _checked_plan_data(data):
     """The plan's fields checked against the schema (see :meth:`Plan.from_dict`), with its layers as dicts."""
-    from .methods import METHODS
-
     known = [f.name for f in fields(Plan)]
     plan = _fields_of("plan", data, known, ("version", "method", "p", "n_bits", "encoding", "layers", "channel"), "")
     if plan["version"] != PLAN_VERSION:
@@ -356,7 +356,8 @@ def storage_for(model, plan):
 
     The compensation is computed for the plan's channel: mean correction by
     :func:`qtaml_theory.compensation.mean_correction_factor`, the exact table
-    under the channel with the layer's protected bits.
+    under the residual channel of the layer's protection
+    (:class:`qtaml_theory.protection.IdealMSB` with its protected bits).
 
     Raises
     ------
@@ -376,7 +377,7 @@ def storage_for(model, plan):
         if layer.compensation == "mean":
             factor *= mean_correction_factor(channel)
         elif layer.compensation == "mmse":
-            channels[layer.name] = ProtectedChannel(channel, layer.bits)
+            channels[layer.name] = IdealMSB(layer.bits).residual_channel(channel, plan.n_bits)
         if not math.isclose(factor, 1.0):
             factors[layer.name] = factor
     return quantize(model, _storage_config(plan), factors=factors, channels=channels)

@@ -1,16 +1,28 @@
-"""Algorithm 1 and the baselines on a trained digit CNN: plans, budgets, JSON, Step 3, floors, bad input."""
+"""Algorithm 1 and the baselines on a trained digit CNN: plans, budgets, JSON, Step 3, floors, bad input, registry."""
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+import qtaml_tac
 from qtaml_theory.compensation import mean_correction_factor
 from qtaml_tac import METHODS, DeploymentConfig, Plan, evaluate, plan_deployment, residual_floor_names, storage_for
+from qtaml_tac.calibrate import CalibrationConfig
 from qtaml_tac.evaluate import trial_generator
 from qtaml_tac.inject import sample_masks
-from qtaml_tac.plan import protection_for
+from qtaml_tac.method_registry import (
+    METHOD_COMPENSATIONS,
+    METHOD_REGISTRY,
+    Method,
+    register_method,
+    unregister_method,
+)
+from qtaml_tac.plan import COMPENSATIONS, protection_for
+from qtaml_tac.zoo.models import DeepCNN, SmallCNN
 
 CONFIG = DeploymentConfig(p=0.1, budget_fraction=0.2)
 
@@ -147,3 +159,104 @@ def test_non_finite_weights_are_refused():
         model.weight[0, 0] = math.inf
     with pytest.raises(ValueError, match="non-finite"):
         plan_deployment(model, torch.randn(3, 4), CONFIG, "tac")
+
+
+# -- methods as records in one registry -----------------------------------------------------------------------------
+
+#: The paper's eleven methods, in the order of Section 5.8's table.
+PAPER_METHODS = ("uncompensated", "mean_only", "random_ecc", "magnitude_ecc", "sensitivity_ecc", "uniform_msp",
+                 "tac_alloc_only", "tac", "weight_scaling", "tac_exact_mean", "tac_always_mean")
+
+#: ``plan.to_json()`` of every paper method on untrained SmallCNN and DeepCNN (seed 0, 8 random 8x8 inputs),
+#: recorded before the methods became registry records; regenerate with ``_paper_model_plans()`` only on a
+#: deliberate change of a plan (or of torch's initialization).
+PLANS_FILE = Path(__file__).with_name("data") / "method_plans.json"
+
+
+def _paper_model_plans():
+    config = DeploymentConfig(p=0.1, budget_fraction=0.2, calibration=CalibrationConfig(probes=4, trials=2))
+    plans = {}
+    for model_class in (SmallCNN, DeepCNN):
+        torch.manual_seed(0)
+        model = model_class()
+        batch = torch.randn(8, 1, 8, 8)
+        for method in PAPER_METHODS:
+            plans[f"{model_class.__name__}/{method}"] = plan_deployment(model, batch, config, method=method).to_json()
+    return plans
+
+
+def test_registry_holds_the_paper_methods_in_order():
+    assert tuple(METHODS) == PAPER_METHODS and METHODS == PAPER_METHODS
+    assert tuple(METHOD_REGISTRY) == PAPER_METHODS
+    assert all(METHOD_REGISTRY[name].name == name for name in PAPER_METHODS)
+    assert [m for m in PAPER_METHODS if METHOD_REGISTRY[m].needs_mean_correction] == ["mean_only", "tac",
+                                                                                       "tac_always_mean"]
+    assert METHOD_COMPENSATIONS == COMPENSATIONS + ("decide",)
+
+
+def test_plans_of_every_method_on_the_paper_models_are_byte_identical_to_the_recorded_ones():
+    recorded = json.loads(PLANS_FILE.read_text())
+    assert _paper_model_plans() == recorded
+
+
+def _first_layer_scores(model, batch, storage, config):
+    return [float(len(storage.names) - index) for index in range(len(storage.names))]
+
+
+@pytest.fixture
+def user_method():
+    method = register_method(Method("first_layers_mean", score=_first_layer_scores, allocator="configured",
+                                    compensation="mean", description="earlier layers first, then w / (1 - 2p)"))
+    try:
+        yield method
+    finally:
+        unregister_method(method.name)
+    assert method.name not in METHODS
+
+
+def test_a_user_registered_method_plans_and_evaluates_end_to_end(digit_task, user_method):
+    model, split = digit_task
+    assert user_method.name in METHODS and qtaml_tac.METHODS[-1] == user_method.name
+    plan = plan_deployment(model, split.calibration_batch(), CONFIG, method=user_method.name)
+    assert plan.method == user_method.name and plan.allocation_method == "exact"
+    assert [layer.score for layer in plan.layers] == _first_layer_scores(None, None, storage_for(model, plan), None)
+    assert all(layer.compensation == "mean" and layer.gain is None for layer in plan.layers)
+    assert plan.bits_spent <= plan.budget_bits and plan.predicted_rho is None
+    assert Plan.from_json(plan.to_json()) == plan
+    result = evaluate(model, plan, split.x_test, split.y_test, trials=2, seed=1)
+    assert result.method == user_method.name and 0 <= result.score_mean <= 1
+
+
+def test_a_duplicate_method_name_is_refused_unless_replaced(user_method):
+    with pytest.raises(ValueError, match="a method named 'tac' is already registered; pass replace=True"):
+        register_method(Method("tac", score="magnitude", allocator="configured"))
+    assert METHOD_REGISTRY["tac"].score == "jacobian"
+    again = Method(user_method.name, score="magnitude", allocator="uniform")
+    assert register_method(again, replace=True) is again and METHOD_REGISTRY[user_method.name] is again
+    assert METHODS[-1] == user_method.name
+
+
+@pytest.mark.parametrize("case", [
+    ("not a record", lambda: register_method("tac"), "method must be a Method record, got str"),
+    ("empty name", lambda: Method(""), "name must be a non-empty string"),
+    ("unknown score", lambda: Method("m", score="gradient"), r"score must be one of \('jacobian'"),
+    ("unknown allocator", lambda: Method("m", allocator="exact"), r"allocator must be one of \(None, 'uniform'"),
+    ("allocation without a score", lambda: Method("m", allocator="configured"), "allocator 'configured' needs a score"),
+    ("unknown compensation", lambda: Method("m", compensation="always"), r"compensation must be one of \('none'"),
+    ("scaling not a bool", lambda: Method("m", weight_scaling=1), "weight_scaling must be True or False"),
+    ("unregistering an unknown name", lambda: unregister_method("magic"), "method must be one of"),
+], ids=lambda case: case[0])
+def test_bad_method_records_are_refused_by_field(case):
+    _, call, message = case
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_a_user_score_of_the_wrong_shape_is_refused(digit_task):
+    model, split = digit_task
+    method = register_method(Method("bad_score", score=lambda *args: [1.0], allocator="configured"))
+    try:
+        with pytest.raises(ValueError, match="the score of method 'bad_score' must return 4 finite numbers"):
+            plan_deployment(model, split.calibration_batch(), CONFIG, method=method.name)
+    finally:
+        unregister_method(method.name)
