@@ -20,17 +20,15 @@ Calibration and evaluation run the model in eval mode
 
 from .calibrate import CalibrationConfig, jacobian_gains, residual_floor_names
 from .evaluate import EvaluationResult, evaluate
-from .inject import (
+from .faults import (
     BitRampFaults,
     CellVariationFaults,
     ChannelFaults,
     Chip,
     ClusteredFaults,
     LayerVariationFaults,
-    deployed,
-    inject_,
-    sample_masks,
 )
+from .inject import deployed, inject_, sample_masks
 from .methods import METHODS, DeploymentConfig, plan_deployment
 from .modes import evaluation_mode
 from .plan import LayerPlan, Plan, protection_for, storage_for

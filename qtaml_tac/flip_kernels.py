@@ -12,7 +12,7 @@ With ``write`` the kernels also write each sampled weight's read-back value
 the tensor (dense) or over its events (sparse, after putting back the clean
 read-back at the previous draw's positions).
 
-Importing this module needs numba; :func:`qtaml_tac.inject.compiled_kernels`
+Importing this module needs numba; :func:`qtaml_tac.kernel_dispatch.compiled_kernels`
 says whether it is in use.
 """
 

@@ -34,7 +34,7 @@ chunks of :data:`CHUNK`; chunk ``c`` of a draw seeded ``s`` has the key
 ``o * G + h`` (group ``h`` of ``G``); a sparse draw gives step ``j`` the words
 ``j * (G + 1)`` (the gap) and ``j * (G + 1) + 1 + h`` (group ``h``).
 
-Per-cell rates (and a fixed chip, :class:`qtaml_tac.inject.Chip`) take the
+Per-cell rates (and a fixed chip, :class:`qtaml_tac.faults.Chip`) take the
 comparison route instead, :func:`compared_masks`: bit ``b`` of cell ``i``
 flips when the uniform made of the top 53 bits of word ``i * n + b`` of a
 keyed stream (no chunks) is below its rate.

@@ -1,51 +1,61 @@
 """Bit-exact fault injection: the read-back code is the stored code XOR a random mask (Section 3, 5.7).
 
-Each unprotected bit flips independently with the rate its fault model gives
-it; the top ``k_l`` bits of layer ``l`` never flip. Sampling is exact in
-distribution. Under a channel (the same rates for every weight storing the
-same bits) the masks come from the lookup tables of
+Each unprotected bit flips independently with the rate its fault model
+(:mod:`qtaml_tac.faults`) gives it; the top ``k_l`` bits of layer ``l`` never
+flip. Sampling is exact in distribution. Under a channel (the same rates for
+every weight storing the same bits) the masks come from the lookup tables of
 :class:`qtaml_tac.flip_law.FlipLaw`: every weight's whole mask from one random
 word per group of 8 bits (dense), or only the weights with a flip, reached by
 geometric jumps (sparse, when fewer than a fifth of the weights have one).
 The tables are exact up to float64 rounding of their cumulative
 probabilities. With numba installed, compiled kernels sample and write the
-read-back in one pass; without it, NumPy gives the very same masks. Per-cell
-rates compare each (cell, bit)'s 53-bit uniform with its rate (so no
-``2**-24`` grid bias). All draws are seeded from a ``torch.Generator``: the
-one passed as ``generator`` (reproducible: the same generator state gives the
-same masks, bit for bit), or, as in torch, the global generator when
-``generator=None``, so that unseeded draws differ from call to call and
-``torch.manual_seed(s)`` makes them reproducible.
+read-back in one pass (:mod:`qtaml_tac.kernel_dispatch`); without it, NumPy
+gives the very same masks. Per-cell rates and a :class:`~qtaml_tac.faults.Chip`
+compare each (cell, bit)'s 53-bit uniform with its rate (so no ``2**-24`` grid
+bias). All draws are seeded from a ``torch.Generator``: the one passed as
+``generator`` (reproducible: the same generator state gives the same masks,
+bit for bit), or, as in torch, the global generator when ``generator=None``,
+so that unseeded draws differ from call to call and ``torch.manual_seed(s)``
+makes them reproducible.
 
-A :class:`Chip` fixes the uniform of every (cell, bit): a bit flips when its
-uniform is below its rate, so the faults at a lower rate are a subset of those
-at a higher rate (nested faults, one physical chip across ``p``).
-
-Fault models (one interface, :class:`FaultModel`): :class:`ChannelFaults`
-(symmetric, per-bit or directional channel of :mod:`qtaml_theory.channels`,
-optionally per layer) and the non-uniform variants of Section 5.7 at a matched
-average rate: :class:`BitRampFaults`, :class:`CellVariationFaults`,
-:class:`ClusteredFaults`, :class:`LayerVariationFaults`.
+The draw API: :func:`sample_masks`, :func:`inject_`, :func:`deployed` and
+:class:`FlipMask`. The fault models are importable from here too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import numbers
-import os
 import threading
-from dataclasses import dataclass, field
-from functools import lru_cache
+import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from qtaml_theory.validation import as_rate
-from qtaml_theory.channels import Channel, PerBitChannel, SymmetricChannel, as_channel
+from qtaml_theory.channels import Channel
 
-from .flip_law import CHUNK, FlipLaw, cell_uniforms, compared_masks
-from .plan import check_bit_counts, check_integer, check_names
+from .faults import (
+    BitRampFaults,
+    CellVariationFaults,
+    ChannelFaults,
+    Chip,
+    ClusteredFaults,
+    FaultModel,
+    LayerVariationFaults,
+)
+from .flip_law import FlipLaw
+from .kernel_dispatch import (
+    TensorWorkspace,
+    compared_masks_into,
+    compiled_kernels,
+    dense_masks,
+    fused_target,
+    mask_buffer,
+    sparse_flips,
+)
+from .plan import check_bit_counts, check_names
+from .storage import Storage
 
 __all__ = [
     "FaultModel",
@@ -62,237 +72,22 @@ __all__ = [
     "compiled_kernels",
 ]
 
+#: Draw seeds are uniform on ``0..SEED_BOUND - 1`` (the largest torch.randint bound for int64).
+SEED_BOUND = 2**63 - 1
 
-class FaultModel:
-    """Where and how often bits flip. Subclasses give, per stored tensor, either a channel or per-cell rates."""
-
-    def channel_for(self, tensor, n_bits):
-        """The flip channel of ``tensor`` (rates by bit position and stored bit), or ``None``."""
-        return None
-
-    def cell_rates(self, tensor, n_bits):
-        """A float64 tensor of per-cell rates (the same for every bit of a cell), or ``None``."""
-        return None
-
-    def mean_rate(self, storage, protection=None):
-        """Average flip rate over every unprotected stored bit (for matching variants)."""
-        raise NotImplementedError
+#: ``{storage: {name: TensorWorkspace}}``, created on a storage's first draw and gone with the storage.
+_WORKSPACES = weakref.WeakKeyDictionary()
+_WORKSPACES_LOCK = threading.Lock()
 
 
-def _rate(value, name):
-    """A probability in [0, 1] as a float (Python, NumPy and Fraction numbers, as :mod:`qtaml_theory` accepts)."""
-    return float(as_rate(value, name))
-
-
-def _real(value, name, allowed, low, high=math.inf, low_open=False):
-    """A finite real number in ``[low, high]`` (``(low, high]`` with ``low_open``) as a float, else ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number {allowed}, got {value!r}")
-    number = float(value)
-    if not (math.isfinite(number) and (low < number if low_open else low <= number) and number <= high):
-        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
-    return number
-
-
-@dataclass(frozen=True)
-class ChannelFaults(FaultModel):
-    """Flips by a :mod:`qtaml_theory.channels` channel, the same for every layer or one per layer.
-
-    Parameters
-    ----------
-    channel : Channel or float
-        A number ``p`` means ``SymmetricChannel(p)``.
-    per_layer : dict, optional
-        ``{name: channel}`` overriding ``channel`` for some layers (per-layer
-        ``p``); a name that is not stored is an error when the faults are drawn.
-    """
-
-    channel: object = 0.0
-    per_layer: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        object.__setattr__(self, "channel", as_channel(self.channel))
-        if not isinstance(self.per_layer, dict) or not all(isinstance(k, str) for k in self.per_layer):
-            raise ValueError(f"per_layer must be a {{parameter name: channel}} dict, got {self.per_layer!r}")
-        object.__setattr__(self, "per_layer", {k: as_channel(v) for k, v in self.per_layer.items()})
-
-    def channel_for(self, tensor, n_bits):
-        channel = self.per_layer.get(tensor.name, self.channel)
-        channel.check_width(n_bits)
-        return channel
-
-    def mean_rate(self, storage, protection=None):
-        return _mean_channel_rate(storage, protection, lambda tensor: self.channel_for(tensor, storage.config.n_bits))
-
-
-def _mean_channel_rate(storage, protection, channel_of):
-    total, weight = 0.0, 0
-    for tensor in storage:
-        exposed = storage.config.n_bits - (protection or {}).get(tensor.name, 0)
-        if exposed <= 0:
-            continue
-        bits = ((tensor.codes[:, None] >> torch.arange(storage.config.n_bits)) & 1).numpy()
-        rates = channel_of(tensor).rates_for_bits(bits)[:, :exposed]
-        total += float(np.asarray(rates, dtype=np.float64).sum())
-        weight += rates.size
-    return total / weight if weight else 0.0
-
-
-@dataclass(frozen=True)
-class BitRampFaults(FaultModel):
-    """Rates that ramp linearly with bit position, averaging ``p`` (Section 5.7).
-
-    ``rate_i = p (1 + slope (2 i / (n - 1) - 1))``: ``slope = 1`` doubles the MSB's
-    rate and spares the LSB; negative slopes favour the MSB. Must stay in [0, 1].
-    """
-
-    p: float
-    slope: float = 0.5
-
-    def __post_init__(self):
-        object.__setattr__(self, "p", _rate(self.p, "p"))
-        object.__setattr__(self, "slope", _real(self.slope, "slope", "in [-1, 1]", -1, 1))
-
-    def channel_for(self, tensor, n_bits):
-        if n_bits == 1:
-            return PerBitChannel([self.p])
-        rates = [self.p * (1 + self.slope * (2 * i / (n_bits - 1) - 1)) for i in range(n_bits)]
-        return PerBitChannel([_rate(r, "bit-ramp rate") for r in rates])
-
-    def mean_rate(self, storage, protection=None):
-        return _mean_channel_rate(storage, protection, lambda tensor: self.channel_for(tensor, storage.config.n_bits))
-
-
-def _chip_state(seed, name, dtype=np.uint32):
-    """One word of entropy for a chip's seed and a tensor's name."""
-    return int(np.random.SeedSequence([seed, *name.encode()]).generate_state(1, dtype)[0])
-
-
-def _chip_generator(seed, name):
-    return torch.Generator().manual_seed(_chip_state(seed, name))
-
-
-@dataclass(frozen=True)
-class _LogNormalSpread(FaultModel):
-    """Rates spread log-normally (``sigma``) about an average ``p``, fixed by ``seed``."""
-
-    p: float
-    sigma: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self):
-        object.__setattr__(self, "p", _rate(self.p, "p"))
-        object.__setattr__(self, "sigma", _real(self.sigma, "sigma", ">= 0", 0))
-        object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
-
-
-@dataclass(frozen=True)
-class CellVariationFaults(_LogNormalSpread):
-    """Per-cell rates: each cell's ``p`` is log-normal with spread ``sigma``, scaled to average ``p``.
-
-    The rates are a property of the chip: drawn once from ``seed`` (per tensor),
-    then every trial samples flips with them. Rates are capped at 1/2.
-    """
-
-    def cell_rates(self, tensor, n_bits):
-        return _lognormal_cell_rates(self.p, self.sigma, self.seed, tensor.name, tensor.size)
-
-    def mean_rate(self, storage, protection=None):
-        rates = [self.cell_rates(t, storage.config.n_bits) for t in storage]
-        return float(torch.cat(rates).mean())
-
-
-@lru_cache(maxsize=64)
-def _lognormal_cell_rates(p, sigma, seed, name, size):
-    """Drawn once per chip and tensor (cached: every trial reuses them; do not modify the result)."""
-    generator = _chip_generator(seed, name)
-    log_rates = torch.randn(size, dtype=torch.float64, generator=generator) * sigma
-    rates = torch.exp(log_rates - sigma**2 / 2) * p  # mean p before the cap
-    return rates.clamp(max=0.5)
-
-
-@lru_cache(maxsize=64)
-def _clustered_cell_rates(p, block, fraction, hot, seed, name, size):
-    """Drawn once per chip and tensor (cached: every trial reuses them; do not modify the result)."""
-    generator = _chip_generator(seed, name)
-    hot_blocks = torch.rand(math.ceil(size / block), dtype=torch.float64, generator=generator) < fraction
-    level = torch.where(hot_blocks, hot, 1.0).repeat_interleave(block)[:size]
-    return (p * level / level.mean()).clamp(max=0.5)
-
-
-@dataclass(frozen=True)
-class ClusteredFaults(FaultModel):
-    """Spatially clustered faults: blocks of ``block`` consecutive cells run ``hot`` times hotter.
-
-    A share ``fraction`` of the blocks is hot; rates are scaled so that the
-    average stays ``p`` (capped at 1/2). The hot blocks are fixed by ``seed``.
-    """
-
-    p: float
-    block: int = 64
-    fraction: float = 0.1
-    hot: float = 10.0
-    seed: int = 0
-
-    def __post_init__(self):
-        object.__setattr__(self, "p", _rate(self.p, "p"))
-        object.__setattr__(self, "block", check_integer(self.block, "block", 1))
-        object.__setattr__(self, "fraction", _real(self.fraction, "fraction", "in (0, 1]", 0, 1, low_open=True))
-        object.__setattr__(self, "hot", _real(self.hot, "hot", ">= 1", 1))
-        object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
-
-    def cell_rates(self, tensor, n_bits):
-        return _clustered_cell_rates(self.p, self.block, self.fraction, self.hot, self.seed, tensor.name, tensor.size)
-
-    def mean_rate(self, storage, protection=None):
-        return float(torch.cat([self.cell_rates(t, storage.config.n_bits) for t in storage]).mean())
-
-
-@dataclass(frozen=True)
-class LayerVariationFaults(_LogNormalSpread):
-    """Per-layer rates: log-normal with spread ``sigma`` across layers, size-weighted average ``p``."""
-
-    def layer_rates(self, storage):
-        rng = np.random.default_rng(self.seed)
-        sizes = np.array([t.size for t in storage], dtype=np.float64)
-        raw = np.exp(rng.normal(0.0, self.sigma, sizes.size))
-        rates = np.minimum(self.p * raw * sizes.sum() / (raw @ sizes), 0.5)
-        return dict(zip(storage.names, rates.tolist()))
-
-    def bind(self, storage):
-        """The equivalent :class:`ChannelFaults` for one storage."""
-        return ChannelFaults(0.0, {name: SymmetricChannel(rate) for name, rate in self.layer_rates(storage).items()})
-
-    def mean_rate(self, storage, protection=None):
-        return self.bind(storage).mean_rate(storage, protection)
-
-
-class Chip:
-    """One physical chip: a fixed uniform for every (cell, bit), so that faults nest across rates.
-
-    A bit flips when its uniform is below its rate: the faults at a lower rate
-    are a subset of those at a higher rate, and protecting more bits removes
-    only those bits' faults. The uniforms are not stored but recomputed from a
-    stream keyed by the chip's seed and the tensor's name
-    (:func:`qtaml_tac.flip_law.cell_uniforms`), so a chip costs no memory.
-
-    Parameters
-    ----------
-    seed : int
-        A non-negative integer (Python or NumPy).
-    """
-
-    def __init__(self, seed=0):
-        self.seed = check_integer(seed, "seed", 0)
-
-    def key(self, tensor):
-        """The 64-bit stream key of ``tensor`` on this chip."""
-        return _chip_state(self.seed, tensor.name, np.uint64)
-
-    def uniforms(self, tensor, n_bits):
-        """float64 uniforms of shape ``(n_bits, size)`` for ``tensor`` (recomputed on each call)."""
-        cells = np.arange(tensor.size)
-        return torch.from_numpy(np.stack([cell_uniforms(self.key(tensor), cells, n_bits, bit) for bit in range(n_bits)]))
+def _workspace(storage, tensor):
+    """The :class:`~qtaml_tac.kernel_dispatch.TensorWorkspace` of ``tensor`` in ``storage`` (made on first use)."""
+    with _WORKSPACES_LOCK:
+        spaces = _WORKSPACES.setdefault(storage, {})
+        space = spaces.get(tensor.name)
+        if space is None or space.tensor is not tensor:
+            space = spaces[tensor.name] = TensorWorkspace(tensor)
+    return space
 
 
 def _rates_by_stored_bit(channel, n_bits):
@@ -309,7 +104,7 @@ class FlipMask:
     values: torch.Tensor | None = None
     dense_mask: torch.Tensor | None = None
 
-    def dense(self):
+    def dense(self) -> torch.Tensor:
         """The mask as a full int32 tensor."""
         if self.dense_mask is not None:
             return self.dense_mask.to(torch.int32)
@@ -318,147 +113,63 @@ class FlipMask:
         return mask
 
 
-def compiled_kernels():
-    """The numba kernels in use (:class:`qtaml_tac.flip_kernels.Kernels`), or ``None`` for the NumPy twin.
-
-    ``None`` when numba is missing or ``QTAML_COMPILED=0`` is set. The kernels
-    follow ``torch.get_num_threads()``: with one thread the serial ones (no
-    threading layer: safe in a forked child, e.g. a ``multiprocessing`` worker
-    that sets one torch thread), else the parallel ones on that many threads.
-    Every route gives the same masks; the compiled ones are faster and write
-    the read-back values while they sample.
-    """
-    if os.environ.get("QTAML_COMPILED", "1") == "0":
-        return None
-    try:
-        from . import flip_kernels
-    except ImportError:
-        return None
-    import numba
-
-    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-    if threads <= 1:
-        return flip_kernels.SERIAL
-    numba.set_num_threads(threads)
-    return flip_kernels.PARALLEL
+def _seed(generator):
+    return int(torch.randint(SEED_BOUND, (), generator=generator))
 
 
-#: Serializes kernel launches from several Python threads (numba's "workqueue" threading layer, where neither
-#: TBB nor OpenMP is found, is not thread-safe); each launch is itself parallel.
-_KERNEL_LOCK = threading.Lock()
-
-#: Each chunk's slice of a compiled sparse draw holds this many standard deviations above the expected events.
-SPARSE_SLACK = 12
-
-
-def _buffer(space, key, size, dtype):
-    if key not in space or space[key].size < size:
-        space[key] = np.empty(size, dtype=dtype)
-    return space[key][:size]
-
-
-def _fused_target(tensor, write, kernels):
-    """``(fused, lookup, out)``: whether a kernel can write the read-back into the parameter as it samples (a
-    float32/float64 contiguous parameter on the CPU), with the NumPy views it writes through."""
-    fused = write and kernels is not None and tensor.lookup.dtype in (torch.float32, torch.float64) \
-        and tensor.parameter.device.type == "cpu" and tensor.parameter.is_contiguous()
-    if not fused:
-        return False, np.zeros(1), np.zeros(1)
-    return True, tensor.lookup.numpy(), tensor.parameter.detach().view(-1).numpy()
-
-
-def _finish(tensor, mask, fused, write):
+def _finish(workspace, mask, fused, write):
     if fused:
-        tensor.written_(mask)
+        workspace.written_(mask)
     elif write:
-        tensor.write_(mask)
+        workspace.write_(mask)
     return mask
 
 
-def _mask_buffer(space, size, n_bits):
-    return _buffer(space, "masks", size, np.uint8 if n_bits <= 8 else np.int32)
-
-
-def _channel_mask(tensor, law, generator, reuse, write):
-    """One draw of ``law`` (:class:`qtaml_tac.flip_law.FlipLaw`) for ``tensor``, seeded from ``generator``.
+def _channel_mask(workspace, law, generator, reuse, write):
+    """One draw of ``law`` (:class:`qtaml_tac.flip_law.FlipLaw`) for the workspace's tensor, seeded from ``generator``.
 
     With ``write`` the read-back is also written into the parameter: by the
     compiled kernel while it samples when it can, else afterwards by
-    :meth:`StoredTensor.write_`.
+    :meth:`~qtaml_tac.kernel_dispatch.TensorWorkspace.write_`.
     """
-    seed = int(torch.randint(2**63 - 1, (), generator=generator))
+    tensor = workspace.tensor
+    seed = _seed(generator)
     size = tensor.size
     if law.event_rate == 0:
         mask = FlipMask(size, torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int32))
-        return _finish(tensor, mask, False, write)
+        return _finish(workspace, mask, False, write)
     kernels = compiled_kernels()
     codes = tensor.codes.numpy()
-    fused, lookup, out = _fused_target(tensor, write, kernels)
-    space = tensor.workspace if reuse else {}
+    fused, lookup, out = fused_target(tensor, write, kernels)
+    space = workspace.buffers if reuse else {}
     if law.dense_regime:
-        masks = _mask_buffer(space, size, law.n_bits)
-        if kernels is None:
-            masks[:] = law.dense(codes, seed)
-        else:
-            tables = law.kernel_arrays
-            with _KERNEL_LOCK:
-                kernels.dense_flips(codes, seed, tables["slots"], tables["cdfs"], tables["shifts"], law.n_bits,
-                                    law.directional, masks, fused, lookup, out)
+        masks = mask_buffer(space, size, law.n_bits)
+        dense_masks(kernels, law, codes, seed, masks, fused, lookup, out)
         mask = FlipMask(size, dense_mask=torch.from_numpy(masks))
     elif kernels is None:
         flips = law.sparse(codes, seed)
         mask = FlipMask(size, torch.from_numpy(flips.positions), torch.from_numpy(flips.values))
     else:
-        previous = tensor.patch_base_().numpy() if fused else np.zeros(0, dtype=np.int64)
-        mask = FlipMask(size, *_compiled_sparse(kernels, law, codes, seed, space, fused, lookup, out, previous))
-    return _finish(tensor, mask, fused, write)
+        previous = workspace.patch_base_().numpy() if fused else np.zeros(0, dtype=np.int64)
+        mask = FlipMask(size, *sparse_flips(kernels, law, codes, seed, space, fused, lookup, out, previous))
+    return _finish(workspace, mask, fused, write)
 
 
-def _compared_mask(tensor, key, n_bits, exposed, by_bit, cells, reuse, write):
+def _compared_mask(workspace, key, n_bits, exposed, by_bit, cells, reuse, write):
     """Masks by comparing each (cell, bit)'s uniform of the stream ``key`` with its rate (per-cell rates, chips)."""
+    tensor = workspace.tensor
     kernels = compiled_kernels()
-    codes = tensor.codes.numpy()
-    fused, lookup, out = _fused_target(tensor, write, kernels)
-    masks = _mask_buffer(tensor.workspace if reuse else {}, tensor.size, n_bits)
+    fused, lookup, out = fused_target(tensor, write, kernels)
+    masks = mask_buffer(workspace.buffers if reuse else {}, tensor.size, n_bits)
     cell_rates = None if cells is None else np.ascontiguousarray(cells.numpy(), dtype=np.float64)
-    if kernels is None:
-        masks[:] = compared_masks(key, codes, n_bits, exposed, by_bit[0], by_bit[1], cell_rates)
-    else:
-        with _KERNEL_LOCK:
-            kernels.compared_flips(codes, np.uint64(key), n_bits, exposed, by_bit[0], by_bit[1],
-                                   np.zeros(1) if cell_rates is None else cell_rates, cell_rates is not None,
-                                   masks, fused, lookup, out)
-    return _finish(tensor, FlipMask(tensor.size, dense_mask=torch.from_numpy(masks)), fused, write)
+    compared_masks_into(kernels, tensor.codes.numpy(), key, n_bits, exposed, by_bit, cell_rates, masks, fused,
+                        lookup, out)
+    return _finish(workspace, FlipMask(tensor.size, dense_mask=torch.from_numpy(masks)), fused, write)
 
 
-def _compiled_sparse(kernels, law, codes, seed, space, write, lookup, out, previous):
-    """Positions and values of a sparse draw by the compiled kernel (each chunk fills its own slice)."""
-    n_chunks = -(-codes.size // CHUNK)
-    expected = law.event_rate * min(CHUNK, codes.size)
-    capacity = min(CHUNK, max(1, int(expected + SPARSE_SLACK * math.sqrt(expected) + 32)))
-    if previous.size and np.any(previous[1:] < previous[:-1]):
-        previous = np.sort(previous)
-    previous_start = np.searchsorted(previous, np.arange(n_chunks + 1, dtype=np.int64) * CHUNK)
-    tables = law.kernel_arrays
-    while True:
-        positions = _buffer(space, "positions", n_chunks * capacity, np.int64)
-        values = _buffer(space, "values", n_chunks * capacity, np.int32)
-        counts = np.empty(n_chunks, dtype=np.int64)
-        with _KERNEL_LOCK:
-            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, tables["slots"],
-                                 tables["cdfs"], tables["given_slots"], tables["given_cdfs"], tables["shifts"],
-                                 law.n_bits, law.directional, positions, values, counts, capacity, write, lookup,
-                                 out, previous, previous_start)
-        if counts.min() >= 0:
-            break
-        capacity = CHUNK  # a slice overflowed (beyond SPARSE_SLACK standard deviations): redraw the same stream
-    slices = [slice(c * capacity, c * capacity + counts[c]) for c in range(n_chunks)]
-    return (torch.from_numpy(np.concatenate([positions[s] for s in slices])),
-            torch.from_numpy(np.concatenate([values[s] for s in slices])))
-
-
-def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False, write=False):
-    """One draw of ``tensor``'s flip mask; with ``write`` its read-back is written into the parameter too."""
+def _tensor_mask(workspace, faults, n_bits, protected, generator, chip, reuse=False, write=False):
+    """One draw of a tensor's flip mask; with ``write`` its read-back is written into the parameter too."""
+    tensor = workspace.tensor
     exposed = max(n_bits - protected, 0)
     channel = faults.channel_for(tensor, n_bits)
     cells = faults.cell_rates(tensor, n_bits) if channel is None else None
@@ -466,13 +177,14 @@ def _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse=False
         raise ValueError(f"fault model {faults!r} gives neither a channel nor cell rates")
     if chip is None and cells is None:
         law = FlipLaw.from_rates(*_rates_by_stored_bit(channel, n_bits), exposed)
-        return _channel_mask(tensor, law, generator, reuse, write)
+        return _channel_mask(workspace, law, generator, reuse, write)
     by_bit = _rates_by_stored_bit(channel, n_bits) if channel is not None else [np.zeros(n_bits)] * 2
-    key = chip.key(tensor) if chip is not None else int(torch.randint(2**63 - 1, (), generator=generator))
-    return _compared_mask(tensor, key, n_bits, exposed, by_bit, cells, reuse, write)
+    key = chip.key(tensor) if chip is not None else _seed(generator)
+    return _compared_mask(workspace, key, n_bits, exposed, by_bit, cells, reuse, write)
 
 
-def sample_masks(storage, faults, protection=None, generator=None, chip=None, reuse_buffers=False, names=None):
+def sample_masks(storage: Storage, faults, protection: dict | None = None, generator: torch.Generator | None = None,
+                 chip: Chip | None = None, reuse_buffers: bool = False, names=None) -> dict:
     """One draw of flip masks for every stored tensor.
 
     Parameters
@@ -506,13 +218,12 @@ def sample_masks(storage, faults, protection=None, generator=None, chip=None, re
 
 def _draw(storage, faults, protection, generator, chip, reuse, names, write):
     """Masks of the wanted tensors; every argument is checked before the first tensor is drawn or written."""
-    faults = _as_fault_model(faults, storage)
+    faults = _as_fault_model(faults)
     n_bits = storage.config.n_bits
     _check_generator(generator)
     if chip is not None and not isinstance(chip, Chip):
         raise ValueError(f"chip must be a qtaml_tac.Chip or None, got {chip!r}")
-    if isinstance(faults, ChannelFaults):
-        check_names(faults.per_layer, "per_layer", storage.names)
+    faults = faults.bind(storage)
     protection = {} if protection is None else check_bit_counts(protection, "protection", storage.names, n_bits)
     if names is not None:
         names = [names] if isinstance(names, str) else list(names)
@@ -522,7 +233,8 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
                if wanted is None or tensor.name in wanted]
     for tensor, _ in targets:
         faults.channel_for(tensor, n_bits)  # raises on a channel of the wrong width
-    return {tensor.name: _tensor_mask(tensor, faults, n_bits, protected, generator, chip, reuse, write)
+    return {tensor.name: _tensor_mask(_workspace(storage, tensor), faults, n_bits, protected, generator, chip, reuse,
+                                      write)
             for tensor, protected in targets}
 
 
@@ -538,9 +250,7 @@ def _check_generator(generator):
                          f"{generator.device}")
 
 
-def _as_fault_model(faults, storage):
-    if isinstance(faults, LayerVariationFaults):
-        return faults.bind(storage)
+def _as_fault_model(faults):
     if isinstance(faults, FaultModel):
         return faults
     if isinstance(faults, Channel) or (isinstance(faults, numbers.Real) and not isinstance(faults, bool)) \
@@ -549,7 +259,8 @@ def _as_fault_model(faults, storage):
     raise ValueError(f"faults must be a FaultModel, a channel or a flip probability, got {faults!r}")
 
 
-def inject_(storage, faults, protection=None, generator=None, chip=None):
+def inject_(storage: Storage, faults, protection: dict | None = None, generator: torch.Generator | None = None,
+            chip: Chip | None = None) -> dict:
     """Write one noisy read-back of every stored tensor into the model, in place.
 
     Returns the masks; they live in reused workspaces and are valid until the next injection.
@@ -571,7 +282,8 @@ def inject_(storage, faults, protection=None, generator=None, chip=None):
 
 
 @contextlib.contextmanager
-def deployed(storage, faults=None, protection=None, generator=None, chip=None):
+def deployed(storage: Storage, faults=None, protection: dict | None = None, generator: torch.Generator | None = None,
+             chip: Chip | None = None):
     """A noisy deployment for the duration of a ``with`` block; the float weights come back after.
 
     With ``faults=None`` the model holds the clean quantized weights. The other

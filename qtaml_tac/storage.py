@@ -266,74 +266,36 @@ class StoredTensor:
     original: torch.Tensor
     clipped: int
     lookup: torch.Tensor = field(init=False, repr=False)
-    dirty: torch.Tensor | None = field(default=None, init=False, repr=False)
-    workspace: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         # Read-back value of every code in the parameter's dtype: decoding is one index_select.
         self.lookup = (self.table * (self.scale / self.factor)).to(self.parameter.dtype)
-        self.dirty = _FLOAT  # what the parameter holds: see write_
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.codes.numel()
 
-    def decode(self, codes=None):
+    def decode(self, codes: torch.Tensor | None = None) -> torch.Tensor:
         """Read-back float weights of ``codes`` (default: the stored codes), shaped like the parameter."""
         codes = self.codes if codes is None else codes
         return self.lookup.index_select(0, codes).reshape(self.parameter.shape)
 
     @torch.no_grad()
-    def write_(self, mask=None):
-        """Write the read-back weights into the parameter, in place.
+    def write_(self, mask=None) -> None:
+        """Write the read-back weights of the codes, XOR ``mask`` if given, into the parameter, in place.
 
-        A dense (or absent) mask rewrites the whole tensor; a sparse one
-        patches only the flipped weights, after putting back the weights the
-        previous sparse write patched (:meth:`patch_base_`).
+        ``mask`` is a :class:`qtaml_tac.inject.FlipMask` (its ``dense()``
+        XOR mask is applied); the whole tensor is rewritten. Repeated noisy
+        trials go through :func:`qtaml_tac.inject.inject_`, which patches only
+        what changed.
         """
-        flat = self.parameter.view(-1)
-        if mask is None or mask.dense_mask is not None:
-            codes = self.codes
-            if mask is not None:
-                codes = torch.bitwise_xor(codes, mask.dense_mask, out=self.workspace.setdefault(
-                    "noisy_codes", torch.empty(self.size, dtype=codes.dtype)))
-            torch.index_select(self.lookup, 0, codes, out=flat)
-            self.dirty = None if mask is None else _ALL
-            return
-        previous = self.patch_base_()
-        flat[previous] = self.lookup.index_select(0, self.codes[previous])
-        flat[mask.positions] = self.lookup.index_select(0, self.codes[mask.positions] ^ mask.values)
-        self.dirty = mask.positions
+        codes = self.codes if mask is None else torch.bitwise_xor(self.codes, mask.dense())
+        torch.index_select(self.lookup, 0, codes, out=self.parameter.view(-1))
 
     @torch.no_grad()
-    def patch_base_(self):
-        """Ready the parameter for a sparse patch; returns the positions still to put back.
-
-        ``dirty`` records what the parameter holds: ``None`` its clean
-        read-back, a tensor of positions the clean read-back except there (the
-        previous sparse patch), or a marker for "noisy everywhere" / "the float
-        original". A marker is resolved here by decoding the whole tensor; the
-        returned positions (int64, empty if none) must be put back by the caller
-        before or while it patches.
-        """
-        if self.dirty is _ALL or self.dirty is _FLOAT:
-            torch.index_select(self.lookup, 0, self.codes, out=self.parameter.view(-1))
-            self.dirty = None
-        return torch.empty(0, dtype=torch.int64) if self.dirty is None else self.dirty
-
-    def written_(self, mask):
-        """Record that the read-back of ``mask`` was written into the parameter (by a fused kernel)."""
-        self.dirty = _ALL if mask.dense_mask is not None else mask.positions
-
-    @torch.no_grad()
-    def restore_(self):
+    def restore_(self) -> None:
+        """Put the float original back into the parameter, bit for bit."""
         self.parameter.copy_(self.original)
-        self.dirty = _FLOAT
-
-
-# Markers of what a parameter holds besides its clean read-back: every weight rewritten, or the float original.
-_ALL = torch.empty(0)
-_FLOAT = torch.empty(0)
 
 
 class Storage:

@@ -16,7 +16,7 @@ from torch import nn
 
 from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel
 from qtaml_theory.verify import FALSE_ALARM, z_threshold
-from qtaml_tac import CellVariationFaults, Chip, ClusteredFaults, inject, quantize, sample_masks
+from qtaml_tac import CellVariationFaults, Chip, ClusteredFaults, inject, kernel_dispatch, quantize, sample_masks
 from qtaml_tac.flip_law import CHUNK, DENSE_EVENT_RATE, DiscreteTable, FlipLaw
 from qtaml_tac.storage import StorageConfig
 
@@ -164,7 +164,7 @@ def test_overflowing_a_chunk_slice_redraws_the_same_masks(monkeypatch):
     monkeypatch.setenv("QTAML_COMPILED", "1")
     _, storage = _storage(8, "offset_binary")
     expected = sample_masks(storage, 0.01, generator=torch.Generator().manual_seed(5))["weight"]
-    monkeypatch.setattr(inject, "SPARSE_SLACK", -1e9)  # every slice holds one event, then overflows
+    monkeypatch.setattr(kernel_dispatch, "SPARSE_SLACK", -1e9)  # every slice holds one event, then overflows
     overflowed = sample_masks(storage, 0.01, generator=torch.Generator().manual_seed(5))["weight"]
     assert torch.equal(expected.positions, overflowed.positions) and torch.equal(expected.values, overflowed.values)
 

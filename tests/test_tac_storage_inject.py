@@ -7,21 +7,24 @@ import pytest
 import torch
 from torch import nn
 
-from qtaml_theory import DirectionalChannel, PerBitChannel, error_cumulants
+from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, error_cumulants
 from qtaml_theory.verify import FALSE_ALARM, z_threshold
 from qtaml_tac import (
     BitRampFaults,
     CellVariationFaults,
+    ChannelFaults,
     Chip,
     ClusteredFaults,
     LayerVariationFaults,
     StorageConfig,
     deployed,
+    inject_,
     quantize,
     sample_masks,
     select_parameters,
 )
-from qtaml_tac.models import DeepCNN, ResCNN, SequenceTransformer, SmallCNN, WideCNN
+from qtaml_tac.zoo.models import DeepCNN, ResCNN, SequenceTransformer, SmallCNN, WideCNN
+from qtaml_tac.faults import FaultModel
 from qtaml_tac.storage import excluded_parameters
 
 
@@ -279,3 +282,53 @@ def test_sparse_patching_equals_a_full_rewrite():
     storage.write_()
     assert torch.equal(model.weight.detach(), tensor.decode())
     storage.restore_()
+
+
+def test_stored_tensors_hold_the_format_only():
+    """Stage 1 only: codes, scale, decode table and the float original; injection state lives on the inject side."""
+    from dataclasses import fields
+
+    from qtaml_tac.storage import StoredTensor
+
+    assert [f.name for f in fields(StoredTensor)] == ["name", "parameter", "codes", "scale", "factor", "table",
+                                                      "original", "clipped", "lookup"]
+    tensor = quantize(nn.Linear(4, 4))["weight"]
+    assert not any(hasattr(tensor, name) for name in ("dirty", "workspace", "patch_base_", "written_"))
+
+
+@pytest.mark.parametrize("compiled", ["1", "0"])
+def test_injections_stay_exact_around_writes_they_did_not_make(compiled, monkeypatch):
+    """Sparse injections after a clean write, a restore, a masked write or a user's edit still read back exactly."""
+    monkeypatch.setenv("QTAML_COMPILED", compiled)
+    model = nn.Linear(300, 200)
+    storage = quantize(model)
+    tensor = storage["weight"]
+    generator = torch.Generator().manual_seed(14)
+    edits = [lambda: None, storage.write_, storage.restore_, lambda: model.weight.fill_(3.0),
+             lambda: storage.write_(sample_masks(storage, 0.3, generator=generator)), lambda: None]
+    for edit in edits:
+        with torch.no_grad():
+            edit()
+        masks = inject_(storage, 1e-3, generator=generator)
+        assert masks["weight"].dense_mask is None  # sparse: only the flipped weights are patched
+        assert torch.equal(model.weight.detach(), tensor.decode(tensor.codes ^ masks["weight"].dense()))
+
+
+def test_every_fault_model_binds_to_a_storage_and_the_draw_uses_the_bound_model():
+    storage = quantize(nn.Sequential(nn.Linear(30, 20), nn.Linear(20, 10)))
+    for faults in (ChannelFaults(0.1), BitRampFaults(0.1), CellVariationFaults(0.1), ClusteredFaults(0.1)):
+        assert faults.bind(storage) is faults
+    bound = LayerVariationFaults(0.1, seed=3).bind(storage)
+    assert bound == ChannelFaults(0.0, {name: SymmetricChannel(rate)
+                                        for name, rate in LayerVariationFaults(0.1, seed=3).layer_rates(storage).items()})
+    with pytest.raises(ValueError, match="per_layer"):
+        ChannelFaults(0.1, {"nope": 0.2}).bind(storage)
+
+    class Silent(FaultModel):
+        """A model of one's own: binds to no flips at all."""
+
+        def bind(self, storage):
+            return ChannelFaults(0.0)
+
+    masks = sample_masks(storage, Silent(), generator=torch.Generator().manual_seed(0))
+    assert all(int(mask.dense().count_nonzero()) == 0 for mask in masks.values())

@@ -1,0 +1,205 @@
+"""Kernel dispatch: which sampler draws a mask, into which buffers, and what each parameter holds (Section 3, 5.7).
+
+The numba kernels of :mod:`qtaml_tac.flip_kernels` and their NumPy twins in
+:mod:`qtaml_tac.flip_law` give the same masks; this module picks one
+(:func:`compiled_kernels`), serializes launches (one lock), hands out the
+buffers the masks are drawn into, and decides whether a kernel writes the
+read-back into the parameter as it samples (a fused write).
+
+A :class:`TensorWorkspace` is the injection side's state of one stored
+tensor: its reused buffers and what its parameter holds, so that a sparse
+draw patches only the weights the previous draw changed. The storage
+(:mod:`qtaml_tac.storage`, stage 1) knows none of this; a workspace notices
+any write it did not make (a clean read-back, a restore) by the parameter's
+version counter and then rewrites the whole tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+import numpy as np
+import torch
+
+from .flip_law import CHUNK, compared_masks
+
+__all__ = ["compiled_kernels", "SPARSE_SLACK", "TensorWorkspace", "fused_target", "mask_buffer", "dense_masks",
+           "sparse_flips", "compared_masks_into"]
+
+#: Serializes kernel launches from several Python threads (numba's "workqueue" threading layer, where neither
+#: TBB nor OpenMP is found, is not thread-safe); each launch is itself parallel.
+_KERNEL_LOCK = threading.Lock()
+
+#: Each chunk's slice of a compiled sparse draw holds this many standard deviations above the expected events.
+SPARSE_SLACK = 12
+
+#: Events a chunk's slice holds beyond ``SPARSE_SLACK`` standard deviations (room for small expectations).
+_SPARSE_EXTRA = 32
+
+#: What a parameter holds when it is noisy everywhere (a dense write) or not known (see TensorWorkspace).
+_EVERYWHERE = torch.empty(0)
+
+
+def compiled_kernels():
+    """The numba kernels in use (:class:`qtaml_tac.flip_kernels.Kernels`), or ``None`` for the NumPy twin.
+
+    ``None`` when numba is missing or ``QTAML_COMPILED=0`` is set. The kernels
+    follow ``torch.get_num_threads()``: with one thread the serial ones (no
+    threading layer: safe in a forked child, e.g. a ``multiprocessing`` worker
+    that sets one torch thread), else the parallel ones on that many threads.
+    Every route gives the same masks; the compiled ones are faster and write
+    the read-back values while they sample.
+    """
+    if os.environ.get("QTAML_COMPILED", "1") == "0":
+        return None
+    try:
+        from . import flip_kernels
+    except ImportError:
+        return None
+    import numba
+
+    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    if threads <= 1:
+        return flip_kernels.SERIAL
+    numba.set_num_threads(threads)
+    return flip_kernels.PARALLEL
+
+
+def _buffer(space, key, size, dtype):
+    if key not in space or space[key].size < size:
+        space[key] = np.empty(size, dtype=dtype)
+    return space[key][:size]
+
+
+def mask_buffer(space: dict, size: int, n_bits: int) -> np.ndarray:
+    """A dense mask buffer of ``size`` entries from ``space`` (uint8 up to 8 bits, else int32)."""
+    return _buffer(space, "masks", size, np.uint8 if n_bits <= 8 else np.int32)
+
+
+class TensorWorkspace:
+    """The injection state of one stored tensor: reused buffers, and what its parameter holds.
+
+    ``held`` is ``None`` when the parameter holds the clean read-back, a
+    tensor of positions when it holds the clean read-back except there (the
+    last sparse patch), or a marker for "noisy everywhere"; it is trusted
+    only while the parameter's version counter is the one recorded after the
+    last write made here (torch bumps it on every in-place write; the fused
+    kernels write through NumPy and do not). Writes that bypass the counter
+    (through ``parameter.data`` or a NumPy view) are not seen: call
+    :meth:`qtaml_tac.storage.Storage.write_` or ``restore_`` after them.
+
+    Parameters
+    ----------
+    tensor : qtaml_tac.storage.StoredTensor
+    """
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+        self.buffers = {}
+        self.held = _EVERYWHERE
+        self.version = None
+
+    @torch.no_grad()
+    def patch_base_(self) -> torch.Tensor:
+        """Ready the parameter for a sparse patch; returns the positions still to put back.
+
+        When the parameter is noisy everywhere, or was written elsewhere, its
+        clean read-back is decoded here first. The returned positions (int64,
+        empty if none) must be put back by the caller before or while it patches.
+        """
+        tensor = self.tensor
+        if self.held is _EVERYWHERE or self.version != tensor.parameter._version:
+            torch.index_select(tensor.lookup, 0, tensor.codes, out=tensor.parameter.view(-1))
+            self.held = None
+        return torch.empty(0, dtype=torch.int64) if self.held is None else self.held
+
+    def written_(self, mask) -> None:
+        """Record that the read-back of ``mask`` (a :class:`qtaml_tac.inject.FlipMask`) is in the parameter."""
+        self.held = _EVERYWHERE if mask.dense_mask is not None else mask.positions
+        self.version = self.tensor.parameter._version
+
+    @torch.no_grad()
+    def write_(self, mask) -> None:
+        """Write the read-back of ``codes ^ mask`` into the parameter, in place.
+
+        A dense mask rewrites the whole tensor; a sparse one patches only the
+        flipped weights, after putting back the weights the previous sparse
+        write patched (:meth:`patch_base_`).
+        """
+        tensor = self.tensor
+        flat = tensor.parameter.view(-1)
+        if mask.dense_mask is not None:
+            codes = torch.bitwise_xor(tensor.codes, mask.dense_mask, out=self.buffers.setdefault(
+                "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
+            torch.index_select(tensor.lookup, 0, codes, out=flat)
+        else:
+            previous = self.patch_base_()
+            flat[previous] = tensor.lookup.index_select(0, tensor.codes[previous])
+            flat[mask.positions] = tensor.lookup.index_select(0, tensor.codes[mask.positions] ^ mask.values)
+        self.written_(mask)
+
+
+def fused_target(tensor, write: bool, kernels) -> tuple:
+    """``(fused, lookup, out)``: whether a kernel can write the read-back into the parameter as it samples (a
+    float32/float64 contiguous parameter on the CPU), with the NumPy views it writes through."""
+    fused = write and kernels is not None and tensor.lookup.dtype in (torch.float32, torch.float64) \
+        and tensor.parameter.device.type == "cpu" and tensor.parameter.is_contiguous()
+    if not fused:
+        return False, np.zeros(1), np.zeros(1)
+    return True, tensor.lookup.numpy(), tensor.parameter.detach().view(-1).numpy()
+
+
+def dense_masks(kernels, law, codes, seed, masks, fused, lookup, out) -> None:
+    """Every weight's mask of ``law`` (:class:`qtaml_tac.flip_law.FlipLaw`) into ``masks``, by ``kernels`` or
+    NumPy (:meth:`~qtaml_tac.flip_law.FlipLaw.dense`); a fused kernel also writes the read-back into ``out``."""
+    if kernels is None:
+        masks[:] = law.dense(codes, seed)
+        return
+    tables = law.kernel_arrays
+    with _KERNEL_LOCK:
+        kernels.dense_flips(codes, seed, tables["slots"], tables["cdfs"], tables["shifts"], law.n_bits,
+                            law.directional, masks, fused, lookup, out)
+
+
+def sparse_flips(kernels, law, codes, seed, space, write, lookup, out, previous) -> tuple:
+    """Positions and values of a sparse draw by the compiled kernel (each chunk fills its own slice).
+
+    With ``write`` the kernel puts back the clean read-back at ``previous``
+    and writes the read-back of the new flips into ``out``.
+    """
+    n_chunks = -(-codes.size // CHUNK)
+    expected = law.event_rate * min(CHUNK, codes.size)
+    capacity = min(CHUNK, max(1, int(expected + SPARSE_SLACK * math.sqrt(expected) + _SPARSE_EXTRA)))
+    if previous.size and np.any(previous[1:] < previous[:-1]):
+        previous = np.sort(previous)
+    previous_start = np.searchsorted(previous, np.arange(n_chunks + 1, dtype=np.int64) * CHUNK)
+    tables = law.kernel_arrays
+    while True:
+        positions = _buffer(space, "positions", n_chunks * capacity, np.int64)
+        values = _buffer(space, "values", n_chunks * capacity, np.int32)
+        counts = np.empty(n_chunks, dtype=np.int64)
+        with _KERNEL_LOCK:
+            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, tables["slots"],
+                                 tables["cdfs"], tables["given_slots"], tables["given_cdfs"], tables["shifts"],
+                                 law.n_bits, law.directional, positions, values, counts, capacity, write, lookup,
+                                 out, previous, previous_start)
+        if counts.min() >= 0:
+            break
+        capacity = CHUNK  # a slice overflowed (beyond SPARSE_SLACK standard deviations): redraw the same stream
+    slices = [slice(c * capacity, c * capacity + counts[c]) for c in range(n_chunks)]
+    return (torch.from_numpy(np.concatenate([positions[s] for s in slices])),
+            torch.from_numpy(np.concatenate([values[s] for s in slices])))
+
+
+def compared_masks_into(kernels, codes, key, n_bits, exposed, by_bit, cell_rates, masks, fused, lookup, out) -> None:
+    """Masks from comparing each (cell, bit)'s uniform of the stream ``key`` with its rate, into ``masks``
+    (:func:`qtaml_tac.flip_law.compared_masks`); a fused kernel also writes the read-back into ``out``."""
+    if kernels is None:
+        masks[:] = compared_masks(key, codes, n_bits, exposed, by_bit[0], by_bit[1], cell_rates)
+        return
+    with _KERNEL_LOCK:
+        kernels.compared_flips(codes, np.uint64(key), n_bits, exposed, by_bit[0], by_bit[1],
+                               np.zeros(1) if cell_rates is None else cell_rates, cell_rates is not None,
+                               masks, fused, lookup, out)
