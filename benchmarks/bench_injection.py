@@ -131,8 +131,8 @@ def main(weights, repeats):
               f"-> sparse / dense {sparse / dense:4.2f}")
     storage.restore_()
 
-    from qtaml_tac.data import digits
-    from qtaml_tac.models import SmallCNN, WideCNN, train_classifier
+    from qtaml_tac.zoo.data import digits
+    from qtaml_tac.zoo.models import SmallCNN, WideCNN, train_classifier
 
     split = digits()
     count = 16

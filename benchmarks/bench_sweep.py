@@ -9,7 +9,7 @@ import tempfile
 import time
 
 from qtaml_tac.experiments import run_experiments
-from qtaml_tac.models import MODELS, trained
+from qtaml_tac.zoo.models import MODELS, trained
 
 
 def timed(**where):

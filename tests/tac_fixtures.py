@@ -2,8 +2,8 @@
 
 import pytest
 
-from qtaml_tac.data import digits
-from qtaml_tac.models import SmallCNN, train_classifier
+from qtaml_tac.zoo.data import digits
+from qtaml_tac.zoo.models import SmallCNN, train_classifier
 
 
 @pytest.fixture(scope="session")

@@ -289,7 +289,7 @@ def test_evaluate_progress_is_a_tqdm_bar_on_stderr_and_never_in_the_result(capsy
 
 
 def test_embedding_quality_checks_trials_and_seed_first():
-    from qtaml_tac.minilm import embedding_quality
+    from qtaml_tac.zoo.minilm import embedding_quality
 
     with pytest.raises(ValueError, match=r"trials must be an integer >= 1, got 2\.5"):
         embedding_quality(nn.Linear(2, 2), None, None, trials=2.5)

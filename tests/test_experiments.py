@@ -246,3 +246,24 @@ def test_the_quick_run_shows_progress_on_stderr_only(quick_run):
     assert re.search(r"5\.2: points: " + FINISHED_BAR, process.stderr)
     assert re.search(r"rho: plans: " + FINISHED_BAR, process.stderr)
     assert process.stdout.startswith(f"{len(records)} records in ") and process.stdout.count("\n") == 1
+
+
+# -- where the code lives ----------------------------------------------------------------------------------
+
+def test_the_registry_is_one_table_and_all_runs_the_paper():
+    from qtaml_tac.experiments import PAPER_EXPERIMENTS
+
+    assert PAPER_EXPERIMENTS == tuple(EXPERIMENTS)[:len(PAPER_EXPERIMENTS)]
+    assert set(EXPERIMENTS) - set(PAPER_EXPERIMENTS) == {"minilm"}
+
+
+@pytest.mark.parametrize("old", ["models", "data", "minilm"])
+def test_the_zoo_s_old_paths_warn_and_re_export_every_name(old, monkeypatch):
+    import importlib
+
+    monkeypatch.delitem(sys.modules, f"qtaml_tac.{old}", raising=False)
+    with pytest.warns(DeprecationWarning, match=f"qtaml_tac.{old} moved to qtaml_tac.zoo.{old}"):
+        alias = importlib.import_module(f"qtaml_tac.{old}")
+    moved = importlib.import_module(f"qtaml_tac.zoo.{old}")
+    assert alias.__all__ == moved.__all__
+    assert all(getattr(alias, name) is getattr(moved, name) for name in dir(moved) if not name.startswith("__"))

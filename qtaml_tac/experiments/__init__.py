@@ -18,12 +18,9 @@ from contextlib import contextmanager
 from qtaml_theory.report.cli import check_output_folder
 
 from .runner import Results
-from .sections import EXPERIMENTS, Context
+from .sections import EXPERIMENTS, PAPER_EXPERIMENTS, Context
 
 __all__ = ["EXPERIMENTS", "PAPER_EXPERIMENTS", "run_experiments", "dask_client", "DEFAULT_TRIALS", "QUICK_TRIALS"]
-
-#: What ``all`` runs: the paper's experiments (``minilm`` needs the optional extra and runs on request).
-PAPER_EXPERIMENTS = tuple(name for name in EXPERIMENTS if name != "minilm")
 
 DEFAULT_TRIALS = 30
 QUICK_TRIALS = 5

@@ -29,7 +29,7 @@ from qtaml_theory.report.cli import write_atomically
 from ..evaluate import evaluate, t_interval
 from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, ClusteredFaults, LayerVariationFaults
 from ..methods import DeploymentConfig, plan_deployment
-from ..models import trained
+from ..zoo.models import trained
 
 __all__ = ["Point", "Results", "FAULTS", "fault_model", "point_seed", "run_points", "plan_for"]
 
@@ -155,7 +155,7 @@ MINILM = "minilm"
 def _model(name):
     if name not in _MODELS:
         if name == MINILM:
-            from ..minilm import load_minilm
+            from ..zoo.minilm import load_minilm
 
             _MODELS[name] = (load_minilm(), None, None)
         else:
@@ -167,7 +167,7 @@ def _model(name):
 def _minilm_setup(data):
     """MiniLM's corpus, calibration batch, calibration settings and Step 1 gains (once per process)."""
     from ..calibrate import CalibrationConfig, jacobian_gains
-    from ..minilm import corpus, storage_config
+    from ..zoo.minilm import corpus, storage_config
     from ..storage import select_parameters
 
     model = _model(MINILM)[0]
@@ -181,7 +181,7 @@ def _minilm_setup(data):
 
 def install_models(models):
     """Make the given models (``{name: (state_dict, split)}``) the ones this process evaluates."""
-    from ..models import MODELS
+    from ..zoo.models import MODELS
 
     for name, (state, split) in models.items():
         current = _MODELS.get(name)
@@ -198,7 +198,7 @@ def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data=""
     """The plan of one method (cached within a process: calibration is deterministic)."""
     model, split = _model(model_name)[:2]
     if model_name == MINILM:
-        from ..minilm import storage_config
+        from ..zoo.minilm import storage_config
 
         _, batch, calibration, gains = _minilm_setup(data)
         config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, storage=storage_config(),
@@ -267,7 +267,7 @@ def _plan_fields(point, plan):
 
 def _minilm_record(point, trials, seed, model, plan):
     """MiniLM's record: linear-probe accuracy as ``accuracy_*``, with cosine and retrieval beside it."""
-    from ..minilm import embedding_quality
+    from ..zoo.minilm import embedding_quality
 
     texts = _minilm_setup(point.data)[0]
     quality = embedding_quality(model, plan, texts, trials=trials, seed=point_seed(point, seed))

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .calibrate import forward
-from .inject import ChannelFaults, inject_
-from .modes import evaluation_mode
-from .plan import channel_from_dict, check_integer, protection_for, storage_for
-from .storage import StorageConfig
+from ..calibrate import forward
+from ..inject import ChannelFaults, inject_
+from ..modes import evaluation_mode
+from ..plan import channel_from_dict, check_integer, protection_for, storage_for
+from ..storage import StorageConfig
 
 __all__ = ["available", "load_minilm", "SentenceEmbedder", "storage_config", "corpus", "Corpus",
            "embedding_quality", "QualityResult"]
@@ -198,7 +198,7 @@ def embedding_quality(model, plan, data, trials=5, seed=0, faults=None):
 def _embedding_quality(model, plan, data, trials, seed, faults):
     from sklearn.linear_model import LogisticRegression
 
-    from .evaluate import trial_generator
+    from ..evaluate import trial_generator
 
     documents = model.tokenize(data.documents)
     queries = model.tokenize(data.queries)

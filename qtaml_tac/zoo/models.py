@@ -12,7 +12,7 @@ stated here, and the architecture keeps the shape the paper describes.
 * :class:`SequenceTransformer` (Sec. 5.6): token embedding (vocabulary 16, width 48), fixed sinusoidal
   positions, 2 encoder blocks with 4 heads and feed-forward width 96, mean pooling, a linear head to 8
   classes: 38,016 weights in 10 tensors (39,080 parameters with biases and norms); the task needs the first and last tokens together
-  (:func:`qtaml_tac.data.sequence_task`).
+  (:func:`qtaml_tac.zoo.data.sequence_task`).
 
 :func:`trained` returns a trained model from a checkpoint cache in the user's
 cache directory (``$QTAML_CACHE``, else ``$XDG_CACHE_HOME/qtaml`` or
