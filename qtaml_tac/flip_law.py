@@ -63,10 +63,15 @@ CHUNK = 1 << 16
 SLOT_BITS = 16
 #: A gap table covers ``L`` gaps with ``(1 - q)**L`` about ``2**-GAP_TAIL_BITS``; longer gaps skip ``L`` and redraw.
 GAP_TAIL_BITS = 6
+#: The skip length ``L`` of a gap table is at most this many gaps (part of the stream's definition).
 MAX_GAP_OUTCOMES = 4096
 #: Above this share of weights with an event, a draw visits every weight (dense) instead of jumping between events.
 #: ``benchmarks/bench_injection.py`` measures the crossover at a share of about 0.22 (n = 8, 2 threads).
 DENSE_EVENT_RATE = 0.2
+#: A NumPy sparse draw first takes this many times the expected gap steps of a chunk, plus ``_STEP_EXTRA``, and
+#: doubles them until they cover the chunk (the masks do not depend on either: only the work done does).
+_STEP_MARGIN = 1.1
+_STEP_EXTRA = 64
 
 GAMMA = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
@@ -330,7 +335,7 @@ class FlipLaw:
         """Gap outcomes of steps ``0, 1, ...`` of one chunk (words ``step * stride``) until they pass ``length``."""
         keys = np.full(1, key, dtype=np.uint64)
         mean_advance = (1.0 - (1.0 - self.event_rate) ** self.gap_skip) / self.event_rate
-        count = int(length / mean_advance * 1.1) + 64
+        count = int(length / mean_advance * _STEP_MARGIN) + _STEP_EXTRA
         while True:
             steps = np.arange(count, dtype=np.int64)
             gaps = self.gaps.sample(stream_words(keys, steps * stride))
