@@ -38,10 +38,11 @@ are generated from :mod:`qtaml_theory.physics_derivations`.
 
 One module per step: ``barrier`` (1), ``escape`` (2), ``tails`` (3),
 ``device`` (the chain for one cell, inverse design, the deployed channel) and
-``regimes``; every public name is importable from here.
+``regimes``, with ``bounds`` (regime bounds, limits, shared checks); every
+public name is importable from here.
 """
 
-from ._common import (
+from .bounds import (
     ESCAPE_METHODS,
     FLIP_METHODS,
     HIGH_ESCAPE,

@@ -15,7 +15,7 @@ from scipy import constants
 
 from .. import closed_forms as cf
 from ..validation import check_finite_values, check_positive_values
-from ._common import _EXP_CAP, TRANSMISSION_METHODS, _method, _result
+from .bounds import _EXP_CAP, TRANSMISSION_METHODS, _method, _result
 
 
 @dataclass(frozen=True)

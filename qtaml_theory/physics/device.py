@@ -17,7 +17,7 @@ import numpy as np
 
 from ..channels import DirectionalChannel, SymmetricChannel
 from ..validation import check_finite_values, check_positive_values
-from ._common import _counts, _result
+from .bounds import _counts, _result
 from .barrier import _check_barrier, log_transmission
 from .escape import log_escape_probability
 from .tails import log_flip_probability

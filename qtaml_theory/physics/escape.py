@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import closed_forms as cf
 from ..validation import check_finite_values, check_positive_values, check_probability_values
-from ._common import _EXP_CAP, ESCAPE_METHODS, RARE_LAMBDA, _method, _result, _warn_outside
+from .bounds import _EXP_CAP, ESCAPE_METHODS, RARE_LAMBDA, _method, _result, _warn_outside
 
 #: ``log T`` below which ``-log1p(-T) = T`` to double precision (T < 1e-17).
 _LOG_TINY_T = -40.0

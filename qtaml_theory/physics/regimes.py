@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import closed_forms as cf
 from ..validation import check_probability_values
-from ._common import _EXP_CAP, HIGH_ESCAPE, RARE_LAMBDA, _counts
+from .bounds import _EXP_CAP, HIGH_ESCAPE, RARE_LAMBDA, _counts
 from .tails import _tail_array
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import closed_forms as cf
 from ..validation import check_finite_values, check_probability_values
-from ._common import (
+from .bounds import (
     _EXP_CAP,
     FLIP_METHODS,
     HIGH_ESCAPE,

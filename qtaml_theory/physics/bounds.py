@@ -1,4 +1,10 @@
-"""What the steps of the device physics share (Appendix A.2): regime bounds, the warning, argument checks."""
+"""Where the device physics holds, and what it accepts (Appendix A.2).
+
+The regime bounds :data:`RARE_LAMBDA` and :data:`HIGH_ESCAPE`, the
+:class:`~qtaml_theory.physics.ApproximationWarning` emitted outside them, the
+largest cell (:data:`MAX_ELECTRONS`), the method names of each step, and the
+argument checks that the steps share.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ FLIP_METHODS = ("binomial", "poisson", "rare")
 #: escape, ``lambda**K / K!`` for the flip) warn at an expected count of RARE_LAMBDA or more, the Poisson
 #: tail above HIGH_ESCAPE.
 RARE_LAMBDA = 0.1
+#: Escape probability above which the Poisson tail departs from the binomial (the high-escape regime).
 HIGH_ESCAPE = 0.1
 
 #: Most electrons a cell may store: the exact tails sum up to about 14 standard deviations of terms
