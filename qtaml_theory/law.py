@@ -26,10 +26,20 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import _closed_forms as cf
 from .validation import as_scale
-from .channels import mask_probabilities
 from .encodings import Encoding
+from ._law_arithmetic import (
+    check_size,
+    enumerated_cumulants,
+    enumerated_law,
+    excess_kurtosis,
+    product_cf,
+    sample_cumulants,
+    skewness,
+    sqrt_to_float,
+    times_power,
+    unit_cumulants,
+)
 from .protection import as_protection
 
 __all__ = [
@@ -51,8 +61,6 @@ ROUTES = ("formula", "enumeration", "montecarlo")
 #: Former name of :data:`ROUTES` (kept working).
 METHODS = ROUTES
 
-_BERNOULLI_CUMULANTS = (cf.bernoulli_cumulant_1, cf.bernoulli_cumulant_2,
-                        cf.bernoulli_cumulant_3, cf.bernoulli_cumulant_4)
 
 
 def _check_encoding(encoding):
@@ -118,60 +126,11 @@ def error_cumulants(encoding, codes, p, delta=1.0, *, protection=None):
     channel = _read_channel(encoding, p, protection)
     codes = encoding.check_code(codes)
     delta = _scale_for(delta, channel.is_exact)
-    kappas = [_times_power(kap, delta, m) for m, kap in enumerate(_unit_cumulants(encoding, codes, channel), start=1)]
+    kappas = [times_power(kap, delta, m) for m, kap in enumerate(unit_cumulants(encoding, codes, channel), start=1)]
     if isinstance(codes, int):
         values = (kap.item() if isinstance(kap, np.ndarray) else kap for kap in kappas)
         return tuple(value if channel.is_exact else float(value) for value in values)
     return np.stack([np.asarray(kap, dtype=np.float64) for kap in kappas])
-
-
-def _unit_cumulants(encoding, codes, channel):
-    """``kappa_1..kappa_4`` of ``delta / Delta`` for checked codes (formula route).
-
-    The Bernoulli cumulants keep their ``pi (1 - pi)`` factors (generated
-    factored), so each term is accurate relative to itself near ``pi = 0``
-    and ``pi = 1``; for sign-magnitude the mean is taken from the stored
-    magnitude and the magnitude's drift, never as a difference of two
-    nearly equal read-back means.
-    """
-    exact = channel.is_exact
-    bits = encoding.bits(codes)
-    rates = channel.rates_for_bits(bits)
-    dtype = object if exact else np.float64
-    if encoding.is_linear:
-        signs = (1 - 2 * bits).astype(dtype)
-        amplitudes = signs * np.array(encoding.bit_weights, dtype=dtype)
-        return [_bit_sum(amplitudes, rates, m) for m in (1, 2, 3, 4)]
-    magnitude_bits = bits[..., :-1]
-    amplitudes = (1 - 2 * magnitude_bits).astype(dtype) * np.array(encoding.bit_weights, dtype=dtype)
-    magnitude = magnitude_bits.astype(dtype) @ np.array(encoding.bit_weights, dtype=dtype)
-    sigma = (1 - 2 * bits[..., -1]).astype(dtype)
-    mag_rates = rates[..., :-1]
-    drift = _bit_sum(amplitudes, mag_rates, 1)
-    mix = cf.sign_mixture_cumulants(
-        sigma, rates[..., -1], magnitude + drift,
-        *(_bit_sum(amplitudes, mag_rates, m) for m in (2, 3, 4)),
-    )
-    return [cf.sign_mixture_error_mean(sigma, rates[..., -1], magnitude, drift), *mix[1:]]
-
-
-def _times_power(value, delta, power):
-    """``value * delta**power`` by repeated multiplication.
-
-    The partial products run monotonically from ``value`` to the result, so
-    none overflows or underflows unless the result does (``delta**power``
-    alone overflows for ``delta`` near the largest float).
-    """
-    for _ in range(power):
-        value = value * delta
-    return value
-
-
-def _bit_sum(amplitudes, rates, order):
-    """``sum_i amplitudes_i**order * kappa_order(rates_i)`` over the last axis."""
-    if amplitudes.shape[-1] == 0:
-        return np.zeros(amplitudes.shape[:-1], dtype=amplitudes.dtype)
-    return np.sum(amplitudes**order * _BERNOULLI_CUMULANTS[order - 1](rates), axis=-1)
 
 
 class WeightError:
@@ -261,17 +220,17 @@ class WeightError:
         does.
         """
         units = self._unit_cumulants(method, size, rng)
-        return tuple(_times_power(kappa, self.delta, m) for m, kappa in enumerate(units, start=1))
+        return tuple(times_power(kappa, self.delta, m) for m, kappa in enumerate(units, start=1))
 
     def _unit_cumulants(self, method, size=None, rng=None):
         """Cumulants of ``delta / Delta`` by ``method`` (Fractions on the exact routes)."""
         if method == "formula":
-            units = _unit_cumulants(self.encoding, self.code, self.channel)
+            units = unit_cumulants(self.encoding, self.code, self.channel)
             return tuple(value if self.exact else float(value) for value in units)
         if method == "enumeration":
             return self._enumerated_cumulants()
         if method == "montecarlo":
-            return _sample_cumulants(self._unit_sample(_check_size(size), rng))
+            return sample_cumulants(self._unit_sample(check_size(size), rng))
         raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
     def mean(self, method="formula", **kwargs):
@@ -290,7 +249,7 @@ class WeightError:
         """
         k2 = self._unit_cumulants(method, **kwargs)[1]
         if self.exact:
-            return _sqrt_to_float(k2 * self.delta**2)
+            return sqrt_to_float(k2 * self.delta**2)
         return self.delta * math.sqrt(k2)
 
     def skewness(self, method="formula", **kwargs):
@@ -302,18 +261,18 @@ class WeightError:
         rates, below it).
         """
         _, k2, k3, _ = self._unit_cumulants(method, **kwargs)
-        return _skewness(k2, k3)
+        return skewness(k2, k3)
 
     def excess_kurtosis(self, method="formula", **kwargs):
         """``kappa_4 / kappa_2**2`` (Thm A.14); exact for rational rates, NaN if ``kappa_2 = 0``."""
         _, k2, _, k4 = self._unit_cumulants(method, **kwargs)
-        return _excess_kurtosis(k2, k4)
+        return excess_kurtosis(k2, k4)
 
     def stats(self, method="formula", **kwargs):
         """``(mean, var, skewness, excess_kurtosis)`` from one evaluation of the cumulants."""
         units = self._unit_cumulants(method, **kwargs)
-        k1, k2 = (_times_power(kappa, self.delta, m) for m, kappa in ((1, units[0]), (2, units[1])))
-        return k1, k2, _skewness(units[1], units[2]), _excess_kurtosis(units[1], units[3])
+        k1, k2 = (times_power(kappa, self.delta, m) for m, kappa in ((1, units[0]), (2, units[1])))
+        return k1, k2, skewness(units[1], units[2]), excess_kurtosis(units[1], units[3])
 
     def pmf(self):
         """Exact law of ``delta`` by enumerating all ``2**n`` flip patterns.
@@ -330,64 +289,15 @@ class WeightError:
         return {s * self.delta: c for s, c in zip(steps.tolist(), weights.tolist())}
 
     def _enumerate(self):
-        """Distinct errors in units of Delta and their weights, over all flip masks.
-
-        The error ``decode(code ^ mask) - decode(code)`` is an integer for every
-        encoding (offsets cancel). Each mask's probability is the product of
-        ``pi_i`` or ``1 - pi_i`` over bits, built bit by bit. With rational
-        rates the weights are integer numerators over ``total = D**n``, ``D``
-        the rates' common denominator, so the arithmetic stays in integers.
-
-        Returns
-        -------
-        steps : ndarray of int64, sorted
-        weights : list of int (exact) or ndarray of float64
-        total : int or float
-            The weights sum to ``total``.
-        """
+        """Distinct errors in units of Delta and their weights, over all flip masks (see :func:`enumerated_law`)."""
         n = self.encoding.n
         if n > MAX_ENUMERATION_BITS:
             raise ValueError(f"enumeration needs n <= {MAX_ENUMERATION_BITS}, got n = {n}")
-        masks = np.arange(1 << n, dtype=np.int64)
-        base = float(self.encoding.decode(self.code))
-        steps = np.rint(self.encoding.decode(self.code ^ masks) - base).astype(np.int64)
-        unique, inverse = np.unique(steps, return_inverse=True)
-        if not self.exact:
-            totals = np.bincount(inverse, weights=mask_probabilities(self.rates), minlength=unique.size)
-            keep = totals > 0
-            return unique[keep], totals[keep], 1.0
-        denominator = math.lcm(*(rate.denominator for rate in self.rates))
-        weights = [1]
-        for rate in self.rates:
-            flip = rate.numerator * (denominator // rate.denominator)
-            weights = [x * (denominator - flip) for x in weights] + [x * flip for x in weights]
-        totals = [0] * unique.size
-        for slot, weight in zip(inverse.tolist(), weights):
-            totals[slot] += weight
-        kept = [(s, c) for s, c in zip(unique.tolist(), totals) if c]
-        return np.array([s for s, _ in kept], dtype=np.int64), [c for _, c in kept], denominator**n
+        return enumerated_law(self.encoding, self.code, self.rates, self.exact)
 
     def _enumerated_cumulants(self):
-        """Cumulants of ``delta / Delta`` from the enumerated law.
-
-        Exact power sums with rational rates. In floats, the moments are taken
-        about the most likely error first (an integer, so the deviations from
-        it are exact), then about the mean: no cancellation when the law is
-        concentrated near ``p = 0`` or ``p = 1``.
-        """
-        steps, weights, total = self._enumerate()
-        if self.exact:
-            sums = [sum(s**j * c for s, c in zip(steps.tolist(), weights)) for j in range(5)]
-            raw = [Fraction(x, total) for x in sums]
-            mean = raw[1]
-            central = [sum(math.comb(j, m) * raw[m] * (-mean) ** (j - m) for m in range(j + 1)) for j in (2, 3, 4)]
-            return (mean, central[0], central[1], central[2] - 3 * central[0] ** 2)
-        mode = steps[np.argmax(weights)]
-        offsets = (steps - mode).astype(np.float64)
-        shift = float(offsets @ weights)
-        deviations = offsets - shift
-        central = [float((deviations**j) @ weights) for j in (2, 3, 4)]
-        return (float(mode) + shift, central[0], central[1], central[2] - 3 * central[0] ** 2)
+        """Cumulants of ``delta / Delta`` from the enumerated law (see :func:`enumerated_cumulants`)."""
+        return enumerated_cumulants(*self._enumerate(), self.exact)
 
     def cf(self, t, method="formula", *, size=None, rng=None):
         """Characteristic function ``E[exp(i t delta)]`` (Thm 3.1).
@@ -407,7 +317,7 @@ class WeightError:
             probs = np.array([float(x) for x in pmf.values()], dtype=np.float64)
             return np.exp(1j * t[..., None] * values) @ probs
         if method == "montecarlo":
-            draws = self.sample(_check_size(size), rng)
+            draws = self.sample(check_size(size), rng)
             return np.exp(1j * t[..., None] * draws).mean(axis=-1)
         raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
@@ -417,13 +327,16 @@ class WeightError:
         delta = float(self.delta)
         if self.encoding.is_linear:
             amplitudes = delta * (1 - 2 * bits) * np.array(self.encoding.bit_weights, dtype=np.float64)
-            return _product_cf(t, amplitudes, rates)
+            return product_cf(t, amplitudes, rates)
         amplitudes = delta * (1 - 2 * bits[:-1]) * np.array(self.encoding.bit_weights, dtype=np.float64)
         sigma = 1 - 2 * int(bits[-1])
         magnitude = abs(float(self.encoding.decode(self.code))) * delta
         r = rates[-1]
+
+        def magnitude_cf(s):
+            return np.exp(1j * s * magnitude) * product_cf(s, amplitudes, rates[:-1])
+
         # w_hat = sigma_hat * M_hat: a two-point mixture over the sign (A.8).
-        magnitude_cf = lambda s: np.exp(1j * s * magnitude) * _product_cf(s, amplitudes, rates[:-1])  # noqa: E731
         stored = float(self.stored_value)
         return np.exp(-1j * t * stored) * ((1 - r) * magnitude_cf(sigma * t) + r * magnitude_cf(-sigma * t))
 
@@ -464,7 +377,7 @@ def sample_errors(encoding, codes, p, size, rng=None, delta=1.0, *, protection=N
     encoding = _check_encoding(encoding)
     channel = _read_channel(encoding, p, protection)
     codes = np.asarray(encoding.check_code(codes))
-    size = _check_size(size)
+    size = check_size(size)
     delta = float(as_scale(delta, "delta"))
     rng = np.random.default_rng(rng)
     rates = channel.rates_for_bits(encoding.bits(codes)).astype(np.float64)
@@ -502,78 +415,3 @@ def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0, *, protection=
     return np.array([np.sum(inputs**m * per_weight[m - 1]) for m in (1, 2, 3, 4)])
 
 
-def _product_cf(t, amplitudes, rates):
-    """``prod_i (1 - pi_i + pi_i exp(i t a_i))`` broadcast over ``t``."""
-    terms = 1 - rates + rates * np.exp(1j * np.multiply.outer(t, amplitudes))
-    return np.prod(terms, axis=-1)
-
-
-def _check_size(size):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-        raise ValueError(f"size must be an integer >= 2 for the montecarlo route, got {size!r}")
-    return int(size)
-
-
-def _sample_cumulants(draws):
-    """Unbiased k-statistics ``k_1..k_4`` of the draws (Fisher).
-
-    From the sample's central moments ``m_j`` (about the sample mean, so no
-    power sums cancel): ``k_2 = N m_2 / (N - 1)``, ``k_3 = N**2 m_3 / ((N - 1)(N - 2))``,
-    ``k_4 = N**2 ((N + 1) m_4 - 3 (N - 1) m_2**2) / ((N - 1)(N - 2)(N - 3))``;
-    NaN where ``N`` is too small for the order.
-    """
-    draws = np.asarray(draws, dtype=np.float64)
-    size = draws.size
-    mean = float(np.mean(draws))
-    deviations = draws - mean
-    m2, m3, m4 = (float(np.mean(deviations**j)) for j in (2, 3, 4))
-    k2 = size * m2 / (size - 1)
-    k3 = size**2 * m3 / ((size - 1) * (size - 2)) if size > 2 else math.nan
-    k4 = (size**2 * ((size + 1) * m4 - 3 * (size - 1) * m2**2) / ((size - 1) * (size - 2) * (size - 3))
-          if size > 3 else math.nan)
-    return mean, k2, k3, k4
-
-
-def _skewness(k2, k3):
-    """``k3 / k2**(3/2)`` as a float, NaN for ``k2 = 0``: exact ratio first, then one square root."""
-    if not k2 > 0:
-        return math.nan
-    if isinstance(k2, Fraction):
-        magnitude = _sqrt_to_float(k3 * k3 / k2**3)
-        return -magnitude if k3 < 0 else magnitude
-    return (k3 / k2) / math.sqrt(k2)
-
-
-def _excess_kurtosis(k2, k4):
-    """``k4 / k2**2``: a Fraction for exact input, else ``(k4 / k2) / k2`` (no underflow of ``k2**2``)."""
-    if not k2 > 0:
-        return math.nan
-    if isinstance(k2, Fraction):
-        return k4 / k2**2
-    return (k4 / k2) / k2
-
-
-#: Bits kept in the integer square root of :func:`_sqrt_to_float` (more than float64's 53).
-_SQRT_BITS = 64
-
-
-def _sqrt_to_float(value):
-    """``sqrt(value)`` of a non-negative Fraction as a float, within one unit in the last place.
-
-    Works for values far outside the float range (an integer square root of
-    a scaled value, then one exponent shift); ``inf`` where the root itself
-    exceeds the largest float.
-    """
-    value = Fraction(value)
-    if value == 0:
-        return 0.0
-    numerator, denominator = value.numerator, value.denominator
-    shift = (2 * _SQRT_BITS - (numerator.bit_length() - denominator.bit_length())) // 2
-    if shift >= 0:
-        scaled = (numerator << (2 * shift)) // denominator
-    else:
-        scaled = numerator // (denominator << (-2 * shift))
-    try:
-        return math.ldexp(float(math.isqrt(scaled)), -shift)
-    except OverflowError:
-        return math.inf
