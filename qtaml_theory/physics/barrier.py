@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import constants
 
 from .. import closed_forms as cf
@@ -84,7 +85,8 @@ def _check_barrier(thickness_m, barrier_ev, energy_ev, effective_mass, method):
     return thickness, barrier, energy, mass
 
 
-def log_transmission(thickness_m, barrier_ev, energy_ev, effective_mass=1.0, method="wkb"):
+def log_transmission(thickness_m: ArrayLike, barrier_ev: ArrayLike, energy_ev: ArrayLike,
+                     effective_mass: ArrayLike = 1.0, method: str = "wkb") -> float | np.ndarray:
     """Natural log of :func:`transmission` (never underflows)."""
     method = _method(method, TRANSMISSION_METHODS)
     thickness, barrier, energy, mass = _check_barrier(thickness_m, barrier_ev, energy_ev, effective_mass, method)
@@ -102,7 +104,8 @@ def log_transmission(thickness_m, barrier_ev, energy_ev, effective_mass=1.0, met
     return _result(np.asarray(result, dtype=np.float64), thickness_m, barrier_ev, energy_ev, effective_mass)
 
 
-def transmission(thickness_m, barrier_ev, energy_ev, effective_mass=1.0, method="wkb"):
+def transmission(thickness_m: ArrayLike, barrier_ev: ArrayLike, energy_ev: ArrayLike, effective_mass: ArrayLike = 1.0,
+                 method: str = "wkb") -> float | np.ndarray:
     """Probability that one electron at energy E tunnels through a rectangular barrier.
 
     Parameters

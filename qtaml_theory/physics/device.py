@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..channels import DirectionalChannel, SymmetricChannel
 from ..validation import check_finite_values, check_positive_values
 from .bounds import _counts, _result
-from .barrier import _check_barrier, log_transmission
+from .barrier import BarrierMaterial, _check_barrier, log_transmission
 from .escape import log_escape_probability
 from .tails import log_flip_probability
 
@@ -67,12 +69,13 @@ class Device:
         _counts(self.electrons, self.threshold)
 
     @classmethod
-    def from_material(cls, material, thickness_m, energy_ev, attempt_frequency_hz, electrons, threshold):
+    def from_material(cls, material: BarrierMaterial, thickness_m: float, energy_ev: float,
+                      attempt_frequency_hz: float, electrons: int, threshold: int) -> Device:
         """A device whose barrier height and effective mass come from ``material``."""
         return cls(thickness_m, material.barrier_ev, material.effective_mass, energy_ev, attempt_frequency_hz,
                    electrons, threshold)
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> Device:
         """A copy with some fields changed (validated again)."""
         fields = {**self.__dict__, **changes}
         return Device(**fields)
@@ -85,7 +88,8 @@ def _device_log_flip(device, window_s, transmission_method, flip_method, thickne
     return log_flip_probability(log_escape, device.electrons, device.threshold, flip_method)
 
 
-def device_flip_probability(device, window_s, method="binomial", transmission_method="exact", log=False):
+def device_flip_probability(device: Device, window_s: ArrayLike, method: str = "binomial",
+                            transmission_method: str = "exact", log: bool = False) -> float | np.ndarray:
     """Flip probability of a device over a window: transmission, escape, threshold tail.
 
     Parameters
@@ -124,8 +128,9 @@ def _solve_monotone(objective, low, high, name, unit):
     return brentq(objective, low, high, xtol=1e-15 * max(abs(low), abs(high)), rtol=1e-12, maxiter=200)
 
 
-def thickness_for_flip_probability(target_p, device, window_s, bracket_m=(1e-10, 2e-8), method="binomial",
-                                   transmission_method="exact"):
+def thickness_for_flip_probability(target_p: float, device: Device, window_s: float,
+                                   bracket_m: tuple[float, float] = (1e-10, 2e-8), method: str = "binomial",
+                                   transmission_method: str = "exact") -> float:
     """Oxide thickness that gives flip probability ``target_p`` over ``window_s`` (inverse design).
 
     ``p`` falls monotonically with thickness; the root of ``log p(d) = log target``
@@ -149,8 +154,8 @@ def thickness_for_flip_probability(target_p, device, window_s, bracket_m=(1e-10,
     return _solve_monotone(gap, low, high, "thickness", "m")
 
 
-def window_for_flip_probability(target_p, device, bracket_s=(1e-12, 1e12), method="binomial",
-                                transmission_method="exact"):
+def window_for_flip_probability(target_p: float, device: Device, bracket_s: tuple[float, float] = (1e-12, 1e12),
+                                method: str = "binomial", transmission_method: str = "exact") -> float:
     """Window length that gives flip probability ``target_p`` (p rises with the window)."""
     log_target = _check_target(target_p)
     low, high = (float(b) for b in bracket_s)
@@ -164,7 +169,8 @@ def window_for_flip_probability(target_p, device, bracket_s=(1e-12, 1e12), metho
     return math.exp(_solve_monotone(gap, math.log(low), math.log(high), "log window", "(log s)"))
 
 
-def deployment_channel(device, window_s, model="charge_loss", method="binomial"):
+def deployment_channel(device: Device, window_s: float, model: str = "charge_loss",
+                       method: str = "binomial") -> DirectionalChannel | SymmetricChannel:
     """The flip channel that ``qtaml_tac`` deploys with, from a device description.
 
     Parameters

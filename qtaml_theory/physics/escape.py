@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import closed_forms as cf
 from ..validation import check_finite_values, check_positive_values, check_probability_values
@@ -41,7 +42,8 @@ def _rare_escape_log(log_t, attempts):
     return np.minimum(log_rare, 0.0)
 
 
-def log_escape_probability(log_transmission_value, attempt_frequency_hz, window_s, method="exact"):
+def log_escape_probability(log_transmission_value: ArrayLike, attempt_frequency_hz: ArrayLike, window_s: ArrayLike,
+                           method: str = "exact") -> float | np.ndarray:
     """Natural log of :func:`escape_probability`, from ``log T`` (works where T underflows).
 
     ``"exact"`` is exact to rounding for every ``log T <= 0`` and every number
@@ -72,7 +74,8 @@ def log_escape_probability(log_transmission_value, attempt_frequency_hz, window_
     return _result(np.asarray(result, dtype=np.float64), log_transmission_value, attempt_frequency_hz, window_s)
 
 
-def escape_probability(transmission_value, attempt_frequency_hz, window_s, method="exact"):
+def escape_probability(transmission_value: ArrayLike, attempt_frequency_hz: ArrayLike, window_s: ArrayLike,
+                       method: str = "exact") -> float | np.ndarray:
     """Probability that one electron escapes within a window (Lemma A.8).
 
     Parameters

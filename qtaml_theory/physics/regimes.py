@@ -43,7 +43,7 @@ class RegimeReport:
     log_rare: float
 
 
-def regime(escape_probability_value, electrons, threshold):
+def regime(escape_probability_value: float, electrons: int, threshold: int) -> RegimeReport:
     """Classify the regime and measure the Poisson and rare forms against the exact tail.
 
     Parameters

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import closed_forms as cf
 from ..validation import check_finite_values, check_probability_values
@@ -168,7 +169,8 @@ def _approximate_flip(escape, from_log, electrons, threshold, method, log):
     return log_p if log else np.exp(log_p)
 
 
-def log_flip_probability(log_escape_probability_value, electrons, threshold, method="binomial"):
+def log_flip_probability(log_escape_probability_value: ArrayLike, electrons: ArrayLike, threshold: ArrayLike,
+                         method: str = "binomial") -> float | np.ndarray:
     """Natural log of :func:`flip_probability`, from ``log P_esc`` (no underflow, to any depth)."""
     method = _method(method, FLIP_METHODS, {"exact": "binomial"})
     log_escape = check_finite_values(log_escape_probability_value, "log_escape_probability")
@@ -182,7 +184,8 @@ def log_flip_probability(log_escape_probability_value, electrons, threshold, met
     return _result(np.asarray(result, dtype=np.float64), log_escape_probability_value, electrons, threshold)
 
 
-def flip_probability(escape_probability_value, electrons, threshold, method="binomial"):
+def flip_probability(escape_probability_value: ArrayLike, electrons: ArrayLike, threshold: ArrayLike,
+                     method: str = "binomial") -> float | np.ndarray:
     """Probability that a stored bit flips: at least ``threshold`` of ``electrons`` escape (Def A.9).
 
     Parameters
