@@ -14,7 +14,9 @@ thickness ``d`` to the flip probability of a stored bit:
   ``-2 K kappa``.
 
 The expressions that run at run time are generated into
-:mod:`qtaml_theory._closed_forms` with the rest (``python -m qtaml_theory.derive``).
+:mod:`qtaml_theory._closed_forms` with the rest by :mod:`qtaml_theory.codegen`
+(``python -m qtaml_theory.codegen``), and read through
+:mod:`qtaml_theory.closed_forms`.
 """
 
 from __future__ import annotations
