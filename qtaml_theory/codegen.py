@@ -192,7 +192,8 @@ def _factor_in_rates(expr):
     factored = _group_rates(sp.factor(_integer_powers(sp.together(expr))))
     symbols = sorted(expr.free_symbols, key=str)
     for trial in range(3):
-        point = {s: (trial + 2 if s.is_integer else sp.Rational(trial + 1, 7 + index)) for index, s in enumerate(symbols)}
+        point = {s: (trial + 2 if s.is_integer else sp.Rational(trial + 1, 7 + index))
+                 for index, s in enumerate(symbols)}
         before, after = (sp.N(e.subs(point), 50) for e in (expr, factored))
         if abs(before - after) > sp.Float(10) ** -40 * max(1, abs(before)):
             raise RuntimeError(f"factoring in the rates changed {expr}")
@@ -225,7 +226,8 @@ def generate_closed_forms_module() -> str:
     compares the result with the file on disk.
     """
     printer = SciPyPrinter({"fully_qualified_modules": False, "inline": True})
-    lines = [GENERATED_HEADER, "from numpy import log, sqrt  # noqa: F401", "from scipy.special import gammaln  # noqa: F401", ""]
+    lines = [GENERATED_HEADER, "from numpy import log, sqrt  # noqa: F401",
+             "from scipy.special import gammaln  # noqa: F401", ""]
     for name, args, exprs, doc in _generated_functions():
         arg_names = ", ".join(str(a) for a in args)
         body = ", ".join(_print_ratio(e, printer) for e in exprs)
@@ -246,7 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m qtaml_theory.codegen", description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m qtaml_theory.codegen",
+                                     description="Rewrite qtaml_theory/_closed_forms.py from the derivations.")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write the module (default: the package's own _closed_forms.py)")
     path = parser.parse_args(argv).out or closed_forms_path()
