@@ -29,6 +29,7 @@ from .faults import (
     LayerVariationFaults,
 )
 from .inject import deployed, inject_, sample_masks
+from .method_registry import METHOD_REGISTRY, Method, get_method, register_method, unregister_method
 from .methods import METHODS, DeploymentConfig, plan_deployment
 from .modes import evaluation_mode
 from .plan import LayerPlan, Plan, protection_for, storage_for
@@ -40,6 +41,7 @@ __all__ = [
     "sample_masks", "inject_", "deployed",
     "CalibrationConfig", "jacobian_gains", "residual_floor_names",
     "DeploymentConfig", "METHODS", "plan_deployment",
+    "Method", "METHOD_REGISTRY", "register_method", "unregister_method", "get_method",
     "Plan", "LayerPlan", "storage_for", "protection_for",
     "EvaluationResult", "evaluate",
 ]
