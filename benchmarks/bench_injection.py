@@ -102,21 +102,21 @@ def main(weights, repeats):
     print(f"{weights:,} weights, n = 8, {torch.get_num_threads()} threads; "
           f"floor (decode to float32, no flips): {floor * 1e3:.1f} ms")
     for p in (1e-4, 1e-2, 0.1):
-        ours = best_of(lambda: inject_(storage, p, generator=generator), repeats)
-        twin = best_of(numpy_twin(lambda: inject_(storage, p, generator=generator)), max(1, repeats // 2))
-        reference = best_of(lambda: naive(storage, p, generator), max(1, repeats // 2))
+        ours = best_of(lambda p=p: inject_(storage, p, generator=generator), repeats)
+        twin = best_of(numpy_twin(lambda p=p: inject_(storage, p, generator=generator)), max(1, repeats // 2))
+        reference = best_of(lambda p=p: naive(storage, p, generator), max(1, repeats // 2))
         print(f"  p = {p:g}: compiled {ours / floor:6.2f}x floor   NumPy twin {twin / floor:6.2f}x   "
               f"naive {reference / floor:6.2f}x   (compiled is {reference / ours:6.1f}x faster than naive)")
     for label, faults, chip in (("per-cell rates (CellVariationFaults)", CellVariationFaults(0.1), None),
                                 ("a fixed Chip", 0.1, Chip(0))):
-        compared = best_of(lambda: inject_(storage, faults, generator=generator, chip=chip), repeats)
-        twin = best_of(numpy_twin(lambda: inject_(storage, faults, generator=generator, chip=chip)), 1)
+        compared = best_of(lambda faults=faults, chip=chip: inject_(storage, faults, generator=generator, chip=chip), repeats)
+        twin = best_of(numpy_twin(lambda faults=faults, chip=chip: inject_(storage, faults, generator=generator, chip=chip)), 1)
         print(f"  p = 0.1, {label}: compiled {compared / floor:6.2f}x floor   NumPy twin {twin / floor:6.2f}x")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the serial kernels, as experiment points run
     try:
         floor_1 = best_of(lambda: storage.write_(), repeats)
-        ratios = [best_of(lambda: inject_(storage, p, generator=generator), repeats) / floor_1 for p in (1e-4, 1e-2, 0.1)]
+        ratios = [best_of(lambda p=p: inject_(storage, p, generator=generator), repeats) / floor_1 for p in (1e-4, 1e-2, 0.1)]
     finally:
         torch.set_num_threads(threads)
     print(f"  one thread (serial kernels; floor {floor_1 * 1e3:.1f} ms): p = 1e-4, 1e-2, 0.1: "
@@ -125,8 +125,8 @@ def main(weights, repeats):
           f"{flip_law.DENSE_EVENT_RATE}):")
     for p in (0.02, 0.03, 0.04, 0.06, 0.1):
         share = flip_law.FlipLaw.from_rates([p] * 8, [p] * 8, 8).event_rate
-        dense = best_of(in_regime(True, lambda: inject_(storage, p, generator=generator)), repeats)
-        sparse = best_of(in_regime(False, lambda: inject_(storage, p, generator=generator)), repeats)
+        dense = best_of(in_regime(True, lambda p=p: inject_(storage, p, generator=generator)), repeats)
+        sparse = best_of(in_regime(False, lambda p=p: inject_(storage, p, generator=generator)), repeats)
         print(f"  p = {p:g} (share {share:.2f}): dense {dense / floor:5.2f}x floor, sparse {sparse / floor:5.2f}x "
               f"-> sparse / dense {sparse / dense:4.2f}")
     storage.restore_()
@@ -140,8 +140,11 @@ def main(weights, repeats):
         cnn = train_classifier(model_class(), split, epochs=5).eval()
         cnn_storage = quantize(cnn)
         small = 10 * repeats  # millisecond timings: more repeats for a stable best
-        clean = best_of(lambda: cnn(split.x_test), small)
-        trial = best_of(lambda: (inject_(cnn_storage, 0.1, generator=generator), cnn(split.x_test)), small)
+        clean = best_of(lambda cnn=cnn: cnn(split.x_test), small)
+        def trial_once(cnn=cnn, cnn_storage=cnn_storage):
+            return inject_(cnn_storage, 0.1, generator=generator), cnn(split.x_test)
+
+        trial = best_of(trial_once, small)
         batched = best_of(replicas_per_trial(cnn, cnn_storage, split.x_test, 0.1, generator, count), small) / count
         cnn_storage.restore_()
         print(f"{model_class.__name__} trial at p = 0.1 (inject + forward over 360 images): {trial / clean:.2f}x the "

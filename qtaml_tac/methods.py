@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from qtaml_theory import closed_forms as cf
-from qtaml_theory.validation import as_rate
 from qtaml_theory.allocation import allocate, saturation_ratio
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mean_correction_factor
+from qtaml_theory.validation import as_rate
 
 from .calibrate import (
     CalibrationConfig,

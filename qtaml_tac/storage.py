@@ -17,17 +17,17 @@ back exactly.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from qtaml_theory.compensation import mmse_codes, readback_table
-from qtaml_theory.validation import as_scale, check_bits
 from qtaml_theory.channels import as_channel
+from qtaml_theory.compensation import mmse_codes, readback_table
 from qtaml_theory.encodings import ENCODINGS, get_encoding
+from qtaml_theory.validation import as_scale, check_bits
 
 __all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
            "MAX_STORAGE_BITS"]
@@ -197,7 +197,7 @@ def _classify(model, config):
     owners = {}
     for module_name, module in model.named_modules():
         prefix = f"{module_name}." if module_name else ""
-        for key, value in module.named_parameters(recurse=False):
+        for key, _parameter in module.named_parameters(recurse=False):
             owners.setdefault(prefix + key, (module, key))
     chosen, excluded, refused = [], {}, {}
     for name, parameter in parameters.items():

@@ -114,7 +114,7 @@ def check_scores(scores, layers):
 _LARGEST_DOUBLE = Fraction(sys.float_info.max)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def exact_costs(n, leading):
     """The generated per-layer cost at ``k = 0..n``, evaluated exactly (decimal arithmetic with inexact
     results trapped), as whole numbers over one common denominator: ``(numerators, denominator)``."""

@@ -59,7 +59,7 @@ import numpy as np
 
 from . import _closed_forms as cf
 from . import _exact_knapsack
-from ._allocation_problem import check_problem, chains, exact_objective, exact_real, rounded
+from ._allocation_problem import chains, check_problem, exact_objective, exact_real, rounded
 
 __all__ = [
     "ALLOCATION_METHODS",

@@ -25,7 +25,7 @@ All functions return SymPy expressions; the symbols they use are in
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -103,7 +103,7 @@ def bernoulli_log_cf():
     return sp.log(1 - pi + pi * sp.exp(sp.I * u))
 
 
-@lru_cache(maxsize=None)
+@cache
 def bernoulli_cumulant(order):
     """Cumulant of a Bernoulli(pi) variable, by differentiating its log-CF.
 

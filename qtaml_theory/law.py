@@ -26,8 +26,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from .validation import as_scale
-from .encodings import Encoding
 from ._law_arithmetic import (
     check_size,
     enumerated_cumulants,
@@ -40,7 +38,9 @@ from ._law_arithmetic import (
     times_power,
     unit_cumulants,
 )
+from .encodings import Encoding
 from .protection import as_protection
+from .validation import as_scale
 
 __all__ = [
     "WeightError",

@@ -21,7 +21,7 @@ The expressions that run at run time are generated into
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -56,7 +56,7 @@ SYMBOLS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def decay_constant():
     """``kappa`` with ``psi = exp(kappa x)`` solving ``-hbar**2/(2m) psi'' + V0 psi = E psi`` (E < V0)."""
     psi = sp.exp(kappa * x)
@@ -71,7 +71,7 @@ def wkb_transmission():
     return sp.exp(-2 * sp.integrate(decay_constant(), (x, 0, d)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def rectangular_barrier_transmission():
     """Exact transmission ``|t|**2`` of a rectangular barrier, by wave-function matching.
 

@@ -17,7 +17,7 @@ Tolerances by kind, named in one place (STYLE.md, habit 4):
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -83,7 +83,7 @@ def central_moments_from_pmf(pmf, orders):
     return mean, [sum((value - mean) ** j * prob for value, prob in pmf.items()) for j in orders]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _statistic_gradients():
     """Gradients of each statistic in the first four moments about the true mean.
 

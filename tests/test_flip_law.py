@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel
-from qtaml_theory.verify import FALSE_ALARM, z_threshold
 from qtaml_tac import CellVariationFaults, Chip, ClusteredFaults, inject, kernel_dispatch, quantize, sample_masks
 from qtaml_tac.flip_law import CHUNK, DENSE_EVENT_RATE, DiscreteTable, FlipLaw
 from qtaml_tac.storage import StorageConfig
+from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel
+from qtaml_theory.verify import FALSE_ALARM, z_threshold
 
 
 def _words(count, seed):

@@ -15,11 +15,11 @@ from fractions import Fraction
 
 import mpmath
 import pytest
-
-from qtaml_theory import DirectionalChannel, SymmetricChannel, _closed_forms as cf
-from qtaml_theory.compensation import mean_correction_factor
-
 from test_law_reference import REL, assert_close, decode, flip_rates, mpf, reference_cumulants, reference_pmf
+
+from qtaml_theory import DirectionalChannel, SymmetricChannel
+from qtaml_theory import _closed_forms as cf
+from qtaml_theory.compensation import mean_correction_factor
 
 EXACT_RATES = (Fraction(0), Fraction(1, 3), Fraction(1, 2), Fraction(7, 8), Fraction(1))
 FLOAT_RATES = (5e-324, 1e-300, 1e-12, 0.1, 0.5, 0.7, 1 - 1e-12)

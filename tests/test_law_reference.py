@@ -19,12 +19,16 @@ import mpmath
 import numpy as np
 import pytest
 
-from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, WeightError, _closed_forms as cf
-from qtaml_theory import error_cumulants, get_encoding
+from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, WeightError, error_cumulants, get_encoding
 from qtaml_theory.channels import ProtectedChannel
-from qtaml_theory.compensation import mean_correction_factor
-from qtaml_theory.verify import (FALSE_ALARM, MONTECARLO_STATISTICS, detection_power, montecarlo_standard_errors,
-                                 montecarlo_zscores, z_threshold)
+from qtaml_theory.verify import (
+    FALSE_ALARM,
+    MONTECARLO_STATISTICS,
+    detection_power,
+    montecarlo_standard_errors,
+    montecarlo_zscores,
+    z_threshold,
+)
 
 mpmath.mp.dps = 60
 

@@ -10,14 +10,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import ENCODING_NAMES, exact_channels, float_channels
 from hypothesis import given
 from hypothesis import strategies as st
 
 from qtaml_theory import WeightError, error_cumulants, get_encoding
 from qtaml_theory.channels import DirectionalChannel, PerBitChannel, SymmetricChannel
 from qtaml_theory.verify import FALSE_ALARM, FLOAT_RTOL, z_threshold
-
-from conftest import ENCODING_NAMES, exact_channels, float_channels
 
 CHANNEL_KINDS = ("symmetric", "per_bit", "directional")
 

@@ -12,8 +12,6 @@ result rounded once from a 40-digit sum, 1e-14 to 1e-12 for float formulas
 """
 
 import math
-import subprocess
-import sys
 import warnings
 
 import mpmath

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 import qtaml_tac
-from qtaml_theory.compensation import mean_correction_factor
 from qtaml_tac import METHODS, DeploymentConfig, Plan, evaluate, plan_deployment, residual_floor_names, storage_for
 from qtaml_tac.calibrate import CalibrationConfig
 from qtaml_tac.evaluate import trial_generator
@@ -23,6 +22,7 @@ from qtaml_tac.method_registry import (
 )
 from qtaml_tac.plan import COMPENSATIONS, protection_for
 from qtaml_tac.zoo.models import DeepCNN, SmallCNN
+from qtaml_theory.compensation import mean_correction_factor
 
 CONFIG = DeploymentConfig(p=0.1, budget_fraction=0.2)
 

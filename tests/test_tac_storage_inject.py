@@ -7,8 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, error_cumulants
-from qtaml_theory.verify import FALSE_ALARM, z_threshold
 from qtaml_tac import (
     BitRampFaults,
     CellVariationFaults,
@@ -23,9 +21,11 @@ from qtaml_tac import (
     sample_masks,
     select_parameters,
 )
-from qtaml_tac.zoo.models import DeepCNN, ResCNN, SequenceTransformer, SmallCNN, WideCNN
 from qtaml_tac.faults import FaultModel
 from qtaml_tac.storage import excluded_parameters
+from qtaml_tac.zoo.models import DeepCNN, ResCNN, SequenceTransformer, SmallCNN, WideCNN
+from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, error_cumulants
+from qtaml_theory.verify import FALSE_ALARM, z_threshold
 
 
 class Zoo(nn.Module):

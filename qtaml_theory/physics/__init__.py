@@ -42,6 +42,7 @@ One module per step: ``barrier`` (1), ``escape`` (2), ``tails`` (3),
 public name is importable from here.
 """
 
+from .barrier import HFO2, MATERIALS, SIO2, BarrierMaterial, log_transmission, transmission
 from .bounds import (
     ESCAPE_METHODS,
     FLIP_METHODS,
@@ -51,7 +52,6 @@ from .bounds import (
     TRANSMISSION_METHODS,
     ApproximationWarning,
 )
-from .barrier import HFO2, MATERIALS, SIO2, BarrierMaterial, log_transmission, transmission
 from .device import (
     Device,
     deployment_channel,

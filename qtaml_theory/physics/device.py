@@ -19,10 +19,11 @@ from numpy.typing import ArrayLike
 
 from ..channels import DirectionalChannel, SymmetricChannel
 from ..validation import check_finite_values, check_positive_values
-from .bounds import _counts, _result
 from .barrier import BarrierMaterial, _check_barrier, log_transmission
+from .bounds import _counts, _result
 from .escape import log_escape_probability
 from .tails import log_flip_probability
+
 
 @dataclass(frozen=True)
 class Device:

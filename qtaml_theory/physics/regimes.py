@@ -12,6 +12,7 @@ from ..validation import check_probability_values
 from .bounds import _EXP_CAP, HIGH_ESCAPE, RARE_LAMBDA, _counts
 from .tails import _tail_array
 
+
 @dataclass(frozen=True)
 class RegimeReport:
     """Which regime of A.2 a device is in, and each approximation's relative error.
