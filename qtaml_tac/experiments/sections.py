@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +63,7 @@ class Context:
 
 # -- 5.1 -------------------------------------------------------------------------
 
-def distribution_data(quick, seed):
+def distribution_data(quick: bool, seed: int) -> dict:
     """Section 5.1's numbers: the exact law against Monte Carlo at n = 8, p = 0.1, and a layer output's KS distance.
 
     Returns
@@ -99,7 +100,7 @@ def distribution_data(quick, seed):
             "distances": distances}
 
 
-def distribution_records(data):
+def distribution_records(data: Mapping) -> list[dict]:
     """The records of Section 5.1 from :func:`distribution_data`, with the MSB variance share for n = 1..16."""
     from qtaml_theory import closed_forms as cf
 
@@ -116,7 +117,7 @@ def distribution_records(data):
     return records
 
 
-def distribution_validation(context):
+def distribution_validation(context: Context) -> None:
     """5.1: exact PMF against Monte Carlo, the conditional mean line, flat variance, MSB share, output Gaussianity."""
     data = distribution_data(context.quick, context.seed)
     save_figure(context.out, "exp_5_1_distribution", figures.distribution(data))
@@ -129,13 +130,13 @@ def distribution_validation(context):
 
 # -- 5.2, 5.3 --------------------------------------------------------------------
 
-def sweep_records(records, points):
+def sweep_records(records: Sequence[Mapping], points: Sequence[Point]) -> list[Mapping]:
     """The records among ``records`` whose method and budget are those of one of ``points``."""
     keys = {(p.method, p.budget_fraction) for p in points}
     return [r for r in records if (r["method"], r["budget_fraction"]) in keys]
 
 
-def accuracy_vs_overhead(context):
+def accuracy_vs_overhead(context: Context) -> None:
     """5.2: accuracy against ECC overhead at p = 0.10 (Table 2) and the component ablation (Table 3)."""
     methods = ("tac", "uniform_msp")
     sweep = [Point("5.2", "smallcnn", m, P_CNN, b) for m in methods for b in context.budgets()]
@@ -152,7 +153,7 @@ def accuracy_vs_overhead(context):
                                             sweep_records(records, ablation)))
 
 
-def allocation_vs_budget(context):
+def allocation_vs_budget(context: Context) -> None:
     """5.3: per-layer scores and the allocation against budget (SmallCNN)."""
     records = context.run([Point("5.3", "smallcnn", "tac", P_CNN, b) for b in context.budgets()])
     records.sort(key=lambda r: r["budget_fraction"])
@@ -162,7 +163,7 @@ def allocation_vs_budget(context):
 
 # -- 5.4 -------------------------------------------------------------------------
 
-def calibration_mismatch(context):
+def calibration_mismatch(context: Context) -> None:
     """5.4: calibrate at p_cal, deploy at p_dep (TAC, budget 0.15), the heatmap."""
     grid = (0.05, 0.1, 0.15) if context.quick else (0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2)
     records = context.run([Point("5.4", "smallcnn", "tac", p_dep, ABLATION_BUDGET, calibrate_p=p_cal)
@@ -172,7 +173,7 @@ def calibration_mismatch(context):
 
 # -- 5.5 -------------------------------------------------------------------------
 
-def budget_to_reach(records, method, model, level=0.95):
+def budget_to_reach(records: Sequence[Mapping], method: str, model: str, level: float = 0.95) -> float | None:
     """Smallest budget fraction whose mean accuracy reaches ``level`` of clean (None if none does)."""
     rows = sorted((r for r in records if r["method"] == method and r["model"] == model),
                   key=lambda r: r["budget_fraction"])
@@ -182,7 +183,7 @@ def budget_to_reach(records, method, model, level=0.95):
     return None
 
 
-def architectures(context):
+def architectures(context: Context) -> None:
     """5.5: budget to 95% of clean per CNN and method (Table 5); mean-correction ablation (Table 9)."""
     sweep = [Point("5.5", m, method, P_CNN, b) for m in CNNS for method in ("tac", "uniform_msp")
              for b in context.budgets()]
@@ -201,7 +202,7 @@ def architectures(context):
 
 # -- 5.6, 5.9 --------------------------------------------------------------------
 
-def transformer(context):
+def transformer(context: Context) -> None:
     """5.6: the transformer at p = 0.05: scores, rho* against the integer ratio, the Pareto front."""
     methods = ("tac", "uniform_msp", "magnitude_ecc")
     records = context.run([Point("5.6", "transformer", m, P_TRANSFORMER, b) for m in methods
@@ -213,7 +214,7 @@ def transformer(context):
                                           next(r for r in records if r["method"] == "tac")))
 
 
-def scoring(context):
+def scoring(context: Context) -> None:
     """5.9: magnitude against sensitivity against Jacobian (WKB) scoring on the transformer across budgets."""
     methods = ("magnitude_ecc", "sensitivity_ecc", "tac_alloc_only")
     records = context.run([Point("5.9", "transformer", m, P_TRANSFORMER, b) for m in methods
@@ -226,7 +227,7 @@ def scoring(context):
 
 # -- 5.7, 5.8, directional -------------------------------------------------------
 
-def robustness(context):
+def robustness(context: Context) -> None:
     """5.7: the non-uniform noise variants at matched average rate (p = 0.10, budget 0.15)."""
     methods = ("uncompensated", "uniform_msp", "tac")
     faults = [f for f in FAULTS if f != "charge_loss"]
@@ -235,7 +236,7 @@ def robustness(context):
     save_table(context.out, tables.robustness(records, faults))
 
 
-def ranking(context):
+def ranking(context: Context) -> None:
     """5.8: every method at one budget, ranked."""
     records = context.run([Point("5.8", "smallcnn", m, P_CNN, ABLATION_BUDGET) for m in METHODS])
     save_table(context.out, tables.accuracy("exp_5_8", "Section 5.8: all methods at one budget, ranked",
@@ -243,7 +244,7 @@ def ranking(context):
                                             sorted(records, key=lambda r: -r["accuracy_mean"])))
 
 
-def directional(context):
+def directional(context: Context) -> None:
     """Charge loss: only stored 1s decay (p01 = 0, p10 = 2p, average p = 0.05), with its derived compensation."""
     methods = ("uncompensated", "mean_only", "uniform_msp", "tac", "tac_exact_mean")
     budgets = (0.1, 0.2)
@@ -257,7 +258,7 @@ def directional(context):
 
 # -- Tables 1 and 8 --------------------------------------------------------------
 
-def rho_record(model, p):
+def rho_record(model: str, p: float) -> dict:
     """Tables 1 and 8 for one model: rho* = Gm/A (Thm 4.6) and the integer program's ratio at a whole beta."""
     plan = plan_for(model, "tac", p, 0.2)
     sizes = np.array([layer.size for layer in plan.layers])
@@ -272,7 +273,7 @@ def rho_record(model, p):
             "key": f"rho/{model}"}
 
 
-def rho(context):
+def rho(context: Context) -> None:
     """Tables 1 and 8: rho* = Gm/A predicted against the integer-program ratio, per architecture."""
     records = []
     for model in tqdm(MODELS, desc="rho: plans", unit="plan", disable=not context.progress, file=sys.stderr):
@@ -284,7 +285,7 @@ def rho(context):
 
 # -- all-MiniLM-L6-v2 --------------------------------------------------------------
 
-def minilm(context):
+def minilm(context: Context) -> None:
     """TAC on all-MiniLM-L6-v2 (22.7M parameters) at p in {0.01, 0.05, 0.10}: scores, rho*, Pareto fronts.
 
     Quality is the linear-probe accuracy (``accuracy_mean``), with the cosine
