@@ -16,8 +16,7 @@ import sys
 
 import pytest
 
-from qtaml_tac.experiments import EXPERIMENTS, run_experiments
-from qtaml_tac.experiments import runner
+from qtaml_tac.experiments import EXPERIMENTS, run_experiments, runner
 from qtaml_tac.experiments.__main__ import main
 
 FIELDS = {"experiment", "model", "method", "p", "budget_fraction", "allocation", "accuracy_mean", "accuracy_std",

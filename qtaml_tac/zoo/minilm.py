@@ -137,7 +137,7 @@ def corpus(seed=0, held_out_share=0.3, quick=False):
     rng = np.random.default_rng(seed)
     verbs, templates = (VERBS[:2], TEMPLATES[:2]) if quick else (VERBS, TEMPLATES)
     sentences, labels = [], []
-    for label, (topic, subjects) in enumerate(TOPICS.items()):
+    for label, subjects in enumerate(TOPICS.values()):
         for subject, verb, template in itertools.product(subjects, verbs, templates):
             sentences.append(template.format(subject=subject, verb=verb))
             labels.append(label)
