@@ -41,8 +41,8 @@ Usage::
 
 ``--only`` takes shell-style patterns, matched against plant names. Progress
 goes to stderr (tqdm); the result of each plant and a summary go to stdout.
-Measured: a full run (135 plants) takes about 18 minutes on two shared cores with
-``--jobs 2``; 133 are caught, the two misses are ``law.layer_output_cumulants.kappa1``
+Measured: a full run (135 plants) takes 9 minutes on two shared cores with ``--jobs 2``
+(18 under load); 133 are caught, the two misses are ``law.layer_output_cumulants.kappa1``
 and ``kappa3`` (the Remark 3.5 tests compare the output's cumulants only with
 themselves).
 """
