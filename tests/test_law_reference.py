@@ -19,8 +19,16 @@ import mpmath
 import numpy as np
 import pytest
 
-from qtaml_theory import DirectionalChannel, PerBitChannel, SymmetricChannel, WeightError, error_cumulants, get_encoding
+from qtaml_theory import (
+    DirectionalChannel,
+    PerBitChannel,
+    SymmetricChannel,
+    WeightError,
+    error_cumulants,
+    get_encoding,
+)
 from qtaml_theory.channels import ProtectedChannel
+from qtaml_theory.law import layer_output_cumulants
 from qtaml_theory.verify import (
     FALSE_ALARM,
     MONTECARLO_STATISTICS,
@@ -327,3 +335,23 @@ def test_montecarlo_check_detects_a_wrong_sampler(monkeypatch):
     pmf = reference_pmf("offset_binary", 4, 1, flip_rates("symmetric", 4, 1, Fraction(1, 10)), Fraction(1, 2))
     zscores = montecarlo_zscores(law, POWER_SIZE, rng=7, pmf=pmf)
     assert max(abs(z) for z in zscores.values()) > POWER_THRESHOLD
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@pytest.mark.parametrize("kind", ["symmetric", "directional"])
+def test_layer_output_cumulants_are_the_input_weighted_sums_of_the_reference(name, kind):
+    """Remark 3.5: ``kappa_m(sum_j x_j delta_j) = sum_j x_j**m kappa_m(delta_j)``, each term from the definition.
+
+    Every cumulant order enters (a 5% error in any one of them is ~1e10 times
+    the tolerance); inputs of both signs and sizes make odd orders matter.
+    """
+    n, rate, delta = 5, Fraction(3, 40), Fraction(1, 8)
+    codes = [0, 7, 19, 31, 12, 25]
+    inputs = [Fraction(3, 2), Fraction(-1, 4), Fraction(2), Fraction(-7, 8), Fraction(1, 16), Fraction(5, 4)]
+    per_weight = [reference_cumulants(name, n, code, flip_rates(kind, n, code, rate), delta) for code in codes]
+    expected = [sum(x**m * kappas[m - 1] for x, kappas in zip(inputs, per_weight)) for m in (1, 2, 3, 4)]
+    channel = channel_for(kind, n, rate, exact=False)
+    got = layer_output_cumulants(get_encoding(name, n), codes, channel, [float(x) for x in inputs], float(delta))
+    for m, (value, truth) in enumerate(zip(got, expected), start=1):
+        scale = sum(abs(x) ** m for x in inputs) * delta**m
+        assert_close(float(value), truth, scale=scale), m
