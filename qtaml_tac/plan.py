@@ -31,6 +31,7 @@ from .storage import StorageConfig, quantize
 __all__ = ["COMPENSATIONS", "LayerPlan", "Plan", "storage_for", "protection_for", "PLAN_VERSION",
            "channel_to_dict", "channel_from_dict", "nominal_rate"]
 
+#: Version of the plan JSON schema written by :meth:`Plan.to_json`.
 PLAN_VERSION = 1
 
 #: Per-layer compensation: none; Prop 4.1's w / (1 - 2p); the exact MMSE code table.

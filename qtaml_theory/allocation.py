@@ -76,7 +76,8 @@ __all__ = [
 
 #: The allocators of :func:`allocate`.
 ALLOCATION_METHODS = ("exact", "greedy", "continuous", "uniform")
-METHODS = ALLOCATION_METHODS  # the former name, kept working
+#: The former name of :data:`ALLOCATION_METHODS`, kept working.
+METHODS = ALLOCATION_METHODS
 
 
 @dataclass(frozen=True)

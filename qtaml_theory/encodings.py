@@ -298,6 +298,7 @@ def _encode_shifted(values, n, shift):
     return np.clip(raw, 0, top).astype(np.int64), clipped
 
 
+#: The encodings by name (:func:`get_encoding`'s ``name``): name -> class.
 ENCODINGS = {
     cls.name: cls for cls in (OffsetBinary, OffsetBinarySymmetric, TwosComplement, SignMagnitude)
 }

@@ -199,6 +199,7 @@ def _layer_kurtosis_error(bits, rate, delta):
     return _max_error(pairs)
 
 
+#: Every theorem record, in the paper's order; the report's theorem table and its tests walk it.
 THEOREMS = (
     Theorem(
         "Thm 3.1", "characteristic function",

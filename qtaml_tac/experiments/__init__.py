@@ -22,7 +22,9 @@ from .sections import EXPERIMENTS, PAPER_EXPERIMENTS, Context
 
 __all__ = ["EXPERIMENTS", "PAPER_EXPERIMENTS", "run_experiments", "dask_client", "DEFAULT_TRIALS", "QUICK_TRIALS"]
 
+#: Monte Carlo trials per point of a full run.
 DEFAULT_TRIALS = 30
+#: Monte Carlo trials per point of a ``--quick`` run.
 QUICK_TRIALS = 5
 
 

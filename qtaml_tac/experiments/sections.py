@@ -30,7 +30,9 @@ from .tables import ACCURACY_COLUMNS
 
 __all__ = ["EXPERIMENTS", "PAPER_EXPERIMENTS", "Context", "CNNS", "MODELS", "ACCURACY_COLUMNS"]
 
+#: The paper's four digit CNNs.
 CNNS = ("smallcnn", "widecnn", "deepcnn", "rescnn")
+#: Every model of the paper's experiments: the CNNs and the sequence transformer.
 MODELS = (*CNNS, "transformer")
 P_CNN = 0.10
 P_TRANSFORMER = 0.05

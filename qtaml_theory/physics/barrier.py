@@ -49,6 +49,7 @@ SIO2 = BarrierMaterial("SiO2", 3.15, 0.42,
 HFO2 = BarrierMaterial("HfO2", 1.5, 0.11,
                        "Robertson, JVST B 18, 1785 (2000): V0 = 1.5 eV; Zhu et al., IEEE EDL 23, 97 (2002): "
                        "m* = 0.11 m_e")
+#: The barrier presets by name.
 MATERIALS = {"sio2": SIO2, "hfo2": HFO2}
 
 

@@ -12,8 +12,11 @@ import warnings
 
 import numpy as np
 
+#: ``method=`` of :func:`transmission`: the WKB exponent or the exact rectangular barrier (Lemma A.7).
 TRANSMISSION_METHODS = ("wkb", "exact")
+#: ``method=`` of :func:`escape_probability`: ``1 - (1 - T)**A`` or its rare form ``A T`` (Lemma A.8).
 ESCAPE_METHODS = ("exact", "rare")
+#: ``method=`` of :func:`flip_probability`: binomial or Poisson tail, or the rare form (Prop A.10).
 FLIP_METHODS = ("binomial", "poisson", "rare")
 
 #: Regime boundaries (A.2 made concrete): rare when lambda = N_e P_esc < RARE_LAMBDA,

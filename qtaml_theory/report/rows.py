@@ -163,6 +163,7 @@ def regime_rows(cases=((1e-7, 1000, 3), (1e-5, 1000, 3), (1e-3, 1000, 3), (1e-2,
     return rows
 
 
+#: Every table of the report: name -> function returning its rows.
 TABLES = {
     "theorems": ("Theorem checks",
                  "Each theorem: the SymPy derivation against the paper's statement, the largest relative "
