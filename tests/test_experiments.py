@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from cli_helpers import cli_error
 
 from qtaml_tac.experiments import EXPERIMENTS, run_experiments, runner
 from qtaml_tac.experiments.__main__ import main
@@ -157,12 +158,8 @@ def no_work(monkeypatch):
 
 
 def refused(argv, capsys):
-    """Run the CLI on ``argv``; return its error message (it must exit with status 2 and write nothing to stdout)."""
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    captured = capsys.readouterr()
-    assert exit_.value.code == 2 and captured.out == ""
-    return captured.err
+    """Run this CLI on ``argv``; return its error message (exit status 2, nothing on stdout)."""
+    return cli_error(main, argv, capsys)
 
 
 @pytest.mark.parametrize("content", ["{not json", "", "\xff\xfe", '{"records": []}', "[1, 2]", '[{"p": 0.1}]',

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from cli_helpers import cli_error
 
 from qtaml_theory.report import latex, markdown
 from qtaml_theory.report.__main__ import main
@@ -130,12 +131,8 @@ def no_work(monkeypatch):
 
 
 def refused(argv, capsys):
-    """Run the CLI on ``argv``; return its error message (exit status 2, nothing on stdout)."""
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    captured = capsys.readouterr()
-    assert exit_.value.code == 2 and captured.out == ""
-    return captured.err
+    """Run this CLI on ``argv``; return its error message (exit status 2, nothing on stdout)."""
+    return cli_error(main, argv, capsys)
 
 
 def test_an_experiments_folder_without_results_is_refused(tmp_path, capsys, no_work):
