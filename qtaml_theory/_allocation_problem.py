@@ -57,7 +57,7 @@ def exact_real(value):
 
 
 def check_problem(sizes, scores, budget_bits, n, floors):
-    n = check_bits(n)
+    n = check_bits(n, "n_bits")
     sizes_list = list(np.atleast_1d(np.asarray(sizes, dtype=object)).reshape(-1))
     if not sizes_list:
         raise ValueError("sizes must hold at least one layer")

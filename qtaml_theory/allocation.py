@@ -60,6 +60,7 @@ import numpy as np
 from . import _closed_forms as cf
 from . import _exact_knapsack
 from ._allocation_problem import chains, check_problem, exact_objective, exact_real, rounded
+from ._deprecation import renamed_argument
 
 __all__ = [
     "ALLOCATION_METHODS",
@@ -111,7 +112,8 @@ class Allocation:
     budget_capped: bool = False
 
 
-def objective(sizes, scores, bits, n, *, leading=False):
+@renamed_argument("n", "n_bits")
+def objective(sizes, scores, bits, n_bits, *, leading=False):
     """``sum_l N_l s_l (4**(n-k_l) - 1)``, or ``sum_l N_l s_l 4**(n-k_l)`` with ``leading=True``.
 
     The per-layer factors are :func:`qtaml_theory._closed_forms.protection_cost`
@@ -126,11 +128,11 @@ def objective(sizes, scores, bits, n, *, leading=False):
         As for :func:`allocate`.
     bits : sequence of float
         Protected bits per layer, in ``0..n``.
-    n : int
-        Bits per weight, in ``1..32``.
+    n_bits : int
+        Bits per weight, in ``1..32`` (formerly ``n``, still accepted as a keyword with a DeprecationWarning).
     leading : bool
     """
-    problem = check_problem(sizes, scores, 0, n, None)
+    problem = check_problem(sizes, scores, 0, n_bits, None)
     values = list(np.atleast_1d(np.asarray(bits, dtype=object)).reshape(-1))
     exact_bits = [exact_real(value) for value in values]
     if len(values) != problem.sizes.size or any(b is None or not 0 <= b <= problem.n for b in exact_bits):
@@ -163,7 +165,8 @@ def _result(problem, bits, method):
     )
 
 
-def allocate(sizes, scores, budget_bits, n, floors=None, method="exact"):
+@renamed_argument("n", "n_bits")
+def allocate(sizes, scores, budget_bits, n_bits, floors=None, method="exact"):
     """Protected top bits per layer that minimize the output variance of Thm 4.4.
 
     Parameters
@@ -178,8 +181,8 @@ def allocate(sizes, scores, budget_bits, n, floors=None, method="exact"):
     budget_bits : float
         Total protected bits ``B``; the constraint is ``sum_l N_l k_l <= B``.
         Above ``n N`` it is capped (with a warning and ``budget_capped``).
-    n : int
-        Bits per weight, in ``1..32``.
+    n_bits : int
+        Bits per weight, in ``1..32`` (formerly ``n``, still accepted as a keyword with a DeprecationWarning).
     floors : sequence of int, optional
         Minimum ``k_l`` per layer (Algorithm 1's residual floors), integers in
         ``0..n``.
@@ -199,12 +202,12 @@ def allocate(sizes, scores, budget_bits, n, floors=None, method="exact"):
     Examples
     --------
     >>> from qtaml_theory.allocation import allocate
-    >>> allocate([100, 10], [1.0, 50.0], budget_bits=300, n=8).bits
+    >>> allocate([100, 10], [1.0, 50.0], budget_bits=300, n_bits=8).bits
     (2, 8)
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    problem = check_problem(sizes, scores, budget_bits, n, floors)
+    problem = check_problem(sizes, scores, budget_bits, n_bits, floors)
     solver = {"exact": _exact, "greedy": _greedy, "continuous": _continuous, "uniform": _uniform}[method]
     return _result(problem, solver(problem), method)
 
@@ -220,7 +223,8 @@ def _exact(problem):
     return problem.floors + np.array(_exact_knapsack.optimum(weights, ratios, capacity), dtype=np.int64)
 
 
-def water_filling(sizes, scores, budget_bits, n, floors=None):
+@renamed_argument("n", "n_bits")
+def water_filling(sizes, scores, budget_bits, n_bits, floors=None):
     """KKT solution of the continuous relaxation (A.12), by bisection on the water level.
 
     Interior layers satisfy the water-filling condition ``s_l 4**(-k_l) = const``,
@@ -231,7 +235,7 @@ def water_filling(sizes, scores, budget_bits, n, floors=None):
     -------
     ndarray of float
     """
-    return _water_filling(check_problem(sizes, scores, budget_bits, n, floors))
+    return _water_filling(check_problem(sizes, scores, budget_bits, n_bits, floors))
 
 
 def _water_filling(problem):
@@ -331,7 +335,8 @@ def saturation_ratio(sizes, scores):
     return float(np.exp(weights @ np.log(scores))) / arithmetic
 
 
-def interior_budget_range(sizes, scores, n):
+@renamed_argument("n", "n_bits")
+def interior_budget_range(sizes, scores, n_bits):
     """Budgets per weight ``beta = B / N`` for which every continuous ``k_l*`` lies in ``(0, n)`` (A.12).
 
     ``k_l* = beta + log_4(s_l / Gm)``; interior iff
@@ -339,7 +344,7 @@ def interior_budget_range(sizes, scores, n):
     ``(beta_low, beta_high)``; empty (``low >= high``) when the scores spread
     over more than ``4**n``.
     """
-    problem = check_problem(sizes, scores, 0, n, None)
+    problem = check_problem(sizes, scores, 0, n_bits, None)
     sizes, scores, n = problem.sizes, problem.scores, problem.n
     if np.any(scores == 0):
         raise ValueError("scores must be positive for an interior regime (a zero score pins its layer at 0)")
@@ -348,14 +353,15 @@ def interior_budget_range(sizes, scores, n):
     return float(-offsets.min()), float(n - offsets.max())
 
 
-def continuous_ratio(sizes, scores, budget_bits, n):
+@renamed_argument("n", "n_bits")
+def continuous_ratio(sizes, scores, budget_bits, n_bits):
     """TAC's continuous optimum over Uniform-MSP's, leading order, at one budget (A.12's envelope).
 
     Uniform-MSP here is continuous too (``k_l = B / N`` for all ``l``), so the
     ratio equals :func:`saturation_ratio` in the interior regime and rises
     toward 1 outside it. Scores must not all be zero (the ratio is 0/0).
     """
-    problem = check_problem(sizes, scores, budget_bits, n, None)
+    problem = check_problem(sizes, scores, budget_bits, n_bits, None)
     if not problem.scores.any():
         raise ValueError("scores must not all be zero: the ratio of two zero objectives is undefined")
     optimum = _water_filling(problem)
@@ -365,14 +371,15 @@ def continuous_ratio(sizes, scores, budget_bits, n):
             / objective(problem.sizes, unit_scores, uniform, problem.n, leading=True))
 
 
-def integer_ratio(sizes, scores, budget_bits, n):
+@renamed_argument("n", "n_bits")
+def integer_ratio(sizes, scores, budget_bits, n_bits):
     """The measured counterpart of ``rho*``: integer optimum over integer Uniform-MSP, leading order.
 
     Both at the same budget; meaningful at a whole number of bits per weight,
     where Uniform-MSP spends the whole budget (Table 1 and 8 of the paper).
     Computed exactly and rounded once. Scores must not all be zero.
     """
-    problem = check_problem(sizes, scores, budget_bits, n, None)
+    problem = check_problem(sizes, scores, budget_bits, n_bits, None)
     if not problem.scores.any():
         raise ValueError("scores must not all be zero: the ratio of two zero objectives is undefined")
     exact, uniform = _exact(problem), _uniform(problem)

@@ -14,7 +14,9 @@ flip channel. Every quantity has named routes:
     Sample statistics of ``size`` draws with generator ``rng``.
 
 :func:`error_cumulants` is the vectorized formula route over arrays of codes.
-Every function takes the cells' channel ``p`` and a ``protection`` scheme
+Every function takes the cells' ``channel`` (a flip probability or a
+:class:`~qtaml_theory.channels.Channel`; formerly ``p``, still accepted as a keyword with a
+DeprecationWarning) and a ``protection`` scheme
 (:mod:`qtaml_theory.protection`, stage 3; ``None`` is unprotected): the law
 is the law under the scheme's residual channel.
 """
@@ -26,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._deprecation import renamed_argument
 from ._law_arithmetic import (
     check_size,
     enumerated_cumulants,
@@ -71,9 +74,9 @@ def _check_encoding(encoding):
     return encoding
 
 
-def _read_channel(encoding, p, protection):
-    """The channel the code's bits read back through: ``p`` after ``protection`` (stage 3), checked for width."""
-    return as_protection(protection).residual_channel(p, encoding.n)
+def _read_channel(encoding, channel, protection):
+    """The channel the code's bits read back through: ``channel`` after ``protection`` (stage 3), checked for width."""
+    return as_protection(protection).residual_channel(channel, encoding.n)
 
 
 def _scale_for(delta, exact):
@@ -84,7 +87,8 @@ def _scale_for(delta, exact):
     return float(delta)
 
 
-def error_cumulants(encoding, codes, p, delta=1.0, *, protection=None):
+@renamed_argument("p", "channel")
+def error_cumulants(encoding, codes, channel, delta=1.0, *, protection=None):
     """Cumulants ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each code (formula route).
 
     Parameters
@@ -93,14 +97,14 @@ def error_cumulants(encoding, codes, p, delta=1.0, *, protection=None):
         From :func:`qtaml_theory.get_encoding`.
     codes : int or array_like of int
         Stored codes.
-    p : float, Fraction, sympy.Rational or Channel
+    channel : float, Fraction, sympy.Rational or Channel
         The flip channel (a number means the symmetric channel).
     delta : float, optional
         Quantization step Delta.
     protection : ProtectionScheme, optional
         What guards the code's bits (:mod:`qtaml_theory.protection`);
         ``None`` (default) is unprotected. ``IdealMSB(k)`` gives exactly
-        the numbers of ``p = ProtectedChannel(p, k)``.
+        the numbers of ``channel = ProtectedChannel(channel, k)``.
 
     Returns
     -------
@@ -123,7 +127,7 @@ def error_cumulants(encoding, codes, p, delta=1.0, *, protection=None):
     two-point mixture of :func:`qtaml_theory.derive.sign_mixture_cumulants`.
     """
     encoding = _check_encoding(encoding)
-    channel = _read_channel(encoding, p, protection)
+    channel = _read_channel(encoding, channel, protection)
     codes = encoding.check_code(codes)
     delta = _scale_for(delta, channel.is_exact)
     kappas = [times_power(kap, delta, m) for m, kap in enumerate(unit_cumulants(encoding, codes, channel), start=1)]
@@ -142,7 +146,7 @@ class WeightError:
         From :func:`qtaml_theory.get_encoding`.
     code : int
         The stored code, ``0 <= code < 2**n``.
-    p : float, Fraction, sympy.Rational or Channel
+    channel : float, Fraction, sympy.Rational or Channel
         The flip channel: a number is the paper's symmetric channel; or a
         :class:`~qtaml_theory.channels.SymmetricChannel`,
         :class:`~qtaml_theory.channels.PerBitChannel` or
@@ -154,7 +158,7 @@ class WeightError:
         What guards the code's bits (:mod:`qtaml_theory.protection`);
         ``None`` (default) is unprotected. :attr:`channel` is the scheme's
         residual channel: ``IdealMSB(k)`` gives exactly the law under
-        ``ProtectedChannel(p, k)`` (Lemma 4.2).
+        ``ProtectedChannel(channel, k)`` (Lemma 4.2).
 
     Notes
     -----
@@ -183,10 +187,11 @@ class WeightError:
     Fraction(-9, 10)
     """
 
-    def __init__(self, encoding, code, p, delta=1.0, *, protection=None):
+    @renamed_argument("p", "channel")
+    def __init__(self, encoding, code, channel, delta=1.0, *, protection=None):
         self.encoding = _check_encoding(encoding)
         self.protection = as_protection(protection)
-        self.channel = _read_channel(self.encoding, p, self.protection)
+        self.channel = _read_channel(self.encoding, channel, self.protection)
         code = self.encoding.check_code(code)
         if not isinstance(code, int):
             raise ValueError("code must be a single integer; use error_cumulants for arrays of codes")
@@ -349,7 +354,8 @@ class WeightError:
         return sample_errors(self.encoding, self.code, self.channel, size, rng)
 
 
-def sample_errors(encoding, codes, p, size, rng=None, delta=1.0, *, protection=None):
+@renamed_argument("p", "channel")
+def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protection=None):
     """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
 
     Each bit flips independently with its rate given its stored value,
@@ -361,7 +367,7 @@ def sample_errors(encoding, codes, p, size, rng=None, delta=1.0, *, protection=N
     encoding : Encoding
     codes : int or array_like of int
         Stored codes; the draws are independent across codes.
-    p : float, Fraction, sympy.Rational or Channel
+    channel : float, Fraction, sympy.Rational or Channel
     size : int
         Number of draws (at least 2).
     rng : int or numpy.random.Generator, optional
@@ -375,7 +381,7 @@ def sample_errors(encoding, codes, p, size, rng=None, delta=1.0, *, protection=N
         Shape ``(size,) + codes.shape``, float64.
     """
     encoding = _check_encoding(encoding)
-    channel = _read_channel(encoding, p, protection)
+    channel = _read_channel(encoding, channel, protection)
     codes = np.asarray(encoding.check_code(codes))
     size = check_size(size)
     delta = float(as_scale(delta, "delta"))
@@ -386,7 +392,8 @@ def sample_errors(encoding, codes, p, size, rng=None, delta=1.0, *, protection=N
     return (encoding.decode(codes ^ masks) - encoding.decode(codes)) * delta
 
 
-def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0, *, protection=None):
+@renamed_argument("p", "channel")
+def layer_output_cumulants(encoding, codes, channel, inputs, delta=1.0, *, protection=None):
     """Cumulants of a layer output's perturbation ``sum_j x_j delta_j`` (Remark 3.5).
 
     The weights' errors are independent, so ``kappa_m = sum_j x_j**m
@@ -397,7 +404,7 @@ def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0, *, protection=
     ----------
     encoding : Encoding
     codes : array_like of int, shape (width,)
-    p : float, Fraction, sympy.Rational or Channel
+    channel : float, Fraction, sympy.Rational or Channel
     inputs : array_like, shape (width,)
         The layer inputs ``x_j``.
     delta : float, optional
@@ -409,7 +416,7 @@ def layer_output_cumulants(encoding, codes, p, inputs, delta=1.0, *, protection=
     ndarray, shape (4,)
     """
     inputs = np.asarray(inputs, dtype=np.float64)
-    per_weight = error_cumulants(encoding, np.asarray(codes), p, delta, protection=protection)
+    per_weight = error_cumulants(encoding, np.asarray(codes), channel, delta, protection=protection)
     if per_weight.shape[1:] != inputs.shape:
         raise ValueError(f"inputs must have the shape of codes {per_weight.shape[1:]}, got {inputs.shape}")
     return np.array([np.sum(inputs**m * per_weight[m - 1]) for m in (1, 2, 3, 4)])

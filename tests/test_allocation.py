@@ -153,12 +153,12 @@ def test_greedy_is_suboptimal_on_unequal_layers():
 
 def test_greedy_follows_algorithm_1_step_2_and_skips_layers_that_no_longer_fit():
     # Layer 0 has the best ratio but its next bit (10 weights) no longer fits after two bits; layer 1's does.
-    result = allocate([10, 3], [1.0, 1e-3], budget_bits=23, n=4, method="greedy")
+    result = allocate([10, 3], [1.0, 1e-3], budget_bits=23, n_bits=4, method="greedy")
     assert result.bits == (2, 1)
 
 
 def test_uniform_protects_the_largest_whole_k_and_leaves_the_remainder():
-    result = allocate([100, 50], [1.0, 1.0], budget_bits=350, n=8, method="uniform")
+    result = allocate([100, 50], [1.0, 1.0], budget_bits=350, n_bits=8, method="uniform")
     assert result.bits == (2, 2) and result.bits_spent == 300
 
 
@@ -222,7 +222,7 @@ def test_greedy_gap_study_finds_the_greedy_suboptimal_sometimes():
 def test_budget_above_the_total_is_capped_and_said():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = allocate([10, 10], [1.0, 2.0], budget_bits=1000, n=4)
+        result = allocate([10, 10], [1.0, 2.0], budget_bits=1000, n_bits=4)
     assert result.budget_capped and result.budget_bits == 80 and result.bits == (4, 4)
     assert any("capped" in str(w.message) for w in caught)
 
@@ -286,7 +286,7 @@ INVALID = [
     ("budget string", dict(budget_bits="20"), r"budget_bits must be a finite number"),
     ("budget below floors", dict(floors=[2, 2], budget_bits=10), r"short by 10 bits"),
     ("budget NaN", dict(budget_bits=math.nan), r"budget_bits must be a finite number"),
-    ("n zero", dict(n=0), r"n must be an integer in 1\.\.32"),
+    ("n zero", dict(n_bits=0), r"n_bits must be an integer in 1\.\.32"),
     ("method", dict(method="lagrange"), r"method must be one of"),
 ]
 
@@ -294,7 +294,15 @@ INVALID = [
 @pytest.mark.parametrize("case", INVALID, ids=[c[0] for c in INVALID])
 def test_bad_input_raises_value_error(case):
     _, override, message = case
-    arguments = dict(sizes=[5, 5], scores=[1.0, 2.0], budget_bits=20, n=8, floors=None, method="exact")
+    arguments = dict(sizes=[5, 5], scores=[1.0, 2.0], budget_bits=20, n_bits=8, floors=None, method="exact")
     arguments.update(override)
     with pytest.raises(ValueError, match=message):
         allocate(**arguments)
+
+
+def test_the_former_argument_name_n_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match=r"n= is now called n_bits="):
+        former = allocate([100, 10], [1.0, 50.0], budget_bits=300, n=8)
+    assert former == allocate([100, 10], [1.0, 50.0], 300, 8) == allocate([100, 10], [1.0, 50.0], 300, n_bits=8)
+    with pytest.raises(ValueError, match="pass n_bits= only"):
+        allocate([100, 10], [1.0, 50.0], budget_bits=300, n=8, n_bits=8)

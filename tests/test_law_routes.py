@@ -132,3 +132,22 @@ def test_property_variance_nonnegative_and_zero_only_without_flips(law):
     variance = law.var()
     assert variance >= 0
     assert (variance == 0) == (len(law.pmf()) == 1)
+
+
+def test_the_former_argument_name_p_still_works_with_a_deprecation_warning():
+    from qtaml_theory.law import error_cumulants, layer_output_cumulants, sample_errors
+
+    encoding = get_encoding("offset_binary", 4)
+    with pytest.warns(DeprecationWarning, match=r"p= is now called channel="):
+        former = WeightError(encoding, 3, p=Fraction(1, 10))
+    assert former.cumulants() == WeightError(encoding, 3, channel=Fraction(1, 10)).cumulants()
+    for call, arguments in ((error_cumulants, (encoding, [3, 5])), (layer_output_cumulants, (encoding, [3, 5]))):
+        extra = {"inputs": [1.0, 2.0]} if call is layer_output_cumulants else {}
+        with pytest.warns(DeprecationWarning, match=r"p= is now called channel="):
+            old = call(*arguments, p=0.1, **extra)
+        np.testing.assert_array_equal(old, call(*arguments, channel=0.1, **extra))
+    with pytest.warns(DeprecationWarning):
+        old = sample_errors(encoding, [3], p=0.1, size=5, rng=0)
+    np.testing.assert_array_equal(old, sample_errors(encoding, [3], 0.1, 5, rng=0))
+    with pytest.raises(ValueError, match="pass channel= only"):
+        WeightError(encoding, 3, p=0.1, channel=0.1)

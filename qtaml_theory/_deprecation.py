@@ -1,0 +1,41 @@
+"""Renamed arguments keep working for a release, with a DeprecationWarning.
+
+The public API uses one name per concept (``n_bits`` for a code's width,
+``channel`` for the cells' flip channel); the former spellings of earlier
+releases (``n``, ``p``) are still accepted as keywords.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+__all__ = ["renamed_argument"]
+
+
+def renamed_argument(old: str, new: str):
+    """Accept the keyword ``old`` as ``new``, warning that ``old`` is deprecated.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> @renamed_argument("n", "n_bits")
+    ... def width(n_bits):
+    ...     return n_bits
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     width(n=8), caught[0].category.__name__
+    (8, 'DeprecationWarning')
+    """
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            if old in kwargs:
+                if new in kwargs:
+                    raise ValueError(f"pass {new}= only: {old}= is its former name")
+                warnings.warn(f"{function.__qualname__}: the argument {old}= is now called {new}=; "
+                              f"{old}= will be removed in a later release", DeprecationWarning, stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
+            return function(*args, **kwargs)
+        return wrapper
+    return decorate
