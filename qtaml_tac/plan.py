@@ -37,8 +37,9 @@ PLAN_VERSION = 1
 #: Per-layer compensation: none; Prop 4.1's w / (1 - 2p); the exact MMSE code table.
 COMPENSATIONS = ("none", "mean", "mmse")
 
-#: How a plan's bits were allocated (``None``: no allocation).
-ALLOCATION_METHODS = ("exact", "greedy", "uniform")
+#: How a plan's bits were allocated (``None``: no allocation); a plan never records "continuous",
+#: so this is not :data:`qtaml_theory.allocation.ALLOCATION_METHODS`.
+PLAN_ALLOCATORS = ("exact", "greedy", "uniform")
 
 _CHANNEL_FIELDS = {"symmetric": ("p",), "directional": ("p01", "p10"), "per_bit": ("rates",)}
 
@@ -318,7 +319,7 @@ def _checked_plan_data(data):
     if spent > plan["budget_bits"]:
         raise ValueError(f"the layers spend {spent} bits, above budget_bits = {plan['budget_bits']}")
     plan["predicted_rho"] = _number(plan.get("predicted_rho"), "predicted_rho", optional=True)
-    _choice(plan.get("allocation_method"), "allocation_method", ALLOCATION_METHODS, optional=True)
+    _choice(plan.get("allocation_method"), "allocation_method", PLAN_ALLOCATORS, optional=True)
     if not isinstance(plan.get("notes", {}), Mapping):
         raise ValueError(f"notes must be an object, got {plan['notes']!r}")
     excluded = plan.get("excluded", {})
