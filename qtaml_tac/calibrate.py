@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 import torch
 
-from qtaml_theory.validation import as_scale
+from qtaml_theory.validation import as_scale, check_integer
 
 from .inject import ChannelFaults, sample_masks
 from .modes import evaluation_mode
-from .plan import check_bit_counts, check_integer, check_names
+from .plan import check_bit_counts, check_names
 from .storage import quantize
 
 __all__ = [

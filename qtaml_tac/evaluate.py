@@ -24,10 +24,12 @@ import torch
 from scipy import stats
 from tqdm import tqdm
 
+from qtaml_theory.validation import check_integer
+
 from .calibrate import forward
 from .inject import ChannelFaults, inject_
 from .modes import evaluation_mode
-from .plan import channel_from_dict, check_integer, protection_for, storage_for
+from .plan import channel_from_dict, protection_for, storage_for
 
 __all__ = ["EvaluationResult", "evaluate", "trial_generator", "accuracy", "fidelity", "t_interval"]
 

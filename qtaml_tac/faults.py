@@ -30,10 +30,10 @@ import numpy as np
 import torch
 
 from qtaml_theory.channels import Channel, PerBitChannel, SymmetricChannel, as_channel
-from qtaml_theory.validation import as_rate
+from qtaml_theory.validation import as_rate, check_integer
 
 from .flip_law import cell_uniforms
-from .plan import check_integer, check_names
+from .plan import check_names
 
 __all__ = [
     "MAX_CELL_RATE",

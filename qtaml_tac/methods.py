@@ -34,7 +34,7 @@ from qtaml_theory import closed_forms as cf
 from qtaml_theory.allocation import allocate, saturation_ratio
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mean_correction_factor
-from qtaml_theory.validation import as_rate
+from qtaml_theory.validation import as_rate, check_integer
 
 from .calibrate import (
     CalibrationConfig,
@@ -45,7 +45,7 @@ from .calibrate import (
     residual_floor_names,
 )
 from .method_registry import METHOD_REGISTRY, METHODS, Method, get_method, register_method, unregister_method
-from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_integer, check_names, nominal_rate
+from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_names, nominal_rate
 from .storage import StorageConfig, excluded_parameters, quantize
 
 __all__ = ["METHODS", "DeploymentConfig", "plan_deployment", "Method", "METHOD_REGISTRY", "register_method",

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from qtaml_theory.channels import DirectionalChannel, PerBitChannel, SymmetricChannel, as_channel
 from qtaml_theory.protection import IdealMSB
+from qtaml_theory.validation import check_integer
 
 from .method_registry import METHODS
 from .storage import StorageConfig, quantize
@@ -42,20 +43,6 @@ COMPENSATIONS = ("none", "mean", "mmse")
 PLAN_ALLOCATORS = ("exact", "greedy", "uniform")
 
 _CHANNEL_FIELDS = {"symmetric": ("p",), "directional": ("p01", "p10"), "per_bit": ("rates",)}
-
-
-def check_integer(value, name, low, high=None):
-    """``value`` as an int in ``low..high`` (``high=None``: no upper bound), else ``ValueError`` naming ``name``.
-
-    Python and NumPy integers pass; bools, floats (even integral ones) and
-    strings do not: a count is never rounded.
-    """
-    allowed = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return int(value)
 
 
 def check_names(given, argument, names):

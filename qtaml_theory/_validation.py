@@ -13,6 +13,7 @@ from .validation import (  # noqa: F401
     check_bits,
     check_codes,
     check_finite_values,
+    check_integer,
     check_positive_values,
     check_probability_values,
 )

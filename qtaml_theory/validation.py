@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "MAX_BITS",
+    "check_integer",
     "check_bits",
     "as_rate",
     "as_scale",
@@ -42,14 +43,24 @@ __all__ = [
 MAX_BITS = 32
 
 
+def check_integer(value: numbers.Integral, name: str, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``low..high`` (``high=None``: no upper bound), else ``ValueError`` naming ``name``.
+
+    Python and NumPy integers pass; bools, floats (even integral ones) and
+    strings do not: a count is never rounded.
+    """
+    allowed = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
 def check_bits(n: numbers.Integral, name: str = "n") -> int:
     """Return ``n`` as an int in ``1..MAX_BITS`` or raise ``ValueError``."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise ValueError(f"{name} must be an integer in 1..{MAX_BITS}, got {n!r}")
-    n = int(n)
-    if not 1 <= n <= MAX_BITS:
-        raise ValueError(f"{name} must be an integer in 1..{MAX_BITS}, got {n}")
-    return n
+    return check_integer(n, name, 1, MAX_BITS)
 
 
 def as_rate(value: numbers.Real, name: str = "p") -> Fraction | float:

@@ -38,10 +38,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from qtaml_theory.validation import check_integer
+
 from ..calibrate import forward
 from ..inject import ChannelFaults, inject_
 from ..modes import evaluation_mode
-from ..plan import channel_from_dict, check_integer, protection_for, storage_for
+from ..plan import channel_from_dict, protection_for, storage_for
 from ..storage import StorageConfig
 
 __all__ = ["available", "load_minilm", "SentenceEmbedder", "storage_config", "corpus", "Corpus",
