@@ -200,3 +200,19 @@ def enumerated_cumulants(steps, weights, total, exact):
     deviations = offsets - shift
     central = [float((deviations**j) @ weights) for j in (2, 3, 4)]
     return (float(mode) + shift, central[0], central[1], central[2] - 3 * central[0] ** 2)
+
+
+def moment_cumulants(values, weights, exact):
+    """``kappa_1..kappa_4`` of a finite law ``{values[i]: weights[i]}`` (weights summing to one).
+
+    Moments about the mean, in Fractions when ``exact``; in floats the mean is
+    taken first so the central moments carry no cancellation of raw moments.
+    """
+    if exact:
+        mean = sum(v * w for v, w in zip(values, weights))
+        central = [sum((v - mean) ** j * w for v, w in zip(values, weights)) for j in (2, 3, 4)]
+    else:
+        mean = float(values @ weights)
+        deviations = values - mean
+        central = [float((deviations**j) @ weights) for j in (2, 3, 4)]
+    return (mean, central[0], central[1], central[2] - 3 * central[0] ** 2)

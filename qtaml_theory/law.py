@@ -34,6 +34,7 @@ from ._law_arithmetic import (
     enumerated_cumulants,
     enumerated_law,
     excess_kurtosis,
+    moment_cumulants,
     product_cf,
     sample_cumulants,
     skewness,
@@ -41,8 +42,10 @@ from ._law_arithmetic import (
     times_power,
     unit_cumulants,
 )
+from ._law_mixture import mixture_enumerated_law, mixture_unit_cumulants, single_channel
+from .channels import as_channel
 from .encodings import Encoding
-from .protection import as_protection
+from .protection import ProtectionScheme, as_protection, draw_flips
 from .validation import as_scale
 
 __all__ = [
@@ -74,9 +77,14 @@ def _check_encoding(encoding):
     return encoding
 
 
-def _read_channel(encoding, channel, protection):
-    """The channel the code's bits read back through: ``channel`` after ``protection`` (stage 3), checked for width."""
-    return as_protection(protection).residual_channel(channel, encoding.n)
+def _read_outcomes(encoding, channel, protection):
+    """The read outcomes of a code under ``channel`` and ``protection`` (stage 3), and whether they are exact.
+
+    Most schemes leave one outcome, a residual channel; block codes leave a
+    mixture (:mod:`qtaml_theory._law_mixture`).
+    """
+    channel = as_channel(channel)
+    return as_protection(protection).read_outcomes(channel, encoding.n), channel.is_exact
 
 
 def _scale_for(delta, exact):
@@ -127,13 +135,16 @@ def error_cumulants(encoding, codes, channel, delta=1.0, *, protection=None):
     two-point mixture of :func:`qtaml_theory.derive.sign_mixture_cumulants`.
     """
     encoding = _check_encoding(encoding)
-    channel = _read_channel(encoding, channel, protection)
+    outcomes, exact = _read_outcomes(encoding, channel, protection)
     codes = encoding.check_code(codes)
-    delta = _scale_for(delta, channel.is_exact)
-    kappas = [times_power(kap, delta, m) for m, kap in enumerate(unit_cumulants(encoding, codes, channel), start=1)]
+    delta = _scale_for(delta, exact)
+    channel = single_channel(outcomes)
+    units = (unit_cumulants(encoding, codes, channel) if channel is not None
+             else mixture_unit_cumulants(encoding, codes, outcomes, exact))
+    kappas = [times_power(kap, delta, m) for m, kap in enumerate(units, start=1)]
     if isinstance(codes, int):
         values = (kap.item() if isinstance(kap, np.ndarray) else kap for kap in kappas)
-        return tuple(value if channel.is_exact else float(value) for value in values)
+        return tuple(value if exact else float(value) for value in values)
     return np.stack([np.asarray(kap, dtype=np.float64) for kap in kappas])
 
 
@@ -191,19 +202,22 @@ class WeightError:
     def __init__(self, encoding, code, channel, delta=1.0, *, protection=None):
         self.encoding = _check_encoding(encoding)
         self.protection = as_protection(protection)
-        self.channel = _read_channel(self.encoding, channel, self.protection)
+        self.outcomes, self.exact = _read_outcomes(self.encoding, channel, self.protection)
+        self.cells = as_channel(channel)
+        #: The residual channel when the law is one (``None`` for a mixture: see :attr:`outcomes`).
+        self.channel = single_channel(self.outcomes)
         code = self.encoding.check_code(code)
         if not isinstance(code, int):
             raise ValueError("code must be a single integer; use error_cumulants for arrays of codes")
         self.code = code
-        self.exact = self.channel.is_exact
         self.delta = _scale_for(delta, self.exact)
         bits = self.encoding.bits(code)
-        self.rates = tuple(self.channel.rates_for_bits(bits).tolist())
+        self.rates = None if self.channel is None else tuple(self.channel.rates_for_bits(bits).tolist())
         self.stored_value = self.encoding.decode(code) * self.delta
 
     def __repr__(self):
-        return f"WeightError({self.encoding!r}, {self.code}, {self.channel!r}, delta={self.delta!r})"
+        protection = "" if self.protection == as_protection(None) else f", protection={self.protection!r}"
+        return f"WeightError({self.encoding!r}, {self.code}, {self.cells!r}, delta={self.delta!r}{protection})"
 
     # -- routes ---------------------------------------------------------------
 
@@ -230,7 +244,8 @@ class WeightError:
     def _unit_cumulants(self, method, size=None, rng=None):
         """Cumulants of ``delta / Delta`` by ``method`` (Fractions on the exact routes)."""
         if method == "formula":
-            units = unit_cumulants(self.encoding, self.code, self.channel)
+            units = (unit_cumulants(self.encoding, self.code, self.channel) if self.channel is not None
+                     else mixture_unit_cumulants(self.encoding, self.code, self.outcomes, self.exact))
             return tuple(value if self.exact else float(value) for value in units)
         if method == "enumeration":
             return self._enumerated_cumulants()
@@ -288,6 +303,8 @@ class WeightError:
             ``{value: probability}`` over the distinct values of ``delta``,
             sorted by value; Fractions when the rates are rational.
         """
+        if self.channel is None:
+            return {value * self.delta: weight for value, weight in self._mixture_law().items()}
         steps, weights, total = self._enumerate()
         if self.exact:
             return {Fraction(s) * self.delta: Fraction(c, total) for s, c in zip(steps.tolist(), weights)}
@@ -295,13 +312,28 @@ class WeightError:
 
     def _enumerate(self):
         """Distinct errors in units of Delta and their weights, over all flip masks (see :func:`enumerated_law`)."""
+        self._check_enumerable()
+        return enumerated_law(self.encoding, self.code, self.rates, self.exact)
+
+    def _check_enumerable(self):
         n = self.encoding.n
         if n > MAX_ENUMERATION_BITS:
             raise ValueError(f"enumeration needs n <= {MAX_ENUMERATION_BITS}, got n = {n}")
-        return enumerated_law(self.encoding, self.code, self.rates, self.exact)
+
+    def _mixture_law(self):
+        """``{error / Delta: probability}`` of a mixture law, every outcome over all its flip masks."""
+        self._check_enumerable()
+        return mixture_enumerated_law(self.encoding, self.code, self.outcomes, self.exact)
 
     def _enumerated_cumulants(self):
         """Cumulants of ``delta / Delta`` from the enumerated law (see :func:`enumerated_cumulants`)."""
+        if self.channel is None:
+            law = self._mixture_law()
+            values = list(law)
+            weights = [law[v] for v in values]
+            if not self.exact:
+                values, weights = np.array(values, dtype=np.float64), np.array(weights, dtype=np.float64)
+            return moment_cumulants(values, weights, self.exact)
         return enumerated_cumulants(*self._enumerate(), self.exact)
 
     def cf(self, t, method="formula", *, size=None, rng=None):
@@ -327,7 +359,20 @@ class WeightError:
         raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
     def _cf_formula(self, t):
-        rates = np.array([float(r) for r in self.rates])
+        if self.channel is not None:
+            return self._channel_cf(t, self.rates)
+        bits = self.encoding.bits(self.code)
+        total = np.zeros(t.shape, dtype=np.complex128)
+        for outcome in self.outcomes:
+            if outcome.channel is None:
+                total += float(outcome.probability) * np.exp(-1j * t * float(self.stored_value))
+            else:
+                rates = tuple(outcome.channel.rates_for_bits(bits).tolist())
+                total += float(outcome.probability) * self._channel_cf(t, rates)
+        return total
+
+    def _channel_cf(self, t, rates):
+        rates = np.array([float(r) for r in rates])
         bits = self.encoding.bits(self.code)
         delta = float(self.delta)
         if self.encoding.is_linear:
@@ -351,7 +396,7 @@ class WeightError:
 
     def _unit_sample(self, size, rng=None):
         """Draws of ``delta / Delta``: integers, exact in float64 (the Monte Carlo route's input)."""
-        return sample_errors(self.encoding, self.code, self.channel, size, rng)
+        return sample_errors(self.encoding, self.code, self.cells, size, rng, protection=self.protection)
 
 
 @renamed_argument("p", "channel")
@@ -360,7 +405,11 @@ def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protec
 
     Each bit flips independently with its rate given its stored value,
     compared in float64 (no ``2**-24`` grid bias); the read-back code is
-    ``code XOR mask``.
+    ``code XOR mask``. Schemes with codewords are simulated, not sampled
+    from their law: copies are voted, block codewords encoded, flipped and
+    decoded by the real decoder (:func:`qtaml_theory.protection.draw_flips`),
+    so this route checks the law of
+    :meth:`~qtaml_theory.protection.ProtectionScheme.read_outcomes`.
 
     Parameters
     ----------
@@ -381,15 +430,24 @@ def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protec
         Shape ``(size,) + codes.shape``, float64.
     """
     encoding = _check_encoding(encoding)
-    channel = _read_channel(encoding, channel, protection)
+    scheme = as_protection(protection)
+    outcomes, _ = _read_outcomes(encoding, channel, scheme)
     codes = np.asarray(encoding.check_code(codes))
     size = check_size(size)
     delta = float(as_scale(delta, "delta"))
     rng = np.random.default_rng(rng)
-    rates = channel.rates_for_bits(encoding.bits(codes)).astype(np.float64)
-    flips = rng.random((size,) + rates.shape) < rates
+    bits = encoding.bits(codes)
+    simulated = type(scheme)._draw_flips is not ProtectionScheme._draw_flips
+    if simulated:
+        flips, zeroed = draw_flips(scheme, rng, np.broadcast_to(bits, (size,) + bits.shape), as_channel(channel))
+    else:
+        rates = single_channel(outcomes).rates_for_bits(bits).astype(np.float64)
+        flips, zeroed = rng.random((size,) + rates.shape) < rates, None
     masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(encoding.n, dtype=np.int64))
-    return (encoding.decode(codes ^ masks) - encoding.decode(codes)) * delta
+    errors = encoding.decode(codes ^ masks) - encoding.decode(codes)
+    if zeroed is not None:
+        errors = np.where(zeroed, -encoding.decode(codes), errors)
+    return errors * delta
 
 
 @renamed_argument("p", "channel")
