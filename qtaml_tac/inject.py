@@ -28,13 +28,17 @@ import contextlib
 import numbers
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from qtaml_theory.channels import Channel
+from qtaml_theory.protection import IdealMSB, ProtectionScheme, Unprotected
+from qtaml_theory.validation import check_integer
 
+from .coded_injection import CODED_SCHEMES, coded_flips
 from .faults import (
     BitRampFaults,
     CellVariationFaults,
@@ -54,7 +58,7 @@ from .kernel_dispatch import (
     mask_buffer,
     sparse_flips,
 )
-from .plan import check_bit_counts, check_names
+from .plan import check_names
 from .storage import Storage
 
 __all__ = [
@@ -97,12 +101,18 @@ def _rates_by_stored_bit(channel, n_bits):
 
 @dataclass(frozen=True)
 class FlipMask:
-    """The flips of one tensor in one trial: XOR ``values`` at ``positions`` (sparse) or a whole ``dense_mask``."""
+    """The flips of one tensor in one trial: XOR ``values`` at ``positions`` (sparse) or a whole ``dense_mask``.
+
+    ``zeroed`` (int64 positions, or ``None``) are weights that read as zero
+    whatever their code (a code's detected failure under ``on_failure="zero"``);
+    they are among ``positions``.
+    """
 
     size: int
     positions: torch.Tensor | None = None
     values: torch.Tensor | None = None
     dense_mask: torch.Tensor | None = None
+    zeroed: torch.Tensor | None = None
 
     def dense(self) -> torch.Tensor:
         """The mask as a full int32 tensor."""
@@ -167,8 +177,32 @@ def _compared_mask(workspace, key, n_bits, exposed, by_bit, cells, reuse, write)
     return _finish(workspace, FlipMask(tensor.size, dense_mask=torch.from_numpy(masks)), fused, write)
 
 
+def _coded_mask(workspace, faults, n_bits, scheme, generator, chip, reuse, write):
+    """One draw through a real code (:mod:`qtaml_tac.coded_injection`); the mask is sparse."""
+    tensor = workspace.tensor
+    channel = faults.channel_for(tensor, n_bits)
+    if channel is None or chip is not None:
+        raise ValueError(f"protection[{tensor.name!r}] = {scheme!r} needs a channel fault model (a rate, a channel "
+                         f"or ChannelFaults) and no chip: its check bits' and copies' cells are drawn from the "
+                         f"channel")
+    law = FlipLaw.from_rates(*_rates_by_stored_bit(channel, n_bits), n_bits)
+    raw = _channel_mask(workspace, law, generator, reuse, write=False)
+    rng = np.random.default_rng(_seed(generator))
+    positions, values, zeroed = coded_flips(tensor.codes.numpy(), n_bits, scheme, channel, raw, rng)
+    if zeroed.size:
+        positions, index = np.unique(np.concatenate([positions, zeroed]), return_index=True)
+        values = np.concatenate([values, np.zeros(zeroed.size, dtype=np.int64)])[index]
+    mask = FlipMask(tensor.size, torch.from_numpy(positions), torch.from_numpy(values.astype(np.int32)),
+                    zeroed=torch.from_numpy(zeroed) if zeroed.size else None)
+    if write:
+        workspace.write_(mask)
+    return mask
+
+
 def _tensor_mask(workspace, faults, n_bits, protected, generator, chip, reuse=False, write=False):
     """One draw of a tensor's flip mask; with ``write`` its read-back is written into the parameter too."""
+    if isinstance(protected, CODED_SCHEMES):
+        return _coded_mask(workspace, faults, n_bits, protected, generator, chip, reuse, write)
     tensor = workspace.tensor
     exposed = max(n_bits - protected, 0)
     channel = faults.channel_for(tensor, n_bits)
@@ -194,7 +228,11 @@ def sample_masks(storage: Storage, faults, protection: dict | None = None, gener
         A number or channel means ``ChannelFaults(...)``.
     protection : dict, optional
         ``{name: k}``: the top ``k`` bits of that tensor never flip (``k`` an
-        integer in ``0..n_bits``, every name a stored parameter).
+        integer in ``0..n_bits``, every name a stored parameter); or ``{name:
+        scheme}``, a :mod:`qtaml_theory.protection` scheme: ``IdealMSB(k)``
+        is ``k``, and real codes (``Repetition``, ``SECDED``, ``BCH``) are
+        simulated bit for bit (:mod:`qtaml_tac.coded_injection`; they need a
+        channel fault model).
     generator : torch.Generator, optional
         The source of the draw's seeds: the same generator state gives the
         same masks. Default: torch's global generator, as every torch
@@ -224,7 +262,7 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
     if chip is not None and not isinstance(chip, Chip):
         raise ValueError(f"chip must be a qtaml_tac.Chip or None, got {chip!r}")
     faults = faults.bind(storage)
-    protection = {} if protection is None else check_bit_counts(protection, "protection", storage.names, n_bits)
+    protection = {} if protection is None else check_protection(protection, storage.names, n_bits)
     if names is not None:
         names = [names] if isinstance(names, str) else list(names)
         check_names(names, "names", storage.names)
@@ -236,6 +274,33 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
     return {tensor.name: _tensor_mask(_workspace(storage, tensor), faults, n_bits, protected, generator, chip, reuse,
                                       write)
             for tensor, protected in targets}
+
+
+def check_protection(protection, names, n_bits: int) -> dict:
+    """``{name: k or scheme}`` checked: stored names; counts in ``0..n_bits``; schemes that fit ``n_bits``.
+
+    ``IdealMSB(k)`` becomes ``k`` and ``Unprotected()`` 0, so the paper's
+    protection draws exactly as before; real codes stay schemes.
+    """
+    if not isinstance(protection, Mapping):
+        raise ValueError(f"protection must be a {{name: bits or scheme}} mapping, got {type(protection).__name__}")
+    check_names(protection, "protection", names)
+    checked = {}
+    for name, value in protection.items():
+        if isinstance(value, IdealMSB):
+            value.check_width(n_bits)
+            value = value.k
+        elif isinstance(value, Unprotected):
+            value = 0
+        elif isinstance(value, ProtectionScheme):
+            if not isinstance(value, CODED_SCHEMES):
+                raise ValueError(f"protection[{name!r}] must be bits, IdealMSB, Unprotected or one of "
+                                 f"{[c.__name__ for c in CODED_SCHEMES]}, got {value!r}")
+            value.check_width(n_bits)
+            checked[name] = value
+            continue
+        checked[name] = check_integer(value, f"protection[{name!r}]", 0, n_bits)
+    return checked
 
 
 def _check_generator(generator):

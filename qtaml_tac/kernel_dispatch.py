@@ -138,6 +138,8 @@ class TensorWorkspace:
             previous = self.patch_base_()
             flat[previous] = tensor.lookup.index_select(0, tensor.codes[previous])
             flat[mask.positions] = tensor.lookup.index_select(0, tensor.codes[mask.positions] ^ mask.values)
+        if mask.zeroed is not None:
+            flat[mask.zeroed] = 0
         self.written_(mask)
 
 

@@ -291,6 +291,8 @@ class StoredTensor:
         """
         codes = self.codes if mask is None else torch.bitwise_xor(self.codes, mask.dense())
         torch.index_select(self.lookup, 0, codes, out=self.parameter.view(-1))
+        if mask is not None and mask.zeroed is not None:
+            self.parameter.view(-1)[mask.zeroed] = 0
 
     @torch.no_grad()
     def restore_(self) -> None:

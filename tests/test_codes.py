@@ -1,0 +1,192 @@
+"""Real codes (issue: real error-correcting codes): decoders against galois, exact tails, and the law against injection.
+
+The laws themselves are checked against enumeration written from the
+definitions in ``tests/test_codes_reference.py``; here the decoder is held
+bit for bit against the independent ``galois`` implementation, and the bit-exact
+injection of :mod:`qtaml_tac.coded_injection` against the exact law.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from qtaml_theory import get_encoding
+from qtaml_theory.ecc import DETECTED, bch_code, secded_code
+from qtaml_theory.ecc.field import PRIMITIVE_POLYNOMIALS, bch_generator
+from qtaml_theory.ecc.linear import smallest_field
+from qtaml_theory.law import error_cumulants
+from qtaml_theory.protection import BCH, SECDED, IdealMSB, Repetition, Unprotected
+
+galois = pytest.importorskip("galois")
+
+
+def _galois_bch(data_bits, t):
+    """galois's BCH code over our field with our code's dimension (its t must then be ours)."""
+    m = smallest_field(data_bits, t)
+    field = galois.GF(2**m, irreducible_poly=galois.Poly.Int(PRIMITIVE_POLYNOMIALS[m]))
+    n = 2**m - 1
+    code = galois.BCH(n, n - bch_generator(m, t).bit_length() + 1, extension_field=field)
+    assert code.t == t
+    return code
+
+
+# galois compiles each field with numba (about 20 s a field here): the suite checks the real words over GF(2^7),
+# (72,64) SEC-DED and (71,64), (78,64) BCH; the other fields run with -m slow.
+_SLOW = pytest.mark.slow
+
+
+def _error_patterns(rng, words, length, weights):
+    patterns = np.zeros((len(weights) * words, length), dtype=np.uint8)
+    for row, weight in enumerate(np.repeat(weights, words)):
+        patterns[row, rng.choice(length, weight, replace=False)] = 1
+    return patterns
+
+
+@pytest.mark.parametrize("data_bits, t", [(64, 1), (64, 2), pytest.param(16, 3, marks=_SLOW),
+                                          pytest.param(8, 2, marks=_SLOW), pytest.param(32, 2, marks=_SLOW)])
+def test_bch_encoder_and_decoder_match_galois_bit_for_bit(data_bits, t):
+    """Encoding and decoding of random words with 0..t+3 errors equal galois's; a wrong column or table fails."""
+    ours, theirs = bch_code(data_bits, t), _galois_bch(data_bits, t)
+    rng = np.random.default_rng(data_bits * 10 + t)
+    data = rng.integers(0, 2, (60 * (t + 4), data_bits), dtype=np.uint8)
+    words = ours.encode(data)
+    assert np.array_equal(words, np.asarray(theirs.encode(galois.GF2(data))))
+    received = words ^ _error_patterns(rng, 60, ours.length, list(range(t + 4)))
+    decoded, status = ours.decode(received)
+    reference, errors = theirs.decode(galois.GF2(received), errors=True)
+    assert np.array_equal(decoded, np.asarray(reference))
+    assert np.array_equal(status == DETECTED, np.asarray(errors) == -1)
+
+
+@pytest.mark.parametrize("data_bits", [pytest.param(8, marks=_SLOW), pytest.param(16, marks=_SLOW),
+                                       pytest.param(32, marks=_SLOW), 64])
+def test_secded_matches_galois_hamming_plus_parity(data_bits):
+    """SEC-DED = galois's Hamming (BCH t=1) code plus the textbook parity rule, bit for bit, up to 4 errors."""
+    ours, hamming = secded_code(data_bits), _galois_bch(data_bits, 1)
+    assert ours.length == {8: 13, 16: 22, 32: 39, 64: 72}[data_bits]
+    rng = np.random.default_rng(data_bits)
+    data = rng.integers(0, 2, (300, data_bits), dtype=np.uint8)
+    inner = np.asarray(hamming.encode(galois.GF2(data)))
+    words = np.concatenate([inner, inner.sum(axis=1, keepdims=True) % 2], axis=1).astype(np.uint8)
+    assert np.array_equal(ours.encode(data), words)
+    received = words ^ _error_patterns(rng, 60, ours.length, [0, 1, 2, 3, 4])
+    decoded, status = ours.decode(received)
+    message, errors = hamming.decode(galois.GF2(received[:, :-1]), errors=True)
+    message, errors = np.asarray(message), np.asarray(errors)
+    odd = received.sum(axis=1) % 2 == 1
+    detected = (~odd & (errors != 0)) | (odd & (errors == -1))
+    expected = np.where((odd & (errors == 1))[:, None], message, received[:, :data_bits])
+    assert np.array_equal(status == DETECTED, detected)
+    assert np.array_equal(decoded, expected)
+
+
+def _binomial_tail(p, n, threshold):
+    p = Fraction(p)
+    return sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(threshold, n + 1))
+
+
+@pytest.mark.parametrize("p, expected, digits", [(1e-4, 2.5e-5, 2), (1e-3, 2.4e-3, 2), (1e-2, 0.16, 2),
+                                                 (0.1, 0.995, 3)])
+def test_secded_72_64_uncorrectable_rates_of_the_issue(p, expected, digits):
+    """(72,64) fails with probability 2.5e-5, 2.4e-3, 0.16, 0.995 (issue); exact to double precision."""
+    value = SECDED(8).uncorrectable_probability(p)
+    assert float(f"{value:.{digits}g}") == expected
+    assert value == pytest.approx(float(_binomial_tail(p, 72, 2)), rel=2e-16)
+
+
+@pytest.mark.parametrize("p", [1e-150, 1e-30, 3e-7])
+@pytest.mark.parametrize("scheme", [SECDED(8), BCH(2, 64, 2), Repetition(1, copies=5), Unprotected()])
+def test_uncorrectable_probability_is_exact_to_double_precision_at_tiny_rates(scheme, p):
+    """Relative error below 1e-15 down to p = 1e-150 (a tail summed as 1 - CDF would give 0 or garbage)."""
+    exact = _binomial_tail(p, scheme.codeword_bits, scheme.corrects + 1)
+    assert scheme.uncorrectable_probability(p) == pytest.approx(float(exact), rel=1e-15)
+    assert scheme.uncorrectable_probability(Fraction(1, 7)) == _binomial_tail(Fraction(1, 7), scheme.codeword_bits,
+                                                                              scheme.corrects + 1)
+
+
+def test_costs_are_the_real_check_bits():
+    """(72,64) on 8 planes costs 1 bit per weight; storage is whole words; repetition costs its extra copies."""
+    assert SECDED(8).cost_bits_per_weight(8) == 1
+    assert SECDED(3, 32).cost_bits_per_weight(8) == Fraction(21, 32)
+    assert SECDED(2, 64).storage_bits(65, 8) == 2 * 2 * 8
+    assert BCH(1, 64, 2).codeword_bits == 78 and BCH(1, 64, 2).cost_bits_per_weight(8) == Fraction(14, 64)
+    assert Repetition(3, copies=5).cost_bits_per_weight(8) == 12
+    assert IdealMSB(3).cost_bits_per_weight(8) == 3
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SECDED(0), "k must be"),
+    (lambda: SECDED(9).cost_bits_per_weight(8), "k must be an integer in 1..8"),
+    (lambda: SECDED(1, data_bits=0), "data_bits"),
+    (lambda: SECDED(1, data_bits=8.0), "data_bits"),
+    (lambda: BCH(1, 64, 3), r"t \(for 64 data bits\) must be an integer in 1..2"),
+    (lambda: BCH(1, 64, 0), "t "),
+    (lambda: Repetition(1, copies=4), "copies must be an odd"),
+    (lambda: Repetition(1, copies=1), "copies"),
+    (lambda: SECDED(1, on_failure="drop"), "on_failure must be one of"),
+    (lambda: Repetition(True), "k must be"),
+])
+def test_bad_schemes_are_refused_naming_the_argument(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_block_codes_refuse_a_channel_that_depends_on_the_stored_bit():
+    from qtaml_theory.channels import DirectionalChannel
+
+    with pytest.raises(ValueError, match="channel must flip a bit at a rate that does not depend"):
+        error_cumulants(get_encoding("offset_binary", 8), [3], DirectionalChannel(0.01, 0.0), protection=SECDED(2))
+
+
+# -- injection against the exact law ---------------------------------------------------------------------
+
+_TRIALS = 100
+# |z| <= 4.5: a false alarm with probability ~7e-6 per check (10 checks: ~7e-5 in all). Power: the checks see the
+# mean and the second moment of the summed error of 16,384 weights over 100 trials; a 5% error in the law's variance
+# moves the second-moment statistic by 9-55 standard errors at these rates (measured; the failure message prints it),
+# so it is caught with probability > 0.99.
+_Z = 4.5
+
+
+@pytest.fixture(scope="module")
+def stored_layer():
+    from qtaml_tac.storage import quantize
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(256, 64, bias=False)
+    return quantize(model)
+
+
+@pytest.mark.parametrize("scheme, p", [
+    (SECDED(3, 64), 0.02), (SECDED(2, 16, on_failure="zero"), 0.05), (BCH(2, 64, 2), 0.05),
+    (Repetition(3), 0.1), (IdealMSB(2), 0.1),
+])
+def test_bit_exact_injection_matches_the_exact_law(stored_layer, scheme, p):
+    """Per-trial sums of (error - law mean) and (squared deviation - law variance) average to zero within 4.5 SE."""
+    from qtaml_tac.inject import sample_masks
+
+    tensor = next(iter(stored_layer))
+    codes = tensor.codes.numpy().astype(np.int64)
+    table = tensor.table.numpy()
+    k1, k2, _, _ = error_cumulants(stored_layer.encoding, codes, p, protection=scheme)
+    generator = torch.Generator().manual_seed(7)
+    first, second = [], []
+    for _ in range(_TRIALS):
+        mask = sample_masks(stored_layer, p, {tensor.name: scheme}, generator=generator)[tensor.name]
+        read = table[codes ^ mask.dense().numpy()]
+        if mask.zeroed is not None:
+            read[mask.zeroed.numpy()] = 0.0
+        deviation = read - table[codes] - k1
+        first.append(deviation.sum())
+        second.append((deviation**2 - k2).sum())
+    for name, sums, scale in (("mean", first, None), ("variance", second, k2.sum())):
+        sums = np.asarray(sums)
+        standard_error = sums.std(ddof=1) / math.sqrt(_TRIALS)
+        z = sums.mean() / standard_error
+        planted = 0.05 * scale / standard_error if scale is not None else float("nan")
+        assert abs(z) < _Z, f"{name}: z = {z:.2f}; a 5% variance error would be {planted:.1f} SE"
