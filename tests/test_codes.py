@@ -190,3 +190,54 @@ def test_bit_exact_injection_matches_the_exact_law(stored_layer, scheme, p):
         z = sums.mean() / standard_error
         planted = 0.05 * scale / standard_error if scale is not None else float("nan")
         assert abs(z) < _Z, f"{name}: z = {z:.2f}; a 5% variance error would be {planted:.1f} SE"
+
+
+# -- the exact engines against the SymPy closed forms (qtaml_theory.code_derivations, proofs/real_codes.py) -------
+
+def _at(expression, p):
+    from qtaml_theory.code_derivations import p as symbol
+
+    return Fraction(str(expression.subs(symbol, p)))
+
+
+@pytest.mark.parametrize("copies", [3, 5, 7])
+def test_repetition_residual_rate_is_the_derived_majority_polynomial(copies):
+    """The law's protected rate equals the SymPy majority polynomial exactly (a vote over copies - 1 would not)."""
+    from qtaml_theory.code_derivations import majority_flip_probability
+
+    p = Fraction(1, 7)
+    channel = Repetition(2, copies=copies).residual_channel(p, 6)
+    assert channel.rates_for_bits(np.zeros((1, 6), dtype=np.int64))[0].tolist() == [p] * 4 + [
+        _at(majority_flip_probability(copies), p)] * 2
+
+
+@pytest.mark.parametrize("length", [5, 9])
+def test_parity_with_zeroing_dynamic_programme_equals_the_closed_forms(length):
+    """The syndrome DP on a single parity bit gives (1 - (1-2p)^L)/2 and p (1 - (1-2p)^(L-1))/2 exactly."""
+    from qtaml_theory.code_derivations import parity_accepted_flip_probability, parity_detection_probability
+    from qtaml_theory.ecc import CLEAN, SyndromeCode, decoded_bits
+
+    table = (np.array([CLEAN, DETECTED], dtype=np.int8), np.full((2, 1), -1, dtype=np.int16))
+    parity = SyndromeCode("parity", [1] * length, length - 1, 0, 1, table)
+    p = Fraction(2, 9)
+    law = decoded_bits(parity, p)
+    assert law.detected == _at(parity_detection_probability(length), p)
+    assert set(law.flip_and_accepted) == {_at(parity_accepted_flip_probability(length), p)}
+    assert set(law.flip) == {p}
+
+
+@pytest.mark.parametrize("data_bits", [8, 16])
+def test_secded_single_error_part_and_leading_residual(data_bits):
+    """SEC-DED fails as 1 - P(<= 1 flip); its keep residual is (L-1) p^2 + O(p^3), its zero residual O(p^3)."""
+    from qtaml_theory.code_derivations import secded_residual_leading, single_error_decoding_probability
+    from qtaml_theory.ecc import decoded_bits
+
+    scheme = SECDED(1, data_bits)
+    length = scheme.codeword_bits
+    p = Fraction(1, 9)
+    assert scheme.uncorrectable_probability(p) == 1 - _at(single_error_decoding_probability(length), p)
+    tiny = Fraction(1, 10**6)
+    law = decoded_bits(scheme.code, tiny)
+    leading = _at(secded_residual_leading(length), tiny)
+    assert all(abs(q / leading - 1) < Fraction(1, 1000) for q in law.flip)
+    assert all(q < tiny**2 / 1000 for q in law.flip_and_accepted)
