@@ -9,6 +9,7 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_array
 
+from qtaml_theory import _choice_knapsack as choice_knapsack
 from qtaml_theory import _exact_knapsack
 from qtaml_theory._choice_knapsack import greedy, lower_bound, optimum
 
@@ -56,6 +57,17 @@ def test_optimum_matches_brute_force_and_brackets_hold():
         assert bound <= best
     # The instances are hard enough for the greedy to miss the optimum now and then.
     assert greedy_worse > 0
+
+
+def test_restarted_search_stays_exact(monkeypatch):
+    """A node limit of 1 forces a restart on every search: the answer must not change."""
+    monkeypatch.setattr(choice_knapsack, "FIRST_NODE_LIMIT", 1)
+    rng = random.Random(3)
+    for _ in range(300):
+        costs, losses, capacity = random_instance(rng, rng.randint(2, 6), 5)
+        selection = optimum(costs, losses, capacity)
+        assert total(costs, selection) <= capacity
+        assert total(losses, selection) == brute_force(costs, losses, capacity)
 
 
 def test_lower_bound_is_a_feasible_fractional_solution_of_its_value():
