@@ -110,6 +110,19 @@ def test_optimum_takes_choices_above_the_hull():
     assert lower_bound(costs, losses, 1)[0] == 5
 
 
+def test_ratios_that_round_to_the_same_float_are_ordered_exactly():
+    # Layer 1's upgrade saves (2**60 + 1) / 2**60 per bit, layer 0's exactly 1:
+    # equal as floats, so a float ordering would fall back to the layer index.
+    big = 2**60
+    costs, losses = [[0, big], [0, big]], [[big, 0], [big + 1, 0]]
+    assert greedy(costs, losses, big) == [0, 1]
+    assert optimum(costs, losses, big) == [0, 1]
+    assert lower_bound(costs, losses, big) == (big, [{0: 1}, {1: 1}])
+    # Ratios beyond the float range are ordered exactly too.
+    huge = 10**400
+    assert greedy([[0, 1], [0, 1]], [[huge, 0], [2 * huge, 0]], 1) == [0, 1]
+
+
 def test_dominated_and_duplicate_choices_and_ties_are_settled_deterministically():
     costs = [[3, 1, 1, 5, 0], [2, 2, 0], [4]]
     losses = [[1, 4, 4, 7, Fraction(9, 2)], [1, 1, 5], [0]]
