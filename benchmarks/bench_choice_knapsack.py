@@ -44,6 +44,12 @@ def equal_slopes(rng):
     return costs, [[int(4000 - 3 * c) for c in row] for row in costs]
 
 
+def ties(rng):
+    """Costs in units of 64 bits, few distinct losses: many ties, duplicates and dominated choices."""
+    costs = rng.integers(0, 8, (LAYERS, CHOICES)) * 64
+    return costs, [[int(v) for v in row] for row in rng.integers(0, 5, (LAYERS, CHOICES))]
+
+
 def menu(rng):
     """Real-scheme-like menu: cost = layer size x overhead, loss = size x score x residual."""
     sizes = rng.integers(1, 200, LAYERS) * 64
@@ -53,7 +59,13 @@ def menu(rng):
     return costs, losses
 
 
-FAMILIES = {"uncorrelated": uncorrelated, "correlated": correlated, "equal slopes": equal_slopes, "menu": menu}
+FAMILIES = {
+    "uncorrelated": uncorrelated,
+    "correlated": correlated,
+    "equal slopes": equal_slopes,
+    "ties": ties,
+    "menu": menu,
+}
 
 
 def with_highs(costs, losses, capacity):

@@ -74,6 +74,8 @@ __all__ = ["greedy", "lower_bound", "optimum"]
 FIRST_NODE_LIMIT = 5_000
 #: Factor by which the node limit grows at each restart.
 NODE_LIMIT_GROWTH = 4
+#: Loss types taken as they are (ints and Fractions both have numerator and denominator).
+_EXACT = (int, Fraction)
 
 
 # ---------------------------------------------------------------------------
@@ -94,11 +96,25 @@ def _check(costs, losses, capacity):
                 f"costs[{layer}] and losses[{layer}] must have the same length, "
                 f"got {len(layer_costs)} and {len(layer_losses)}"
             )
-        checked_costs.append([check_integer(c, f"costs[{layer}][{j}]", 0) for j, c in enumerate(layer_costs)])
-        exact_losses.append([_exact_loss(v, f"losses[{layer}][{j}]") for j, v in enumerate(layer_losses)])
+        checked_costs.append(_costs(layer_costs, layer))
+        exact_losses.append(_losses(layer_losses, layer))
     scale = math.lcm(*(v.denominator for row in exact_losses for v in row))
     scaled = [[v.numerator * (scale // v.denominator) for v in row] for row in exact_losses]
     return checked_costs, scaled, scale, capacity
+
+
+def _costs(row, layer):
+    """One layer's costs as non-negative ints (plain non-negative ints pass without a closer look)."""
+    if all(type(c) is int and c >= 0 for c in row):
+        return list(row)
+    return [check_integer(c, f"costs[{layer}][{j}]", 0) for j, c in enumerate(row)]
+
+
+def _losses(row, layer):
+    """One layer's losses as non-negative Fractions or ints (exact types pass without a closer look)."""
+    if all(type(v) in _EXACT and v.numerator >= 0 for v in row):
+        return list(row)
+    return [_exact_loss(v, f"losses[{layer}][{j}]") for j, v in enumerate(row)]
 
 
 def _exact_loss(value, name):
