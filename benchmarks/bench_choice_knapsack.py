@@ -5,7 +5,15 @@ and capacity (a fraction of the way from the cheapest to the dearest
 selection), prints the time of :func:`qtaml_theory._choice_knapsack.optimum`
 (exact Fractions in, certified optimum out) and its ratio to
 ``scipy.optimize.milp`` (HiGHS, float data, ``mip_rel_gap=0``) on the same
-instance in the same run, and checks that the two objectives agree.
+instance in the same run, and checks that the two objectives agree. (HiGHS
+may print lines of its own while it solves.)
+
+Measured (this machine, 2 cores shared with other jobs, load about 6, best of
+3): 5-20 ms for uncorrelated choices, ties in common cost units and
+scheme-like menus; 10-80 ms for equal slopes; 40-480 ms for strongly
+correlated choices (capacity at 0.5 is the slowest). HiGHS took 80-5400 ms on
+the same instances, so the ratio was 0.01-0.28 throughout; the objectives
+agreed to 2.3e-16 (relative) or exactly.
 """
 
 import time

@@ -99,6 +99,8 @@ def test_greedy_is_not_always_optimal():
     assert total(losses, greedy(costs, losses, 4)) == 12
     assert optimum(costs, losses, 4) == [0, 1, 1]
     assert total(losses, optimum(costs, losses, 4)) == 10
+    # NumPy integers are exact too.
+    assert optimum(np.array(costs), np.array(losses), np.int64(4)) == [0, 1, 1]
 
 
 def test_optimum_takes_choices_above_the_hull():
