@@ -63,6 +63,7 @@ from __future__ import annotations
 import math
 import numbers
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from itertools import accumulate
 
@@ -77,12 +78,21 @@ NODE_LIMIT_GROWTH = 4
 #: Loss types taken as they are (ints and Fractions both have numerator and denominator).
 _EXACT = (int, Fraction)
 
+#: Per layer, the cost of each choice (storage bits).
+Costs = Sequence[Sequence[numbers.Integral]]
+#: Per layer, the exact loss of each choice.
+Losses = Sequence[Sequence[numbers.Rational]]
+#: A hull step: ``(gain, cost, layer, position)``.
+Step = tuple[int, int, int, int]
+
 
 # ---------------------------------------------------------------------------
 # Input
 
 
-def _check(costs, losses, capacity):
+def _check(
+    costs: Costs, losses: Losses, capacity: numbers.Integral
+) -> tuple[list[list[int]], list[list[int]], int, int]:
     """Validated ``(costs, integer losses, scale, capacity)``; losses are multiplied by ``scale``."""
     capacity = check_integer(capacity, "capacity", 0)
     if len(costs) != len(losses):
@@ -103,21 +113,21 @@ def _check(costs, losses, capacity):
     return checked_costs, scaled, scale, capacity
 
 
-def _costs(row, layer):
+def _costs(row: Sequence[numbers.Integral], layer: int) -> list[int]:
     """One layer's costs as non-negative ints (plain non-negative ints pass without a closer look)."""
     if all(type(c) is int and c >= 0 for c in row):
         return list(row)
     return [check_integer(c, f"costs[{layer}][{j}]", 0) for j, c in enumerate(row)]
 
 
-def _losses(row, layer):
+def _losses(row: Sequence[numbers.Rational], layer: int) -> list[int | Fraction]:
     """One layer's losses as non-negative Fractions or ints (exact types pass without a closer look)."""
     if all(type(v) in _EXACT and v.numerator >= 0 for v in row):
         return list(row)
     return [_exact_loss(v, f"losses[{layer}][{j}]") for j, v in enumerate(row)]
 
 
-def _exact_loss(value, name):
+def _exact_loss(value: numbers.Rational, name: str) -> Fraction:
     if isinstance(value, bool) or not isinstance(value, numbers.Rational):
         raise ValueError(f"{name} must be an exact non-negative rational (int or Fraction), got {value!r}")
     value = Fraction(value)
@@ -130,7 +140,7 @@ def _exact_loss(value, name):
 # Per-layer geometry
 
 
-def _frontier(cost, loss):
+def _frontier(cost: list[int], loss: list[int]) -> list[int]:
     """Indices of the non-dominated choices, by rising cost and strictly falling loss.
 
     Of choices of equal cost the lowest loss is kept, of exact duplicates the
@@ -144,7 +154,7 @@ def _frontier(cost, loss):
     return kept
 
 
-def _hull(cost, loss, frontier):
+def _hull(cost: list[int], loss: list[int], frontier: Iterable[int]) -> list[int]:
     """The frontier's choices on its lower convex hull (collinear middle points dropped)."""
     hull = []
     for j in frontier:
@@ -159,7 +169,7 @@ def _hull(cost, loss, frontier):
     return hull
 
 
-def _by_falling_ratio(steps):
+def _by_falling_ratio(steps: list[Step]) -> list[Step]:
     """``steps`` (tuples ``(gain, cost, layer, ...)``, ``cost > 0``) by falling ``gain / cost``, ties by the rest.
 
     Python's ``int / int`` is correctly rounded, and rounding is monotone, so
@@ -204,7 +214,7 @@ class _Relaxation:
         Scaled loss of the whole steps' selection.
     """
 
-    def __init__(self, cost, loss, capacity):
+    def __init__(self, cost: list[list[int]], loss: list[list[int]], capacity: int):
         self.frontiers = [_frontier(c, v) for c, v in zip(cost, loss)]
         self.hulls = [_hull(c, v, f) for c, v, f in zip(cost, loss, self.frontiers)]
         cheapest = sum(c[h[0]] for c, h in zip(cost, self.hulls))
@@ -231,14 +241,14 @@ class _Relaxation:
             self.room -= step_cost
             self.loss -= gain
 
-    def value(self):
+    def value(self) -> Fraction:
         """The relaxation's optimum, in scaled loss units (a Fraction)."""
         if self.critical is None:
             return Fraction(self.loss)
         gain, cost, _, _ = self.critical
         return self.loss - Fraction(self.room * gain, cost)
 
-    def greedy(self):
+    def greedy(self) -> list[int]:
         """Continue past the critical step as :func:`greedy` does; hull positions per layer."""
         taken, room = list(self.taken), self.room
         if self.critical is None:
@@ -259,7 +269,7 @@ class _Relaxation:
 # Public API
 
 
-def greedy(costs, losses, capacity):
+def greedy(costs: Costs, losses: Losses, capacity: numbers.Integral) -> list[int]:
     """The natural extension of the paper's Algorithm 1 (Step 2) to a menu of choices.
 
     Every layer starts at its cheapest choice (ties: the lowest loss, then the
@@ -295,7 +305,9 @@ def greedy(costs, losses, capacity):
     return [hull[k] for hull, k in zip(relaxation.hulls, relaxation.greedy())]
 
 
-def lower_bound(costs, losses, capacity):
+def lower_bound(
+    costs: Costs, losses: Losses, capacity: numbers.Integral
+) -> tuple[Fraction, list[dict[int, Fraction]]]:
     """The exact optimum of the LP relaxation: a certified lower bound on the optimal loss.
 
     Parameters
@@ -328,7 +340,7 @@ def lower_bound(costs, losses, capacity):
     return relaxation.value() / scale, solution
 
 
-def optimum(costs, losses, capacity):
+def optimum(costs: Costs, losses: Losses, capacity: numbers.Integral) -> list[int]:
     """A selection of least total loss within ``capacity``, proven optimal (module docstring).
 
     Parameters
@@ -396,7 +408,9 @@ def optimum(costs, losses, capacity):
         incumbent, limit = selection, limit * NODE_LIMIT_GROWTH
 
 
-def _fill(cost, loss, frontiers, selection, capacity):
+def _fill(
+    cost: list[list[int]], loss: list[list[int]], frontiers: list[list[int]], selection: list[int], capacity: int
+) -> list[int]:
     """Improve a feasible selection by single-layer moves into the unused capacity, until none helps.
 
     Each sweep visits the layers in order and moves each to its choice of
@@ -427,7 +441,9 @@ def _fill(cost, loss, frontiers, selection, capacity):
 # Branch and bound over the core
 
 
-def _search(options, room, incumbent, limit):
+def _search(
+    options: list[list[tuple[int, int]]], room: int, incumbent: list[int], limit: int
+) -> tuple[bool, list[int]]:
     """Exact branch and bound over the core layers (module docstring, step 5).
 
     Parameters
@@ -485,7 +501,7 @@ def _search(options, room, incumbent, limit):
     return True, best
 
 
-def _suffix_relaxations(items, order):
+def _suffix_relaxations(items: list[list[tuple[int, int]]], order: list[int]) -> list[tuple[list[int], list[int]]]:
     """Per depth, prefix sums of the hull steps of the layers from that depth on, by falling ratio."""
     steps = []
     for q, row in enumerate(items):
@@ -511,7 +527,7 @@ def _suffix_relaxations(items, order):
     return bounds[::-1]
 
 
-def _may_beat(bound, room, gain, best_gain):
+def _may_beat(bound: tuple[list[int], list[int]], room: int, gain: int, best_gain: int) -> bool:
     """Whether the LP relaxation of the open layers, with ``room``, allows a gain above ``best_gain``."""
     cost_sum, gain_sum = bound
     end = bisect_right(cost_sum, room) - 1
