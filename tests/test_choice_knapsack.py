@@ -161,6 +161,21 @@ def test_paper_special_case_matches_the_chain_solver():
         )
 
 
+def test_collinear_choices_are_a_subset_sum():
+    """Every choice on one line: the LP bound never closes, the optimum is the fullest reachable cost."""
+    rng = random.Random(1001)
+    for _ in range(5):
+        costs = [[0] + rng.sample([1000, 1001, 2001, 3000], rng.randint(1, 4)) for _ in range(30)]
+        losses = [[10**6 - 5 * c for c in row] for row in costs]
+        capacity = rng.randint(20_000, 40_000)
+        reachable = {0}
+        for row in costs:
+            reachable = {total + c for total in reachable for c in row if total + c <= capacity}
+        selection = optimum(costs, losses, capacity)
+        assert total(costs, selection) == max(reachable)
+        assert total(losses, selection) == 30 * 10**6 - 5 * max(reachable)
+
+
 def highs_problem(costs, losses, capacity):
     layers, choices = costs.shape
     rows = np.repeat(np.arange(layers), choices)
