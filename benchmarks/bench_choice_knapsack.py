@@ -8,12 +8,12 @@ selection), prints the time of :func:`qtaml_theory._choice_knapsack.optimum`
 instance in the same run, and checks that the two objectives agree. (HiGHS
 may print lines of its own while it solves.)
 
-Measured (this machine, 2 cores shared with other jobs, load about 6, best of
-3): 5-20 ms for uncorrelated choices, ties in common cost units and
-scheme-like menus; 10-80 ms for equal slopes; 40-480 ms for strongly
-correlated choices (capacity at 0.5 is the slowest). HiGHS took 80-5400 ms on
-the same instances, so the ratio was 0.01-0.28 throughout; the objectives
-agreed to 2.3e-16 (relative) or exactly.
+Measured (this machine, 2 cores shared with other jobs at a load of 5-6,
+best of 3, two runs): 5-20 ms for uncorrelated choices, ties in common cost
+units and scheme-like menus; 8-80 ms for equal slopes; 14-60 ms for strongly
+correlated choices except at capacity 0.5, 180-480 ms. HiGHS took 47-5400 ms
+on the same instances: ratios 0.01-0.28. The objectives agreed exactly or to
+2.3e-16 (relative, HiGHS's floats).
 """
 
 import time
