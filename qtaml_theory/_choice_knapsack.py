@@ -34,29 +34,31 @@ decision; floats only order ratios whose order they provably get right
    LB`` is in no selection as good as the incumbent and is dropped; a layer
    left with one choice is settled.
 5. *Branch and bound.* The layers still open (the *core*) are searched depth
-   first, each layer branching over ALL its remaining frontier choices (a
-   choice above the hull can be in the integer optimum). A node is dropped
-   only when the exact LP relaxation of the layers below it, with the room
-   left, cannot beat the best selection found; costs are first divided by
-   their greatest common divisor (the capacity rounded down), which changes
-   no selection's feasibility. A node at the same depth and with the same
-   room as one met before, and no more gain, is dropped too: the earlier
-   node's subtree, searched or bounded by then, held every completion this
-   one has. What is left when the search ends is optimal.
-   A search visits at most ``FIRST_NODE_LIMIT`` nodes; one that runs out
-   restarts from the best selection it found (whose smaller gap fixes more
-   choices in step 4) with a limit ``NODE_LIMIT_GROWTH`` times larger. Only
-   a search that ends within its limit returns, and one eventually does.
+   first, largest cost range first, each layer branching over ALL its
+   remaining frontier choices, the dearest first (a choice above the hull
+   can be in the integer optimum). A node is dropped only when the exact LP
+   relaxation of the layers below it (over their remaining choices), with
+   the room left, cannot beat the best selection found; costs are first
+   divided by the greatest common divisor of the core's cost differences
+   (the room rounded down), which changes no selection's feasibility. A
+   node at the same depth and with the same room as one met before, and no
+   more gain, is dropped too: the earlier node's subtree, searched or
+   bounded by then, held every completion this one has. What is left when
+   the search ends is optimal. A search visits at most ``FIRST_NODE_LIMIT``
+   nodes; one that runs out restarts from the best selection it found
+   (whose smaller gap fixes more choices in step 4) with a limit
+   ``NODE_LIMIT_GROWTH`` times larger. Only a search that ends within its
+   limit returns, and one eventually does.
 
-The worst case of any exact knapsack method is exponential. On the instances
+The problem is NP-hard, so the worst case is exponential. On the instances
 of ``benchmarks/bench_choice_knapsack.py`` (500 layers, 10 choices) it takes
-20-100 ms for uncorrelated choices, equal slopes (a subset sum in disguise),
-costs in common units and menus shaped like real schemes, and up to about a
-second for strongly correlated choices (loss falling linearly with cost plus
-small noise, the hard class of Pisinger 1995). A subset sum in disguise
-whose LP bound never closes (every choice on one line, costs 0, 1000, 1001,
-2001, 3000, capacity not reachable) takes about 5 s and 200 MB, on the
-strength of the repeated-state test; HiGHS did not finish it in 3 minutes.
+5-80 ms for uncorrelated choices, equal slopes, costs in common units and
+menus shaped like real schemes, and up to about half a second for strongly
+correlated choices (loss falling linearly with cost plus small noise, the
+hard class of Pisinger 1995). A subset sum in disguise whose LP bound never
+closes (500 layers, every choice on one line, costs among 0, 1000, 1001,
+2001, 3000, a capacity no selection reaches) takes about 5 s and 200 MB,
+thanks to the repeated-state test; HiGHS did not finish it in 3 minutes.
 
 Ties (selections of exactly equal loss) are settled deterministically: the
 incumbent is kept unless a strictly better selection is found, and the search
@@ -284,8 +286,11 @@ def greedy(costs: Costs, losses: Losses, capacity: numbers.Integral) -> list[int
     the one of largest loss decrease per extra unit of cost is made (ties: the
     lowest layer). A layer whose next move does not fit is set aside for good
     (the room only shrinks). It stops when no move fits. Choices above the
-    hull are never taken. Not always optimal (e.g. when the cheaper of two
-    choices leaves room unused).
+    hull are never taken. Equivalently: the hull steps of all layers in order
+    of falling ratio, each taken when it fits and its layer is still open.
+    Not always optimal: the move of best ratio can leave room that two lesser
+    moves would have used better, and the optimum may need a choice above
+    the hull.
 
     Parameters
     ----------
