@@ -47,6 +47,10 @@ differ by the constant ``sum_l N_l s_l``, so they share their minimizers.
     ``k N <= budget_bits`` (raised to a layer's floor where the floor is
     higher). A budget that is not a whole number of bits per weight leaves
     its remainder unspent.
+
+Real codes, which cost a fraction of a bit and leave a residual law, are
+allocated over a menu of schemes by :func:`allocate_protection`
+(:mod:`qtaml_theory._protection_allocation`).
 """
 
 from __future__ import annotations
@@ -58,9 +62,10 @@ from fractions import Fraction
 import numpy as np
 
 from . import _closed_forms as cf
-from . import _exact_knapsack
+from . import _exact_knapsack, _protection_allocation
 from ._allocation_problem import chains, check_problem, exact_objective, exact_real, rounded
 from ._deprecation import renamed_argument
+from ._protection_allocation import ProtectionAllocation, allocate_protection, residual_variance
 
 __all__ = [
     "ALLOCATION_METHODS",
@@ -73,12 +78,18 @@ __all__ = [
     "interior_budget_range",
     "continuous_ratio",
     "integer_ratio",
+    "allocate_protection",
+    "ProtectionAllocation",
+    "residual_variance",
+    "PROTECTION_ALLOCATION_METHODS",
 ]
 
 #: The allocators of :func:`allocate`.
 ALLOCATION_METHODS = ("exact", "greedy", "continuous", "uniform")
 #: The former name of :data:`ALLOCATION_METHODS`, kept working.
 METHODS = ALLOCATION_METHODS
+#: The allocators of :func:`allocate_protection` (over a menu of real codes).
+PROTECTION_ALLOCATION_METHODS = _protection_allocation.PROTECTION_ALLOCATION_METHODS
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,14 @@ the law of the read-back error (:mod:`qtaml_theory.law`) mixes.
 :class:`Repetition`, :class:`SECDED`, :class:`BCH`
     Real codes over the top ``k`` bit planes (:mod:`.codes`): they cost a
     fraction of a bit per protected bit and sometimes fail.
+
+Menus of schemes for allocation and the schemes as JSON data: :mod:`.menus`.
 """
 
 from .base import IdealMSB, ProtectionScheme, ReadOutcome, Unprotected, as_protection, draw_flips
 from .codes import BCH, FAILURE_POLICIES, SECDED, SECDED_DATA_BITS, Repetition
+from .menus import PROTECTION_MENUS, protection_menu, scheme_from_dict, scheme_to_dict
 
 __all__ = ["ProtectionScheme", "Unprotected", "IdealMSB", "Repetition", "SECDED", "BCH", "ReadOutcome",
-           "FAILURE_POLICIES", "SECDED_DATA_BITS", "as_protection", "draw_flips"]
+           "FAILURE_POLICIES", "SECDED_DATA_BITS", "PROTECTION_MENUS", "as_protection", "draw_flips",
+           "protection_menu", "scheme_to_dict", "scheme_from_dict"]
