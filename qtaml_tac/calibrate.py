@@ -31,9 +31,9 @@ import torch
 
 from qtaml_theory.validation import as_scale, check_integer
 
-from .inject import ChannelFaults, sample_masks
+from .inject import ChannelFaults, check_protection, sample_masks
 from .modes import evaluation_mode
-from .plan import check_bit_counts, check_names
+from .plan import check_names
 from .storage import quantize
 
 __all__ = [
@@ -230,7 +230,7 @@ def output_deviation(model, batch, storage, channel, names=None, protection=None
         names = list(names)
         check_names(names, "names", storage.names)
     if protection is not None:
-        protection = check_bit_counts(protection, "protection", storage.names, storage.config.n_bits)
+        protection = check_protection(protection, storage.names, storage.config.n_bits)
     deviations = {}
     try:
         storage.write_()
@@ -252,7 +252,9 @@ def output_deviation(model, batch, storage, channel, names=None, protection=None
 def mean_correction_decisions(model, batch, storage_config, channel, protection, config=CalibrationConfig()):
     """Algorithm 1 Step 3: per layer, mean correction on (True) or off, by the smaller measured deviation.
 
-    Layers whose every bit is protected need no correction (False). The model
+    Layers whose every bit never flips (the paper's protection of all ``n``
+    bits) need no correction (False); a real code leaves residual flips, so
+    its layers are measured. The model
     runs in eval mode; its parameters, buffers and modes are left as they were.
 
     Raises
@@ -265,9 +267,9 @@ def mean_correction_decisions(model, batch, storage_config, channel, protection,
 
     factor = mean_correction_factor(channel)
     plain = quantize(model, storage_config)
-    protection = check_bit_counts(protection, "protection", plain.names, storage_config.n_bits)
+    protection = check_protection(protection, plain.names, storage_config.n_bits)
     corrected = quantize(model, storage_config, factors={name: factor for name in plain.names})
-    exposed = [name for name in plain.names if protection.get(name, 0) < storage_config.n_bits]
+    exposed = [name for name in plain.names if protection.get(name, 0) != storage_config.n_bits]
     without = output_deviation(model, batch, plain, channel, exposed, protection, config)
     with_mc = output_deviation(model, batch, corrected, channel, exposed, protection, config)
     return {name: bool(name in exposed and with_mc[name] < without[name]) for name in plain.names}

@@ -159,10 +159,7 @@ def _block_decoded(codes, n_bits, scheme, channel, positions, values, rng):
         safe = np.where(present, index, 0)
         stored = np.where(present, (codes[safe] >> j) & 1, 0).astype(np.uint8)
         received = code.encode(stored)
-        hit = np.searchsorted(positions, safe)
-        hit = np.minimum(hit, max(positions.size - 1, 0))
-        flips = present & (positions.size > 0) & (positions[hit] == safe) & (((values[hit] >> j) & 1) == 1)
-        received[:, :data_bits] ^= flips.astype(np.uint8)
+        received[:, :data_bits] ^= (present & _plane_flips(positions, values, safe, j)).astype(np.uint8)
         row = np.searchsorted(flagged, check_flipped // code.check_bits)
         received[row, data_bits + check_flipped % code.check_bits] ^= 1
         decoded, status = code.decode(received)
@@ -174,6 +171,14 @@ def _block_decoded(codes, n_bits, scheme, channel, positions, values, rng):
             failed = np.nonzero(status == DETECTED)[0]
             zeroed.append(index[failed][present[failed]])
     return _joined(wrong_positions), _joined(wrong_values), np.unique(_joined(zeroed))
+
+
+def _plane_flips(positions, values, index, plane):
+    """Whether bit ``plane`` of the weights at ``index`` flipped in the sparse mask ``(positions, values)``."""
+    if positions.size == 0:
+        return np.zeros(index.shape, dtype=bool)
+    hit = np.minimum(np.searchsorted(positions, index), positions.size - 1)
+    return (positions[hit] == index) & (((values[hit] >> plane) & 1) == 1)
 
 
 def _joined(parts):

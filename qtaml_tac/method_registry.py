@@ -7,9 +7,9 @@ compensation each layer gets, and whether weights are pre-scaled.
 :data:`METHOD_REGISTRY` and follows the record; nothing branches on a
 method's name. A user adds a method with :func:`register_method`.
 
-=====================  ===========  ============  ============  =======
-method                 score        allocator     compensation  scaling
-=====================  ===========  ============  ============  =======
+=====================  ===========  ============  ============  =======  ============================
+method                 score        allocator     compensation  scaling  protection
+=====================  ===========  ============  ============  =======  ============================
 ``uncompensated``      none         (floors)      none
 ``mean_only``          none         (floors)      mean
 ``random_ecc``         random       configured    none
@@ -21,7 +21,9 @@ method                 score        allocator     compensation  scaling
 ``weight_scaling``     none         (floors)      none          yes
 ``tac_exact_mean``     jacobian     configured    mmse
 ``tac_always_mean``    jacobian     configured    mean
-=====================  ===========  ============  ============  =======
+``uniform_secded``     none         (fixed)       none                   SEC-DED (72,64), all planes
+``uniform_bch``        none         (fixed)       none                   BCH (78,64) t=2, all planes
+=====================  ===========  ============  ============  =======  ============================
 
 Examples
 --------
@@ -35,12 +37,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["Method", "METHOD_REGISTRY", "METHODS", "SCORES", "ALLOCATORS", "METHOD_COMPENSATIONS",
-           "register_method", "unregister_method", "get_method"]
+from qtaml_theory.protection import scheme_from_dict
+
+__all__ = ["Method", "METHOD_REGISTRY", "METHODS", "PAPER_METHODS", "CODE_BASELINES", "SCORES", "ALLOCATORS",
+           "METHOD_COMPENSATIONS", "register_method", "unregister_method", "get_method"]
 
 #: Built-in per-layer scores: Jacobian (Step 1, ``s_l = Delta_l**2 G_l / N_l``), magnitude
 #: (``Delta_l**2``), uniform random, measured output deviation, or none.
@@ -73,6 +77,12 @@ class Method:
     weight_scaling : bool
         Store ``c_l W`` with ``c_l = t / max|W_l|`` (Fuengfusin & Tamukoh,
         arXiv 2411.18993), ``t`` from :attr:`DeploymentConfig.weight_scaling_target`.
+    protection : dict or None
+        ``None``: each layer's protection comes from the configured menu
+        (:attr:`DeploymentConfig.protection`) by the allocator. A scheme as
+        data without ``k`` (:func:`qtaml_theory.protection.scheme_to_dict`):
+        that code over all ``n`` bit planes of every layer, whatever it costs
+        (the ``uniform_<scheme>`` baselines).
     description : str
         One line for tables and help.
 
@@ -88,6 +98,7 @@ class Method:
     compensation: str = "none"
     weight_scaling: bool = False
     description: str = ""
+    protection: dict | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -104,6 +115,13 @@ class Method:
             raise ValueError(f"weight_scaling must be True or False, got {self.weight_scaling!r}")
         if not isinstance(self.description, str):
             raise ValueError(f"description must be a string, got {self.description!r}")
+        if self.protection is not None:
+            if not isinstance(self.protection, Mapping) or "k" in self.protection:
+                raise ValueError(f"protection must be None or a scheme as data without 'k' (it protects all n "
+                                 f"planes), got {self.protection!r}")
+            scheme_from_dict({**self.protection, "k": 1}, "protection")
+            if self.allocator is not None:
+                raise ValueError("a method with a fixed protection does not allocate: allocator must be None")
 
     @property
     def needs_mean_correction(self) -> bool:
@@ -214,4 +232,18 @@ for _method in (
            description="Jacobian allocation, w / (1 - 2p) on every layer (Table 9's 'always')"),
 ):
     register_method(_method)
+
+#: The paper's eleven methods, in the order of Section 5.8's table (what Section 5.8 ranks).
+PAPER_METHODS = tuple(METHOD_REGISTRY)
+
+for _method in (
+    Method("uniform_secded", protection={"kind": "secded", "data_bits": 64},
+           description="SEC-DED (72,64) over every bit plane of every layer"),
+    Method("uniform_bch", protection={"kind": "bch", "data_bits": 64, "t": 2},
+           description="BCH (78,64), two errors corrected, over every bit plane of every layer"),
+):
+    register_method(_method)
 del _method
+
+#: The uniform real-code baselines (one code over every bit plane of every layer).
+CODE_BASELINES = tuple(name for name in METHOD_REGISTRY if name not in PAPER_METHODS)

@@ -9,9 +9,14 @@ compensation and weight-scaling fields. Nothing here, in the evaluation
 harness or in the experiments branches on a method's name; a user adds a
 method with :func:`~qtaml_tac.method_registry.register_method`.
 
-All allocations go through :func:`qtaml_theory.allocation.allocate` at budget
-``budget_fraction * n * N`` bits (``"exact"`` by default, the paper's
-``"greedy"`` on request), with residual floors where given.
+All allocations spend a budget of ``budget_fraction * n * N`` bits
+(``"exact"`` by default, the paper's ``"greedy"`` on request). Over the
+paper's menu (``protection="ideal_msb"``, top bits that never flip) they go
+through :func:`qtaml_theory.allocation.allocate`, with residual floors where
+given; over a menu of real codes (``protection="codes"`` or a list of
+schemes) through :func:`qtaml_theory.allocation.allocate_protection`, which
+pays each code's real check bits and weighs its exact residual law. The
+``uniform_<scheme>`` baselines put one code on every layer, whatever it costs.
 
 Weight scaling (Fuengfusin & Tamukoh, arXiv 2411.18993) multiplies each layer
 by ``c_l = t / max|W_l|`` before storage and divides after read-out. In an
@@ -31,9 +36,10 @@ import numpy as np
 import torch
 
 from qtaml_theory import closed_forms as cf
-from qtaml_theory.allocation import allocate, saturation_ratio
+from qtaml_theory.allocation import allocate, allocate_protection, residual_variance, saturation_ratio
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mean_correction_factor
+from qtaml_theory.protection import IdealMSB, Unprotected, protection_menu, scheme_from_dict, scheme_to_dict
 from qtaml_theory.validation import as_rate, check_integer
 
 from .calibrate import (
@@ -80,6 +86,12 @@ class DeploymentConfig:
         ``t`` of the weight-scaling baseline, in (0, 1] (default 1.0).
     seed : int
         Seed of the random-ECC baseline (a non-negative integer).
+    protection : str or sequence of ProtectionScheme
+        The menu every allocating method picks each layer's protection from:
+        ``"ideal_msb"`` (the default and the paper's: top bits that never
+        flip, one stored bit each), ``"codes"`` (real codes:
+        :func:`qtaml_theory.protection.protection_menu` documents it), or a
+        list of schemes. Residual floors apply to ``"ideal_msb"`` only.
 
     Raises
     ------
@@ -96,6 +108,7 @@ class DeploymentConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     weight_scaling_target: float = 1.0
     seed: int = 0
+    protection: object = "ideal_msb"
 
     def __post_init__(self):
         if not isinstance(self.p, Channel):
@@ -119,10 +132,21 @@ class DeploymentConfig:
             raise ValueError(f"weight_scaling_target must lie in (0, 1], got {self.weight_scaling_target!r}")
         object.__setattr__(self, "weight_scaling_target", float(target))
         object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
+        menu = protection_menu(self.protection, n_bits)
+        if not isinstance(self.protection, str):
+            object.__setattr__(self, "protection", menu)
+        if self.protection != "ideal_msb" and self.floors is not None:
+            raise ValueError(f"floors apply to protection='ideal_msb' only (top bits that never flip), got "
+                             f"floors={self.floors!r} with protection={self.protection!r}")
 
     @property
     def channel(self):
         return as_channel(self.p)
+
+    @property
+    def menu(self) -> tuple:
+        """The schemes of :attr:`protection` for the stored bit width."""
+        return protection_menu(self.protection, self.storage.n_bits)
 
 
 def _floors(model, names, config):
@@ -194,15 +218,50 @@ def _scores(method, model, batch, storage, config, gains):
     return None if scorer is None else scorer(model, batch, storage, config, gains)
 
 
+def _allocated(method, sizes, scores, budget, n, floors, config):
+    """Each layer's protection scheme and the allocator's name (``None``: no allocation)."""
+    if method.protection is not None:
+        return [scheme_from_dict({**method.protection, "k": n})] * sizes.size, None
+    if config.protection == "ideal_msb":
+        return [IdealMSB(int(k)) for k in _allocated_bits(method, sizes, scores, budget, n, floors, config)], \
+            (config.allocation if method.allocator == "configured" else method.allocator)
+    menu = config.menu
+    if method.allocator is None:
+        cheapest = min(menu, key=lambda scheme: sum(scheme.storage_bits(int(size), n) for size in sizes))
+        return [cheapest] * sizes.size, None
+    if method.allocator == "uniform":
+        return [_best_uniform(menu, sizes, budget, n, config)] * sizes.size, "uniform"
+    weights = np.ones(sizes.size) if scores is None else scores
+    result = allocate_protection(sizes, weights, menu, budget, n, config.channel, method=config.allocation)
+    return list(result.protection), config.allocation
+
+
+def _best_uniform(menu, sizes, budget, n, config):
+    """The scheme of least residual variance whose cost on every layer fits the budget (ties: the cheaper)."""
+    encoding = config.storage.encoding
+    affordable = [s for s in menu if sum(s.storage_bits(int(size), n) for size in sizes) <= budget]
+    if not affordable:
+        allocate_protection(sizes, np.ones(sizes.size), menu, budget, n, config.channel)  # raises the budget error
+    return min(affordable, key=lambda s: (residual_variance(s, config.channel, n, encoding),
+                                          sum(s.storage_bits(int(size), n) for size in sizes)))
+
+
 def _allocated_bits(method, sizes, scores, budget, n, floors, config):
-    """Protected bits per layer and the allocator's name (``None``: the floors, no allocation)."""
+    """The paper's menu: protected bits per layer (the floors when the method does not allocate)."""
     if method.allocator is None:
         if sizes @ floors > budget:
             allocate(sizes, np.ones(sizes.size), budget, n, floors)  # raises the shortfall error
-        return floors.copy(), None
+        return floors.copy()
     name = config.allocation if method.allocator == "configured" else method.allocator
     weights = np.ones(sizes.size) if scores is None else scores
-    return np.array(allocate(sizes, weights, budget, n, floors, method=name).bits), name
+    return np.array(allocate(sizes, weights, budget, n, floors, method=name).bits)
+
+
+def _injected(scheme):
+    """A scheme as injection takes it: the count of never-flipping top bits for the paper's, else the scheme."""
+    if isinstance(scheme, IdealMSB):
+        return scheme.k
+    return 0 if isinstance(scheme, Unprotected) else scheme
 
 
 def _compensation(method, model, batch, config, names, protection):
@@ -271,21 +330,23 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     else:
         gains = _checked_gains(gains, names)
     scores = _scores(record, model, batch, storage, config, gains)
-    bits, allocation_method = _allocated_bits(record, sizes, scores, budget, n, floors, config)
-    protection = dict(zip(names, bits.tolist()))
+    schemes, allocation_method = _allocated(record, sizes, scores, budget, n, floors, config)
+    protection = {name: _injected(scheme) for name, scheme in zip(names, schemes)}
     compensation = _compensation(record, model, batch, config, names, protection)
     factor = config.weight_scaling_target if record.weight_scaling else 1.0
     layers = []
     for index, tensor in enumerate(storage):
         layers.append(LayerPlan(
             name=tensor.name, size=tensor.size, scale=tensor.scale, gain=gains.get(tensor.name),
-            score=None if scores is None else float(scores[index]), bits=int(bits[index]),
+            score=None if scores is None else float(scores[index]), bits=getattr(schemes[index], "k", 0),
             compensation=compensation[tensor.name], factor=factor,
+            protection=None if isinstance(schemes[index], (IdealMSB, Unprotected)) else scheme_to_dict(schemes[index]),
         ))
+    spent = sum(layer.storage_bits(n) for layer in layers)
     rho = None
     if record.uses_jacobian_gains and np.all(scores > 0):
         rho = saturation_ratio(sizes, scores)
     return Plan(method=record.name, p=nominal_rate(config.channel), n_bits=n, encoding=config.storage.encoding,
                 layers=layers, channel=channel_to_dict(config.channel),
-                budget_bits=budget, bits_spent=int(sizes @ bits), predicted_rho=rho,
+                budget_bits=max(budget, spent), bits_spent=spent, predicted_rho=rho,
                 allocation_method=allocation_method, excluded=excluded_parameters(model, config.storage))

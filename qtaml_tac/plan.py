@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 from qtaml_theory.channels import DirectionalChannel, PerBitChannel, SymmetricChannel, as_channel
-from qtaml_theory.protection import IdealMSB
+from qtaml_theory.protection import IdealMSB, scheme_from_dict
 from qtaml_theory.validation import check_integer
 
 from .method_registry import METHODS
@@ -137,11 +137,14 @@ class LayerPlan:
     score : float or None
         Per-weight score s_l = Delta_l**2 G_l / N_l (or the method's own signal).
     bits : int
-        Protected top bits k_l.
+        Protected top bits k_l (for a real code, the planes it guards).
     compensation : str
         One of :data:`COMPENSATIONS`.
     factor : float
         Storage pre-scaling (weight scaling's c_l; the mean correction's factor is applied from ``p``).
+    protection : dict or None
+        The layer's protection scheme as data (:func:`qtaml_theory.protection.scheme_to_dict`);
+        ``None`` is the paper's ``IdealMSB(bits)``.
     """
 
     name: str
@@ -152,10 +155,19 @@ class LayerPlan:
     bits: int = 0
     compensation: str = "none"
     factor: float = 1.0
+    protection: dict | None = None
 
     def __post_init__(self):
         if self.compensation not in COMPENSATIONS:
             raise ValueError(f"compensation must be one of {COMPENSATIONS}, got {self.compensation!r}")
+
+    def scheme(self):
+        """The layer's protection scheme (:class:`~qtaml_theory.protection.IdealMSB` when :attr:`protection` is None)."""
+        return IdealMSB(self.bits) if self.protection is None else scheme_from_dict(self.protection)
+
+    def storage_bits(self, n_bits: int) -> int:
+        """Extra stored bits of the layer's protection (``size * bits`` for the paper's)."""
+        return self.scheme().storage_bits(self.size, n_bits)
 
 
 @dataclass
@@ -189,7 +201,7 @@ class Plan:
 
     @property
     def overhead(self):
-        """Protected bits as a fraction of all stored bits (the ECC overhead)."""
+        """Extra stored bits of protection as a fraction of all stored data bits (the ECC overhead)."""
         return self.bits_spent / (self.n_bits * self.total_weights)
 
     def layer(self, name):
@@ -199,7 +211,16 @@ class Plan:
         raise KeyError(name)
 
     def to_dict(self):
-        return asdict(self)
+        """The plan as JSON data; a layer's ``protection`` appears only when it is a real code.
+
+        Plans of the paper's protection therefore serialize exactly as they
+        did before real codes existed.
+        """
+        data = asdict(self)
+        for layer in data["layers"]:
+            if layer["protection"] is None:
+                del layer["protection"]
+        return data
 
     def to_json(self, **kwargs):
         """The plan as JSON text (``version`` says which schema)."""
@@ -269,6 +290,12 @@ def _checked_layer(data, where, n_bits):
     layer["bits"] = check_integer(layer.get("bits", 0), f"{where}.bits", 0, n_bits)
     _choice(layer.get("compensation", "none"), f"{where}.compensation", COMPENSATIONS)
     layer["factor"] = _number(layer.get("factor", 1.0), f"{where}.factor", positive=True)
+    if layer.get("protection") is not None:
+        scheme = scheme_from_dict(layer["protection"], f"{where}.protection")
+        scheme.check_width(n_bits)
+        k = getattr(scheme, "k", 0)
+        if k != layer["bits"]:
+            raise ValueError(f"{where}.bits must be the planes its protection guards ({k}), got {layer['bits']}")
     return layer
 
 
@@ -298,11 +325,11 @@ def _checked_plan_data(data):
             raise ValueError(f"layers[{i}].name {layer['name']!r} appears twice")
         seen.add(layer["name"])
     plan["budget_bits"] = _number(plan.get("budget_bits", 0.0), "budget_bits")
-    spent = sum(layer["size"] * layer["bits"] for layer in plan["layers"])
+    spent = sum(LayerPlan(**layer).storage_bits(plan["n_bits"]) for layer in plan["layers"])
     plan["bits_spent"] = check_integer(plan.get("bits_spent", 0), "bits_spent", 0)
     if plan["bits_spent"] != spent:
-        raise ValueError(f"bits_spent must be the layers' protected bits (sum of size * bits = {spent}), "
-                         f"got {plan['bits_spent']}")
+        raise ValueError(f"bits_spent must be the layers' extra stored bits (size * bits, or a code's check "
+                         f"bits = {spent}), got {plan['bits_spent']}")
     if spent > plan["budget_bits"]:
         raise ValueError(f"the layers spend {spent} bits, above budget_bits = {plan['budget_bits']}")
     plan["predicted_rho"] = _number(plan.get("predicted_rho"), "predicted_rho", optional=True)
@@ -322,9 +349,13 @@ def _storage_config(plan):
 
 
 def protection_for(plan):
-    """``{name: protected bits}`` for injection (the plan is checked first, see :meth:`Plan.from_dict`)."""
+    """``{name: protected bits or scheme}`` for injection (the plan is checked first, see :meth:`Plan.from_dict`).
+
+    The paper's protection gives the count of top bits that never flip; a
+    real code gives its :mod:`qtaml_theory.protection` scheme.
+    """
     _checked_plan_data(plan.to_dict())
-    return {layer.name: layer.bits for layer in plan.layers}
+    return {layer.name: layer.bits if layer.protection is None else layer.scheme() for layer in plan.layers}
 
 
 def _check_fits(model, plan):
@@ -346,7 +377,9 @@ def storage_for(model, plan):
     The compensation is computed for the plan's channel: mean correction by
     :func:`qtaml_theory.compensation.mean_correction_factor`, the exact table
     under the residual channel of the layer's protection
-    (:class:`qtaml_theory.protection.IdealMSB` with its protected bits).
+    (:meth:`qtaml_theory.protection.ProtectionScheme.residual_channel`: exact
+    for the paper's protected bits and repetition, the per-bit rates after
+    decoding for a block code).
 
     Raises
     ------
@@ -366,7 +399,7 @@ def storage_for(model, plan):
         if layer.compensation == "mean":
             factor *= mean_correction_factor(channel)
         elif layer.compensation == "mmse":
-            channels[layer.name] = IdealMSB(layer.bits).residual_channel(channel, plan.n_bits)
+            channels[layer.name] = layer.scheme().residual_channel(channel, plan.n_bits)
         if not math.isclose(factor, 1.0):
             factors[layer.name] = factor
     return quantize(model, _storage_config(plan), factors=factors, channels=channels)

@@ -34,10 +34,20 @@ def plans(digit_task):
 
 
 def test_every_method_respects_the_budget_and_reports_its_overhead(plans):
+    """Allocating methods stay within the budget; a uniform code costs its check bits, whatever the budget."""
+    from qtaml_tac.method_registry import get_method
+    from qtaml_theory.protection import scheme_from_dict
+
     for method, plan in plans.items():
         assert plan.method == method
         assert plan.bits_spent <= plan.budget_bits
-        assert 0 <= plan.overhead <= 0.2 + 1e-12
+        fixed = get_method(method).protection
+        if fixed is None:
+            assert 0 <= plan.overhead <= 0.2 + 1e-12
+        else:
+            code = scheme_from_dict({**fixed, "k": 8})
+            assert plan.bits_spent == sum(code.storage_bits(layer.size, 8) for layer in plan.layers)
+            assert plan.overhead == pytest.approx(float(code.cost_bits_per_weight(8)) / 8, rel=0.02)
         assert all(0 <= layer.bits <= 8 for layer in plan.layers)
 
 
@@ -186,8 +196,12 @@ def _paper_model_plans():
 
 
 def test_registry_holds_the_paper_methods_in_order():
-    assert tuple(METHODS) == PAPER_METHODS and METHODS == PAPER_METHODS
-    assert tuple(METHOD_REGISTRY) == PAPER_METHODS
+    from qtaml_tac.method_registry import CODE_BASELINES
+    from qtaml_tac.method_registry import PAPER_METHODS as REGISTERED_PAPER_METHODS
+
+    assert REGISTERED_PAPER_METHODS == PAPER_METHODS and CODE_BASELINES == ("uniform_secded", "uniform_bch")
+    assert tuple(METHODS) == PAPER_METHODS + CODE_BASELINES and METHODS == PAPER_METHODS + CODE_BASELINES
+    assert tuple(METHOD_REGISTRY) == PAPER_METHODS + CODE_BASELINES
     assert all(METHOD_REGISTRY[name].name == name for name in PAPER_METHODS)
     assert [m for m in PAPER_METHODS if METHOD_REGISTRY[m].needs_mean_correction] == ["mean_only", "tac",
                                                                                        "tac_always_mean"]
