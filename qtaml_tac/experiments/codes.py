@@ -1,0 +1,104 @@
+"""Experiment ``codes``: what real error-correcting codes deliver against the paper's idealized protection.
+
+On SmallCNN, the transformer and all-MiniLM-L6-v2 (``--quick``: SmallCNN at
+three rates), accuracy against the real storage overhead (check bits over data
+bits) at each flip rate, for:
+
+* ``uncompensated``: nothing stored beyond the weights;
+* the paper's TAC with its idealized accounting (``IdealMSB``: protected top
+  bits never flip, one stored bit each): what the paper promises;
+* the same plan *realized*: each layer's top bits under the real code of the
+  same cost, extended Hamming (8,4) (:func:`~qtaml_tac.experiments.runner.realized`);
+* uniform SEC-DED (72,64) and uniform BCH (78,64) over every bit plane;
+* TAC over the ``"codes"`` menu (:func:`qtaml_theory.protection.protection_menu`),
+  allocated by :func:`qtaml_theory.allocation.allocate_protection`.
+
+Every point runs through the shared runner (paired faults across methods).
+Records carry ``menu``, ``protection`` (the scheme of each layer) and
+``overhead``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .figures import pyplot
+from .output import save_figure, save_table
+from .runner import Point
+from .tables import table
+
+__all__ = ["codes", "CODE_RATES", "CODE_VARIANTS", "CODE_BUDGETS"]
+
+#: Flip rates of the experiment (fresh flash to the paper's p = 0.10).
+CODE_RATES = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
+_QUICK_RATES = (1e-3, 1e-2, 0.1)
+#: Budgets of the allocating variants (fractions of all stored bits).
+CODE_BUDGETS = (0.05, 0.1)
+#: ``(label, method, protection)`` of each variant (protection: a point's menu, see the runner).
+CODE_VARIANTS = (
+    ("uncompensated", "uncompensated", "ideal_msb"),
+    ("TAC, idealized (paper)", "tac", "ideal_msb"),
+    ("TAC plan, realized (8,4)", "tac", "realized"),
+    ("uniform SEC-DED (72,64)", "uniform_secded", "ideal_msb"),
+    ("uniform BCH (78,64)", "uniform_bch", "ideal_msb"),
+    ("TAC over real codes", "tac", "codes"),
+)
+_FIXED = ("uncompensated", "uniform_secded", "uniform_bch")
+
+
+def _label(record: Mapping) -> str:
+    menu = record.get("menu", "ideal_msb")
+    return next(label for label, method, protection in CODE_VARIANTS
+                if method == record["method"] and protection == menu)
+
+
+def _points(model: str, rates: Sequence[float], budgets: Sequence[float]) -> list[Point]:
+    points = []
+    for p in rates:
+        for _, method, protection in CODE_VARIANTS:
+            for budget in (budgets[:1] if method in _FIXED else budgets):
+                points.append(Point("codes", model, method, p, budget, protection=protection))
+    return points
+
+
+def _figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
+    """Accuracy against real overhead, one panel per rate, one marker per variant."""
+    figure, axes = pyplot().subplots(1, len(rates), figsize=(3.2 * len(rates), 3.2), sharey=True, squeeze=False)
+    for axis, p in zip(axes[0], rates):
+        for label, _, _ in CODE_VARIANTS:
+            rows = sorted((r for r in records if r["p"] == p and _label(r) == label), key=lambda r: r["overhead"])
+            if rows:
+                axis.errorbar([r["overhead"] for r in rows], [r["accuracy_mean"] for r in rows],
+                              yerr=[r["accuracy_std"] for r in rows], marker="o", capsize=2, label=label)
+        axis.axhline(0.95 * records[0]["clean_accuracy"], color="gray", linestyle=":")
+        axis.set_title(f"{model}, p = {p:g}", fontsize=9)
+        axis.set_xlabel("stored overhead (check bits / data bits)")
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][-1].legend(fontsize=7)
+    return figure
+
+
+def _table(records: Sequence[Mapping], model: str):
+    rows = [{**r, "variant": _label(r), "schemes": ", ".join(sorted(set(r.get("protection", ["IdealMSB"]))))}
+            for r in sorted(records, key=lambda r: (r["p"], _label(r), r["budget_fraction"]))]
+    return table(f"exp_codes_{model}", f"Real codes on {model}: accuracy against real overhead",
+                 "Check bits over data bits as stored; the paper's idealized plan, the same plan under the "
+                 "(8,4) code of equal cost, uniform codes and TAC over the menu of real codes.",
+                 rows, (("p", "$p$", "p", "{:g}"), ("variant", "variant", "variant"),
+                        ("budget_fraction", "budget", "budget", "{:.2f}"),
+                        ("overhead", "overhead", "overhead", "{:.3f}"),
+                        ("accuracy_mean", "accuracy", "accuracy", "{:.3f}"),
+                        ("accuracy_std", "std", "std", "{:.3f}")))
+
+
+def codes(context) -> None:
+    """Run the experiment into ``context.out``: records, one figure and one table per model."""
+    models = ("smallcnn",) if context.quick else ("smallcnn", "transformer", "minilm")
+    rates = _QUICK_RATES if context.quick else CODE_RATES
+    for model in models:
+        data = "full" if model == "minilm" else ""
+        points = [Point(p.experiment, p.model, p.method, p.p, p.budget_fraction, data=data,
+                        protection=p.protection) for p in _points(model, rates, CODE_BUDGETS)]
+        records = context.run(points)
+        save_figure(context.out, f"exp_codes_{model}", _figure(records, rates, model))
+        save_table(context.out, _table(records, model))
