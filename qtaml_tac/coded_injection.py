@@ -28,10 +28,11 @@ import math
 import numpy as np
 
 from qtaml_theory.ecc import DETECTED
+from qtaml_theory.ecc.linear import MAX_PACKED_DATA_BITS
 from qtaml_theory.protection import BCH, SECDED, Repetition
 from qtaml_theory.protection.base import plane_rates
 
-__all__ = ["CODED_SCHEMES", "coded_flips"]
+__all__ = ["CODED_SCHEMES", "coded_flips", "flipped_cells", "stored_words"]
 
 #: The schemes injected by :func:`coded_flips` (the others are a count of never-flipping top bits).
 CODED_SCHEMES = (Repetition, SECDED, BCH)
@@ -67,15 +68,24 @@ def _sparse(mask):
 
 
 def _merge(positions, values, extra_positions, extra_values):
-    """XOR-merge two sparse masks (positions may repeat in ``extra``)."""
+    """XOR ``extra`` (positions may repeat, bits may not) into the sorted sparse mask ``(positions, values)``."""
+    values = values.copy()
+    if positions.size and extra_positions.size:
+        index = np.minimum(np.searchsorted(positions, extra_positions), positions.size - 1)
+        found = positions[index] == extra_positions
+        np.bitwise_or.at(values, index[found], extra_values[found])
+        extra_positions, extra_values = extra_positions[~found], extra_values[~found]
+    if extra_positions.size == 0:
+        return positions, values
     every = np.concatenate([positions, extra_positions])
     merged, inverse = np.unique(every, return_inverse=True)
     result = np.zeros(merged.size, dtype=np.int64)
-    np.bitwise_xor.at(result, inverse, np.concatenate([values, extra_values]))
+    np.bitwise_or.at(result, inverse, np.concatenate([values, extra_values]))
     return merged, result
 
 
-def coded_flips(codes: np.ndarray, n_bits: int, scheme, channel, raw_mask, rng: np.random.Generator):
+def coded_flips(codes: np.ndarray, n_bits: int, scheme, channel, raw_mask, rng: np.random.Generator,
+                cache: dict | None = None):
     """The read-back of one tensor through ``scheme``: sparse flips and the weights that read as zero.
 
     Parameters
@@ -91,6 +101,9 @@ def coded_flips(codes: np.ndarray, n_bits: int, scheme, channel, raw_mask, rng: 
         The flips of the weights' own cells (all ``n_bits`` planes exposed).
     rng : numpy.random.Generator
         Source of the extra cells' flips (copies, check bits) and of nothing else.
+    cache : dict, optional
+        Kept with the stored tensor across trials: its words' check bits,
+        encoded once (:func:`stored_words`).
 
     Returns
     -------
@@ -109,7 +122,7 @@ def coded_flips(codes: np.ndarray, n_bits: int, scheme, channel, raw_mask, rng: 
         zeroed = np.zeros(0, dtype=np.int64)
     else:
         residual_positions, residual_values, zeroed = _block_decoded(codes, n_bits, scheme, channel, positions,
-                                                                     values, rng)
+                                                                     values, rng, cache)
     kept = values & ~protected_mask
     positions, values = _merge(positions, kept, residual_positions, residual_values)
     keep = values != 0
@@ -140,8 +153,102 @@ def _majority(codes, n_bits, scheme, channel, positions, values, rng):
     return weights, np.int64(1) << planes
 
 
-def _block_decoded(codes, n_bits, scheme, channel, positions, values, rng):
-    """Decode the words of each protected plane that received a flip; the data bits that read wrong."""
+def stored_words(codes: np.ndarray, planes: range, code, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The protected ``planes`` of ``codes`` as stored: data words packed in uint64 and their check bits.
+
+    This is the write: the memory holds the check bits computed from the data
+    when the weights were stored, plane after plane (word ``w`` of the ``i``-th
+    plane is entry ``i * words + w``). ``cache`` (a dict that lives with the
+    stored tensor) keeps them across trials.
+    """
+    key = ("coded_words", code.name, planes.start, planes.stop)
+    if cache is not None and key in cache:
+        return cache[key]
+    size, data_bits = codes.size, code.data_bits
+    words = math.ceil(size / data_bits)
+    shifts = np.arange(data_bits, dtype=np.uint64)
+    packed = np.empty(len(planes) * words, dtype=np.uint64)
+    for index, plane in enumerate(planes):
+        bits = np.zeros(words * data_bits, dtype=np.uint64)
+        bits[:size] = (codes >> plane) & 1
+        packed[index * words:(index + 1) * words] = np.bitwise_or.reduce(bits.reshape(words, data_bits) << shifts,
+                                                                         axis=1)
+    stored = (packed, code.encode_packed(packed))
+    if cache is not None:
+        cache[key] = stored
+    return stored
+
+
+def _word_masks(flagged, word, bit):
+    """XOR masks of the flagged words from flips at (``word``, ``bit``), ``word`` sorted (one reduce per word)."""
+    masks = np.zeros(flagged.size, dtype=np.uint64 if bit.dtype == np.uint64 else np.int64)
+    if word.size:
+        starts = np.flatnonzero(np.r_[True, word[1:] != word[:-1]])
+        masks[np.searchsorted(flagged, word[starts])] = np.bitwise_xor.reduceat(bit, starts)
+    return masks
+
+
+def _block_decoded(codes, n_bits, scheme, channel, positions, values, rng, cache=None):
+    """Decode the words that received a flip, over every protected plane at once; the data bits that read wrong."""
+    code = scheme.code
+    if code.data_bits > MAX_PACKED_DATA_BITS:
+        return _block_decoded_unpacked(codes, n_bits, scheme, channel, positions, values, rng)
+    size, data_bits, check_bits = codes.size, code.data_bits, code.check_bits
+    words = math.ceil(size / data_bits)
+    planes = range(n_bits - scheme.k, n_bits)
+    rates = plane_rates(channel, n_bits)
+    shifts = np.arange(planes.start, planes.stop, dtype=np.int64)[:, None]
+    plane_index, row = np.nonzero((values[None, :] >> shifts) & 1)  # plane-major, then by position: sorted words
+    word, bit = np.divmod(positions[row], data_bits)
+    data_word = plane_index * words + word
+    data_bit = np.left_shift(np.uint64(1), bit.astype(np.uint64))
+    check_word, check_bit = [], []
+    for index, plane in enumerate(planes):
+        word, bit = np.divmod(flipped_cells(rng, words * check_bits, float(rates[plane])), check_bits)
+        check_word.append(index * words + word)
+        check_bit.append(np.int64(1) << bit)
+    check_word, check_bit = np.concatenate(check_word), np.concatenate(check_bit)
+    hit = np.zeros(len(planes) * words, dtype=bool)
+    hit[data_word] = True
+    hit[check_word] = True
+    flagged = np.flatnonzero(hit)
+    data, checks = stored_words(codes, planes, code, cache)
+    stored = data[flagged]
+    decoded, status = code.decode_packed(stored ^ _word_masks(flagged, data_word, data_bit),
+                                         checks[flagged] ^ _word_masks(flagged, check_word, check_bit))
+    wrong = decoded ^ stored
+    left = np.flatnonzero(wrong)  # at the rates that matter, most flagged words decode clean
+    rows, columns = _set_bits(wrong[left])
+    plane_index, word = np.divmod(flagged[left[rows]], words)
+    wrong_positions = word * data_bits + columns
+    wrong_values = np.int64(1) << (planes.start + plane_index)
+    zeroed = np.zeros(0, dtype=np.int64)
+    if scheme.on_failure == "zero":
+        failed = flagged[status == DETECTED] % words
+        index = (failed[:, None] * data_bits + np.arange(data_bits)).ravel()
+        zeroed = np.unique(index[index < size])
+    return wrong_positions, wrong_values, zeroed
+
+
+def _set_bits(words):
+    """``(row, bit)`` of every set bit of the uint64 ``words``, lowest bits first (a pass per bit still set)."""
+    rows, bits = [], []
+    remaining = np.arange(words.size)
+    words = words.copy()
+    while remaining.size:
+        lowest = words & (~words + np.uint64(1))
+        rows.append(remaining)
+        bits.append(np.log2(lowest.astype(np.float64)).astype(np.int64))  # exact: a power of two
+        words ^= lowest
+        alive = words != 0
+        remaining, words = remaining[alive], words[alive]
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(bits)
+
+
+def _block_decoded_unpacked(codes, n_bits, scheme, channel, positions, values, rng):
+    """:func:`_block_decoded` for words of more than 64 data bits, plane by plane, as bit arrays."""
     code = scheme.code
     size, data_bits = codes.size, code.data_bits
     words = math.ceil(size / data_bits)

@@ -188,14 +188,15 @@ def _coded_mask(workspace, faults, n_bits, scheme, generator, chip, reuse, write
     law = FlipLaw.from_rates(*_rates_by_stored_bit(channel, n_bits), n_bits)
     raw = _channel_mask(workspace, law, generator, reuse, write=False)
     rng = np.random.default_rng(_seed(generator))
-    positions, values, zeroed = coded_flips(tensor.codes.numpy(), n_bits, scheme, channel, raw, rng)
+    positions, values, zeroed = coded_flips(tensor.codes.numpy(), n_bits, scheme, channel, raw, rng,
+                                            cache=workspace.coded)
     if zeroed.size:
         positions, index = np.unique(np.concatenate([positions, zeroed]), return_index=True)
         values = np.concatenate([values, np.zeros(zeroed.size, dtype=np.int64)])[index]
     mask = FlipMask(tensor.size, torch.from_numpy(positions), torch.from_numpy(values.astype(np.int32)),
                     zeroed=torch.from_numpy(zeroed) if zeroed.size else None)
     if write:
-        workspace.write_(mask)
+        workspace.patch_(mask)
     return mask
 
 

@@ -98,6 +98,8 @@ class TensorWorkspace:
     def __init__(self, tensor):
         self.tensor = tensor
         self.buffers = {}
+        #: What real codes store beside the tensor: each protected plane's words and check bits, encoded once.
+        self.coded = {}
         self.held = _EVERYWHERE
         self.version = None
 
@@ -119,6 +121,27 @@ class TensorWorkspace:
         """Record that the read-back of ``mask`` (a :class:`qtaml_tac.inject.FlipMask`) is in the parameter."""
         self.held = _EVERYWHERE if mask.dense_mask is not None else mask.positions
         self.version = self.tensor.parameter._version
+
+    @torch.no_grad()
+    def patch_(self, mask) -> None:
+        """Write a sparse ``mask``'s read-back through NumPy views when the parameter allows it, else :meth:`write_`.
+
+        The same values as :meth:`write_` (a lookup of the same table), without
+        torch's indexing overhead: what the fused kernels do for channel draws,
+        for masks made in Python (real codes, :mod:`qtaml_tac.coded_injection`).
+        """
+        fused, lookup, out = fused_target(self.tensor, True, True)
+        if not fused or mask.dense_mask is not None:
+            self.write_(mask)
+            return
+        codes = self.tensor.codes.numpy()
+        previous = self.patch_base_().numpy()
+        out[previous] = lookup[codes[previous]]
+        positions = mask.positions.numpy()
+        out[positions] = lookup[codes[positions] ^ mask.values.numpy()]
+        if mask.zeroed is not None:
+            out[mask.zeroed.numpy()] = 0
+        self.written_(mask)
 
     @torch.no_grad()
     def write_(self, mask) -> None:

@@ -164,7 +164,7 @@ def stored_layer():
 
 @pytest.mark.parametrize("scheme, p", [
     (SECDED(3, 64), 0.02), (SECDED(2, 16, on_failure="zero"), 0.05), (BCH(2, 64, 2), 0.05),
-    (Repetition(3), 0.1), (IdealMSB(2), 0.1),
+    (Repetition(3), 0.1), (IdealMSB(2), 0.1), (SECDED(2, 128), 0.02),
 ])
 def test_bit_exact_injection_matches_the_exact_law(stored_layer, scheme, p):
     """Per-trial sums of (error - law mean) and (squared deviation - law variance) average to zero within 4.5 SE."""
@@ -241,3 +241,22 @@ def test_secded_single_error_part_and_leading_residual(data_bits):
     leading = _at(secded_residual_leading(length), tiny)
     assert all(abs(q / leading - 1) < Fraction(1, 1000) for q in law.flip)
     assert all(q < tiny**2 / 1000 for q in law.flip_and_accepted)
+
+
+@pytest.mark.parametrize("scheme", [SECDED(4, 16, on_failure="zero"), Repetition(2), BCH(3, 64, 2)])
+def test_injection_writes_exactly_the_sampled_read_back_and_restores(stored_layer, scheme):
+    """inject_ writes table[code ^ mask] (zeroed weights 0) into the parameter; a second draw patches over it."""
+    from qtaml_tac.inject import deployed, inject_
+
+    tensor = next(iter(stored_layer))
+    original = tensor.parameter.detach().clone()
+    for seed in (1, 2):
+        masks = inject_(stored_layer, 0.05, {tensor.name: scheme}, torch.Generator().manual_seed(seed))
+        mask = masks[tensor.name]
+        expected = tensor.lookup[tensor.codes ^ mask.dense()]
+        if mask.zeroed is not None:
+            expected[mask.zeroed] = 0
+        assert torch.equal(tensor.parameter.detach().view(-1), expected)
+    with deployed(stored_layer, 0.05, {tensor.name: scheme}, torch.Generator().manual_seed(3)):
+        pass
+    assert torch.equal(tensor.parameter.detach(), original)

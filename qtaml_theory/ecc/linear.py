@@ -31,13 +31,16 @@ import numpy as np
 
 from .field import PRIMITIVE_POLYNOMIALS, bch_generator, polynomial_remainder
 
-__all__ = ["SyndromeCode", "CLEAN", "CORRECTED", "DETECTED", "MAX_TABLE_SYNDROME_BITS", "bch_code", "secded_code",
-           "smallest_field"]
+__all__ = ["SyndromeCode", "CLEAN", "CORRECTED", "DETECTED", "MAX_TABLE_SYNDROME_BITS", "MAX_PACKED_DATA_BITS",
+           "bch_code", "secded_code", "smallest_field"]
 
 #: Decoder outcomes (:attr:`SyndromeCode.status`).
 CLEAN, CORRECTED, DETECTED = 0, 1, 2
 #: Largest syndrome for which the decoding table (2**bits entries) is built.
 MAX_TABLE_SYNDROME_BITS = 22
+#: Words of at most this many data bits also encode and decode packed in one integer (:meth:`SyndromeCode.decode_packed`).
+MAX_PACKED_DATA_BITS = 64
+_BYTE = 8
 
 
 class SyndromeCode:
@@ -108,6 +111,50 @@ class SyndromeCode:
             solution[sums] = bits
             self._solution = solution
         return self._solution
+
+    def _byte_tables(self, columns):
+        """``tables[b][v]``: the syndrome of the bits ``v`` of byte ``b`` over ``columns``."""
+        count = -(-len(columns) // _BYTE)
+        values = np.arange(256, dtype=np.int64)
+        tables = np.zeros((count, 256), dtype=np.int64)
+        for position, column in enumerate(columns):
+            byte, bit = divmod(position, _BYTE)
+            tables[byte] ^= np.where((values >> bit) & 1 == 1, column, 0)
+        return tables
+
+    def _packed_syndromes(self, tables, values):
+        syndromes = np.zeros(values.shape, dtype=np.int64)
+        for byte, table in enumerate(tables):
+            syndromes ^= table[(values >> (_BYTE * byte)) & 0xFF]
+        return syndromes
+
+    def _packed_tables(self):
+        if "_packed" not in self.__dict__:
+            if self.data_bits > MAX_PACKED_DATA_BITS:
+                raise ValueError(f"packed words hold at most {MAX_PACKED_DATA_BITS} data bits, {self.name} has "
+                                 f"{self.data_bits}")
+            solution = self._check_solution().astype(np.int64) @ (np.int64(1) << np.arange(self.check_bits))
+            self._packed = (self._byte_tables(self.columns[: self.data_bits].tolist()),
+                            self._byte_tables(self.columns[self.data_bits:].tolist()), solution)
+        return self._packed
+
+    def encode_packed(self, data: np.ndarray) -> np.ndarray:
+        """Check bits (int64, bit ``q`` = check position ``q``) of data words packed in uint64 (bit ``i`` = position ``i``)."""
+        data_tables, _, solution = self._packed_tables()
+        return solution[self._packed_syndromes(data_tables, data.view(np.int64))]
+
+    def decode_packed(self, data: np.ndarray, checks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`decode` of words packed as (uint64 data, int64 check bits): the decoded data and the status."""
+        data_tables, check_tables, _ = self._packed_tables()
+        syndromes = (self._packed_syndromes(data_tables, data.view(np.int64))
+                     ^ self._packed_syndromes(check_tables, checks))
+        decoded = data.copy()
+        flips = self.corrections[syndromes]
+        for column in range(flips.shape[-1]):
+            position = flips[:, column].astype(np.int64)
+            hit = (position >= 0) & (position < self.data_bits)
+            decoded[hit] ^= np.left_shift(np.uint64(1), position[hit].astype(np.uint64))
+        return decoded, self.status[syndromes]
 
     def decode(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Decoded data bits and decoder status of received words ``(..., length)``.
