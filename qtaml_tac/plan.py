@@ -328,8 +328,8 @@ def _checked_plan_data(data):
     spent = sum(LayerPlan(**layer).storage_bits(plan["n_bits"]) for layer in plan["layers"])
     plan["bits_spent"] = check_integer(plan.get("bits_spent", 0), "bits_spent", 0)
     if plan["bits_spent"] != spent:
-        raise ValueError(f"bits_spent must be the layers' extra stored bits (size * bits, or a code's check "
-                         f"bits = {spent}), got {plan['bits_spent']}")
+        raise ValueError(f"bits_spent must be the layers' protected bits (sum of size * bits, or of a real code's "
+                         f"check bits, = {spent}), got {plan['bits_spent']}")
     if spent > plan["budget_bits"]:
         raise ValueError(f"the layers spend {spent} bits, above budget_bits = {plan['budget_bits']}")
     plan["predicted_rho"] = _number(plan.get("predicted_rho"), "predicted_rho", optional=True)
