@@ -42,11 +42,13 @@ from ._law_arithmetic import (
     times_power,
     unit_cumulants,
 )
+from ._law_inputs import check_encoding as _check_encoding
+from ._law_inputs import read_outcomes as _read_outcomes
+from ._law_inputs import scale_for as _scale_for
 from ._law_mixture import mixture_enumerated_law, mixture_unit_cumulants, single_channel
+from ._law_sampling import sample_errors
 from .channels import as_channel
-from .encodings import Encoding
-from .protection import ProtectionScheme, as_protection, draw_flips
-from .validation import as_scale
+from .protection import as_protection
 
 __all__ = [
     "WeightError",
@@ -67,32 +69,6 @@ ROUTES = ("formula", "enumeration", "montecarlo")
 #: Former name of :data:`ROUTES` (kept working).
 METHODS = ROUTES
 
-
-
-def _check_encoding(encoding):
-    if not isinstance(encoding, Encoding):
-        raise ValueError(
-            f"encoding must be an object from qtaml_theory.get_encoding(name, n), got {encoding!r}"
-        )
-    return encoding
-
-
-def _read_outcomes(encoding, channel, protection):
-    """The read outcomes of a code under ``channel`` and ``protection`` (stage 3), and whether they are exact.
-
-    Most schemes leave one outcome, a residual channel; block codes leave a
-    mixture (:mod:`qtaml_theory._law_mixture`).
-    """
-    channel = as_channel(channel)
-    return as_protection(protection).read_outcomes(channel, encoding.n), channel.is_exact
-
-
-def _scale_for(delta, exact):
-    """Delta as a Fraction when the arithmetic is exact (a float converts exactly)."""
-    delta = as_scale(delta, "delta")
-    if exact:
-        return Fraction(delta)
-    return float(delta)
 
 
 @renamed_argument("p", "channel")
@@ -397,57 +373,6 @@ class WeightError:
     def _unit_sample(self, size, rng=None):
         """Draws of ``delta / Delta``: integers, exact in float64 (the Monte Carlo route's input)."""
         return sample_errors(self.encoding, self.code, self.cells, size, rng, protection=self.protection)
-
-
-@renamed_argument("p", "channel")
-def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protection=None):
-    """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
-
-    Each bit flips independently with its rate given its stored value,
-    compared in float64 (no ``2**-24`` grid bias); the read-back code is
-    ``code XOR mask``. Schemes with codewords are simulated, not sampled
-    from their law: copies are voted, block codewords encoded, flipped and
-    decoded by the real decoder (:func:`qtaml_theory.protection.draw_flips`),
-    so this route checks the law of
-    :meth:`~qtaml_theory.protection.ProtectionScheme.read_outcomes`.
-
-    Parameters
-    ----------
-    encoding : Encoding
-    codes : int or array_like of int
-        Stored codes; the draws are independent across codes.
-    channel : float, Fraction, sympy.Rational or Channel
-    size : int
-        Number of draws (at least 2).
-    rng : int or numpy.random.Generator, optional
-    delta : float, optional
-    protection : ProtectionScheme, optional
-        See :func:`error_cumulants` (``None``: unprotected).
-
-    Returns
-    -------
-    ndarray
-        Shape ``(size,) + codes.shape``, float64.
-    """
-    encoding = _check_encoding(encoding)
-    scheme = as_protection(protection)
-    outcomes, _ = _read_outcomes(encoding, channel, scheme)
-    codes = np.asarray(encoding.check_code(codes))
-    size = check_size(size)
-    delta = float(as_scale(delta, "delta"))
-    rng = np.random.default_rng(rng)
-    bits = encoding.bits(codes)
-    simulated = type(scheme)._draw_flips is not ProtectionScheme._draw_flips
-    if simulated:
-        flips, zeroed = draw_flips(scheme, rng, np.broadcast_to(bits, (size,) + bits.shape), as_channel(channel))
-    else:
-        rates = single_channel(outcomes).rates_for_bits(bits).astype(np.float64)
-        flips, zeroed = rng.random((size,) + rates.shape) < rates, None
-    masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(encoding.n, dtype=np.int64))
-    errors = encoding.decode(codes ^ masks) - encoding.decode(codes)
-    if zeroed is not None:
-        errors = np.where(zeroed, -encoding.decode(codes), errors)
-    return errors * delta
 
 
 @renamed_argument("p", "channel")

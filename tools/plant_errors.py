@@ -296,8 +296,8 @@ def law_plants():
     module = "qtaml_theory.law"
     plants = []
 
-    def add(name, description, append="", edits=(), tests=LAW_ROUTE_TESTS, target="WeightError"):
-        plants.append(Plant(f"law.{name}", module, description, tests, edits=edits, append=append,
+    def add(name, description, append="", edits=(), tests=LAW_ROUTE_TESTS, target="WeightError", where=module):
+        plants.append(Plant(f"law.{name}", where, description, tests, edits=edits, append=append,
                             target=target if append else None))
 
     for method in ("mean", "var", "std", "skewness", "excess_kurtosis"):
@@ -333,7 +333,7 @@ def law_plants():
     add("sampler.rate.x1.05", "sample_errors flips each bit with its rate times 1.05",
         edits=(("flips = rng.random((size,) + rates.shape) < rates",
                 "flips = rng.random((size,) + rates.shape) < rates * 1.05"),),
-        tests=MONTECARLO_TESTS + ("tests/test_law_routes.py",))
+        tests=MONTECARLO_TESTS + ("tests/test_law_routes.py",), where="qtaml_theory._law_sampling")
     for order in (1, 2, 3, 4):
         add(f"layer_output_cumulants.kappa{order}.x1.05", f"layer_output_cumulants' kappa_{order} times 1.05",
             wrap_function("layer_output_cumulants", element(order - 1, "_plant_scale")),
