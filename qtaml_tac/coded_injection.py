@@ -221,6 +221,8 @@ def _block_decoded(codes, n_bits, scheme, channel, positions, values, rng, cache
     rows, columns = _set_bits(wrong[left])
     plane_index, word = np.divmod(flagged[left[rows]], words)
     wrong_positions = word * data_bits + columns
+    real = wrong_positions < size  # a miscorrection into the last word's missing (shortened) bits reads nothing
+    wrong_positions, plane_index = wrong_positions[real], plane_index[real]
     wrong_values = np.int64(1) << (planes.start + plane_index)
     zeroed = np.zeros(0, dtype=np.int64)
     if scheme.on_failure == "zero":

@@ -260,3 +260,17 @@ def test_injection_writes_exactly_the_sampled_read_back_and_restores(stored_laye
     with deployed(stored_layer, 0.05, {tensor.name: scheme}, torch.Generator().manual_seed(3)):
         pass
     assert torch.equal(tensor.parameter.detach(), original)
+
+
+@pytest.mark.parametrize("scheme", [SECDED(8, 64, on_failure="zero"), BCH(8, 64, 2), SECDED(8, 128)])
+def test_a_partial_last_word_never_reads_outside_the_tensor(scheme):
+    """130 weights fill two 64-bit words and a shortened third: a miscorrection there reads no weight."""
+    from qtaml_tac.inject import inject_
+    from qtaml_tac.storage import quantize
+
+    storage = quantize(torch.nn.Linear(10, 13, bias=False))
+    name = storage.names[0]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(30):
+        mask = inject_(storage, 0.2, {name: scheme}, generator)[name]
+        assert int(mask.positions.max()) < 130
