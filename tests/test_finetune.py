@@ -108,8 +108,8 @@ def test_the_callers_model_is_untouched_unless_inplace(task):
 def test_law_noise_is_the_evaluation_sampler_with_the_plans_protection(task):
     """A step's "law" read-back is the chip evaluate would draw from the same generator state, bit for bit."""
     model, _, split = task
-    config = DeploymentConfig(p=0.1, budget_fraction=0.1)
-    plan = plan_deployment(model, split.calibration_batch(64), config, "tac")
+    config = DeploymentConfig(p=0.1, budget_fraction=0.2)
+    plan = plan_deployment(model, split.calibration_batch(64), config, "uniform_msp")
     assert plan.bits_spent > 0
     drawn = perturbed_weights(model, config, "law", plan, torch.Generator().manual_seed(7))
     with deployed(storage_for(model, plan), ChannelFaults(config.channel), protection_for(plan),
@@ -254,8 +254,8 @@ def other_model_plan():
 
 
 def drift_corrected_plan_at(model, batch, p):
-    """A TAC plan (mean correction on) edited to claim channel p: plan_deployment itself refuses p >= 1/2."""
-    data = plan_deployment(model, batch, DeploymentConfig(p=0.1), "tac_always_mean").to_dict()
+    """A mean-correcting plan edited to claim channel p: plan_deployment itself refuses p >= 1/2."""
+    data = plan_deployment(model, batch, DeploymentConfig(p=0.1), "mean_only").to_dict()
     data.update(p=p, channel={"kind": "symmetric", "p": p})
     return Plan.from_dict(data)
 
@@ -272,7 +272,7 @@ def drift_corrected_plan_at(model, batch, p):
     ({"train_data": []}, "train_data must hold at least one example"),
     ({"plan": "another model"}, "plan does not fit the model.*another model"),
     ({"plan": "p = 0.6", "p": 0.6}, "config.p.*p must lie in \\[0, 0.5\\)"),
-    ({"plan": "tac", "p": 0.2}, "plan was made for the channel"),
+    ({"plan": "at p = 0.1", "p": 0.2}, "plan was made for the channel"),
     ({"rounds": 2}, "rounds must be 1 without a plan"),
     ({"seed": -1}, "seed must be an integer >= 0"),
 ], ids=lambda value: str(value)[:40])
@@ -283,7 +283,7 @@ def test_bad_input_is_refused_naming_the_argument(task, case, message):
     p = case.pop("p", 0.1)
     batch = split.calibration_batch(64)
     plans = {"another model": other_model_plan, "p = 0.6": lambda: drift_corrected_plan_at(model, batch, 0.6),
-             "tac": lambda: plan_deployment(model, batch, DeploymentConfig(p=0.1), "tac")}
+             "at p = 0.1": lambda: plan_deployment(model, batch, DeploymentConfig(p=0.1), "uncompensated")}
     if isinstance(case.get("plan"), str):
         case["plan"] = plans[case["plan"]]()
     if case.get("train_data") == "empty tensors":
@@ -302,9 +302,81 @@ def test_a_checkpoint_of_another_run_is_refused(task, tmp_path):
         finetune(model, data, DeploymentConfig(p=0.05), noise="gaussian", progress=False, checkpoint=path)
 
 
-def test_every_noise_kind_trains(task):
-    """Each kind runs a round on SmallCNN and reports finite losses (a smoke test of the table's entries)."""
-    model, data, _ = task
-    for noise in NOISES:
-        report = finetune(model, data, DeploymentConfig(p=0.05), noise=noise, progress=False).rounds[0]
-        assert report.noise == noise and all(math.isfinite(loss) for loss in report.losses)
+# -- the experiment ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    """The fine-tuning experiment's points at one rate and no ECC (12 points, 2 trials), through the Dask runner."""
+    from qtaml_tac.experiments import dask_client
+    from qtaml_tac.experiments.runner import Results, run_points
+    from qtaml_tac.experiments.sections import finetune_points
+
+    out = tmp_path_factory.mktemp("finetune")
+    points = finetune_points(("smallcnn",), (0.1,), (0.0,), epochs=1, rounds=(1,))
+    with dask_client() as client:
+        records = run_points(points, Results(out), 2, 0, client, progress=False)
+    return out, points, records
+
+
+def test_the_experiments_records_carry_noise_and_round_with_paired_trials(small_sweep):
+    from qtaml_tac.experiments.runner import PRETRAINED
+
+    _, points, records = small_sweep
+    assert len(records) == len(points) == 12
+    assert {(r["noise"], r["round"]) for r in records} == {(PRETRAINED, 0)} | {(noise, 1) for noise in NOISES}
+    for faults in ("symmetric", "charge_loss"):
+        here = [r for r in records if r["faults"] == faults]
+        assert len({r["seed"] for r in here}) == 1 and all(len(r["trial_scores"]) == 2 for r in here)
+    fine_tuned = {r["noise"]: r["clean_accuracy"] for r in records if r["faults"] == "symmetric"}
+    assert len(set(fine_tuned.values())) > 1  # each kind trained its own model
+
+
+def test_the_experiments_finished_points_are_not_recomputed(small_sweep, monkeypatch):
+    from qtaml_tac.experiments import dask_client, runner
+    from qtaml_tac.experiments.runner import Results, run_points
+
+    out, points, records = small_sweep
+
+    def refuse(*args):
+        raise AssertionError("a finished point was recomputed")
+
+    monkeypatch.setattr(runner, "evaluate_point", refuse)
+    with dask_client() as client:
+        assert run_points(points, Results(out), 2, 0, client, progress=False) == records
+
+
+def test_the_experiments_rows_figures_and_tables(small_sweep, tmp_path):
+    from qtaml_tac.experiments import figures, tables
+    from qtaml_tac.experiments.output import save_figure, save_table
+    from qtaml_tac.experiments.sections import (
+        FINETUNE_NOISES,
+        budget_needed,
+        budget_saved_rows,
+        finetune_accuracy_rows,
+    )
+
+    _, _, records = small_sweep
+    accuracy = finetune_accuracy_rows(records)
+    assert len(accuracy) == 2  # symmetric and charge loss, budget 0, round 1
+    for row in accuracy:
+        assert row["difference_low"] <= row["law_minus_gaussian"] <= row["difference_high"]
+        assert row["law_minus_gaussian"] == pytest.approx(row["law"] - row["gaussian"], abs=1e-12)
+    saved = budget_saved_rows(records)
+    assert {(r["noise"], r["round"]) for r in saved} == {(noise, int(noise != FINETUNE_NOISES[0])) for noise in FINETUNE_NOISES}
+    save_figure(tmp_path, "accuracy", figures.finetune_accuracy(records, FINETUNE_NOISES))
+    save_figure(tmp_path, "saved", figures.budget_saved(saved, FINETUNE_NOISES))
+    save_table(tmp_path, tables.finetune_accuracy(accuracy, NOISES))
+    assert (tmp_path / "accuracy.png").stat().st_size > 1000 and (tmp_path / "table_exp_finetune.tex").exists()
+    curve = [{"budget_fraction": 0.0, "accuracy_mean": 0.5}, {"budget_fraction": 0.1, "accuracy_mean": 0.9}]
+    assert budget_needed(curve, 0.8) == pytest.approx(0.075, abs=1e-12)
+    assert budget_needed(curve, 0.4) == 0.0 and budget_needed(curve, 0.95) is None
+
+
+@pytest.mark.slow
+def test_the_quick_experiment_runs_from_the_command_line(tmp_path):
+    from qtaml_tac.experiments.__main__ import main
+
+    assert main(["finetune", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
+    for name in ("exp_finetune_accuracy.png", "exp_finetune_budget_saved.png", "table_exp_finetune.tex",
+                 "table_exp_finetune_budget.tex"):
+        assert (tmp_path / name).stat().st_size > 500
