@@ -81,7 +81,7 @@ from .plan import Plan, channel_from_dict, channel_to_dict, nominal_rate, protec
 from .storage import Storage, quantize
 
 __all__ = ["NoiseKind", "NOISES", "RoundReport", "FinetuneResult", "finetune", "perturbed_weights",
-           "CALIBRATION_SIZE", "RANDBET_CLIP_FRACTION", "CHECKPOINT_VERSION"]
+           "CALIBRATION_SIZE", "RANDBET_CLIP_FRACTION", "CHECKPOINT_VERSION", "DEFAULT_BATCH_SIZE"]
 
 #: Inputs of the training set (its first ones) that re-planning calibrates on, as the experiments' plans do.
 CALIBRATION_SIZE = 64
@@ -323,6 +323,9 @@ def _training_set(train_data, batch_size):
                              f"{tuple(labels.shape)}")
         return _Tensors(inputs, labels, batch_size)
     if isinstance(train_data, Iterable) and not isinstance(train_data, (str, bytes, Mapping, torch.Tensor)):
+        if iter(train_data) is train_data:
+            raise ValueError("train_data must be re-iterable for every epoch (a DataLoader or a list of batches), "
+                             "got a one-shot iterator")
         first = next(iter(train_data), None)
         if first is None:
             raise ValueError("train_data must hold at least one example, got an iterable with no batch")

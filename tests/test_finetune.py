@@ -165,6 +165,13 @@ def test_none_is_the_clean_readback_and_deterministic(task):
     assert_same_state(state(runs[0].model), state(runs[1].model))
 
 
+def test_a_dataloader_is_iterated_once_per_epoch(task):
+    model, (inputs, labels), _ = task
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(inputs, labels), batch_size=100)
+    report = finetune(model, loader, DeploymentConfig(p=0.05), noise="law", epochs=2, progress=False).rounds[0]
+    assert report.steps == 2 * len(loader) and len(report.losses) == 2
+
+
 def test_randbet_clips_every_stored_layer(task):
     model, data, _ = task
     result = finetune(model, data, DeploymentConfig(p=0.01), noise="randbet", progress=False)
@@ -270,6 +277,7 @@ def drift_corrected_plan_at(model, batch, p):
     ({"lr": float("nan")}, "lr must be a finite number > 0"),
     ({"train_data": "empty tensors"}, "train_data must hold at least one example"),
     ({"train_data": []}, "train_data must hold at least one example"),
+    ({"train_data": "one-shot"}, "train_data must be re-iterable"),
     ({"plan": "another model"}, "plan does not fit the model.*another model"),
     ({"plan": "p = 0.6", "p": 0.6}, "config.p.*p must lie in \\[0, 0.5\\)"),
     ({"plan": "at p = 0.1", "p": 0.2}, "plan was made for the channel"),
@@ -288,6 +296,8 @@ def test_bad_input_is_refused_naming_the_argument(task, case, message):
         case["plan"] = plans[case["plan"]]()
     if case.get("train_data") == "empty tensors":
         case["train_data"] = (data[0][:0], data[1][:0])
+    if case.get("train_data") == "one-shot":
+        case["train_data"] = iter([data])
     train_data = case.pop("train_data", data)
     with pytest.raises(ValueError, match=message):
         finetune(model, train_data, DeploymentConfig(p=p), progress=False, **case)
