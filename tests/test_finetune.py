@@ -341,6 +341,20 @@ def test_the_experiments_records_carry_noise_and_round_with_paired_trials(small_
     assert len(set(fine_tuned.values())) > 1  # each kind trained its own model
 
 
+def test_the_experiments_records_are_identical_on_a_local_cluster(small_sweep, tmp_path):
+    """The fine-tuning runs in a worker process, from the shipped model and plan: the same records as in-process."""
+    from distributed import Client, LocalCluster
+
+    from qtaml_tac.experiments.runner import Results, run_points
+
+    _, points, records = small_sweep
+    symmetric = [p for p in points if p.faults == "symmetric"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        remote = run_points(symmetric, Results(tmp_path), 2, 0, client, progress=False)
+    assert remote == [r for r in records if r["faults"] == "symmetric"]
+
+
 def test_the_experiments_finished_points_are_not_recomputed(small_sweep, monkeypatch):
     from qtaml_tac.experiments import dask_client, runner
     from qtaml_tac.experiments.runner import Results, run_points
