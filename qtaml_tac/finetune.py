@@ -1,4 +1,4 @@
-"""Fault-aware fine-tuning: training on the deployment's own error law (paper Section 6, "distribution-matched training").
+"""Fault-aware fine-tuning: training on the deployment's own error law (the paper's conclusion: "distribution-matched training").
 
 The paper's conclusion proposes "distribution-matched training that injects
 samples from the WKB-derived per-weight law rather than a variance-matched
@@ -43,7 +43,7 @@ have changed), fine-tune again, and so on; each round is reported.
 
 References
 ----------
-Paper Section 6 (conclusion: distribution-matched training), Section 3
+The paper's Conclusion (distribution-matched training), Section 3
 (Thm 3.1-3.2, the law), Section 4.4 (Algorithm 1, TAC). D. Stutz, N. Chandramoorthy,
 M. Hein, B. Schiele, "Bit Error Robustness for Energy-Efficient DNN Accelerators",
 MLSys 2021 (RandBET).
@@ -508,7 +508,7 @@ def finetune(model: nn.Module, train_data, config: DeploymentConfig, noise: str 
              batch_size: int = DEFAULT_BATCH_SIZE, optimizer: Callable = torch.optim.Adam,
              loss_fn: Callable = nn.functional.cross_entropy, inplace: bool = False,
              checkpoint: str | os.PathLike | None = None) -> FinetuneResult:
-    """Fine-tune ``model`` so that it is robust at deployment, on read-backs of the chosen noise (Section 6).
+    """Fine-tune ``model`` so that it is robust at deployment, on read-backs of the chosen noise (Conclusion).
 
     Parameters
     ----------
@@ -579,7 +579,7 @@ def finetune(model: nn.Module, train_data, config: DeploymentConfig, noise: str 
 
     References
     ----------
-    Paper Section 6 (distribution-matched training); Stutz et al., MLSys 2021 (RandBET).
+    The paper's Conclusion (distribution-matched training); Stutz et al., MLSys 2021 (RandBET).
 
     Examples
     --------

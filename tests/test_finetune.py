@@ -1,4 +1,4 @@
-"""Fault-aware fine-tuning (qtaml_tac.finetune, paper Section 6: distribution-matched training).
+"""Fault-aware fine-tuning (qtaml_tac.finetune, the paper's conclusion: distribution-matched training).
 
 Each test names the bug it would catch. Monte Carlo checks compare a drawn
 perturbation with the law's moments taken by another route (exact
