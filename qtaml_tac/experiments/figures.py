@@ -1,4 +1,4 @@
-"""The experiments' figures, drawn from their records (Sections 5.1-5.6, 5.9 and all-MiniLM-L6-v2).
+"""The experiments' figures, drawn from their records (Sections 5.1-5.6, 5.9, all-MiniLM-L6-v2 and fine-tuning).
 
 Each function takes data that :mod:`qtaml_tac.experiments.sections` computed
 (records of ``results.json``, or for Section 5.1 the arrays behind them) and
@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["pyplot", "distribution", "curves", "allocation", "mismatch", "minilm_pareto"]
+__all__ = ["pyplot", "distribution", "curves", "allocation", "mismatch", "minilm_pareto", "finetune_accuracy",
+           "budget_saved"]
 
 
 def pyplot():
@@ -126,4 +127,51 @@ def minilm_pareto(records: Sequence[Mapping], rates: Sequence[float], methods: S
         axis.set_xlabel("ECC overhead")
     axes[0].set_ylabel("linear-probe accuracy")
     axes[0].legend(fontsize=8)
+    return figure
+
+
+def _setting_label(model, faults, p):
+    return f"{model}, {'charge loss, mean p' if faults == 'charge_loss' else 'p'} = {p}"
+
+
+def _panels(count):
+    figure, axes = pyplot().subplots(1, count, figsize=(3.6 * count, 3.4), squeeze=False)
+    return figure, axes[0]
+
+
+def finetune_accuracy(records: Sequence[Mapping], noises: Sequence[str]):
+    """Fine-tuning: robust accuracy against the ECC budget, one line per noise kind (first round), one panel per
+    (model, channel); budget 0 is the deployment without ECC, the others TAC. Error bars: 95% t-intervals."""
+    settings = sorted({(r["model"], r["faults"], r["p"]) for r in records}, key=lambda s: (s[0], s[1], s[2]))
+    figure, axes = _panels(len(settings))
+    for axis, setting in zip(axes, settings):
+        for noise in noises:
+            rows = sorted((r for r in records if (r["model"], r["faults"], r["p"]) == setting and r["noise"] == noise
+                           and r["round"] <= 1), key=lambda r: r["budget_fraction"])
+            mean = np.array([r["accuracy_mean"] for r in rows])
+            errors = np.array([[m - r["ci95"][0], r["ci95"][1] - m] for m, r in zip(mean, rows)]).T
+            axis.errorbar([r["budget_fraction"] for r in rows], mean, yerr=errors, marker="o", capsize=2, label=noise)
+        axis.set_title(_setting_label(*setting), fontsize=9)
+        axis.set_xlabel("ECC budget (0: no ECC; else TAC)")
+    axes[0].set_ylabel("robust accuracy")
+    axes[0].legend(fontsize=7)
+    return figure
+
+
+def budget_saved(rows: Sequence[Mapping], noises: Sequence[str]):
+    """Fine-tuning: the ECC budget each kind of training needs to reach the target accuracy (bars, first round),
+    per (model, channel); a missing bar did not reach it on the grid."""
+    settings = sorted({(r["model"], r["faults"], r["p"]) for r in rows}, key=lambda s: (s[0], s[1], s[2]))
+    figure, axis = pyplot().subplots(figsize=(max(5.0, 1.6 * len(settings)), 3.4))
+    width = 0.8 / len(noises)
+    for index, noise in enumerate(noises):
+        needed = [next((r["needed"] for r in rows if (r["model"], r["faults"], r["p"]) == setting
+                        and r["noise"] == noise and r["round"] <= 1), None) for setting in settings]
+        positions = np.arange(len(settings)) + (index - (len(noises) - 1) / 2) * width
+        axis.bar(positions, [np.nan if n is None else n for n in needed], width, label=noise)
+    axis.set_xticks(np.arange(len(settings)), [_setting_label(*s).replace(", ", "\n", 1) for s in settings],
+                    fontsize=7)
+    axis.set_ylabel("ECC budget needed")
+    axis.set_title("budget to reach the target accuracy (lower is better)", fontsize=9)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure

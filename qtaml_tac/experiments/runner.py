@@ -1,7 +1,8 @@
 """Points, results and their evaluation: the machinery every experiment shares.
 
 A :class:`Point` is one operating point (experiment, model, method, p, budget,
-fault model, calibration p). :class:`Results` is ``results.json``: one record
+fault model, calibration p); a :class:`FinetunePoint` adds a fine-tuning of the
+model before it is re-planned and evaluated (noise kind, rounds, epochs). :class:`Results` is ``results.json``: one record
 per point, written atomically after every point, so that an interrupted run
 resumes from the points already written. Each point's faults come from a seed
 derived from the experiment seed and the point itself, *without the method*,
@@ -16,6 +17,7 @@ import sys
 import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,7 +33,8 @@ from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, Clustere
 from ..methods import DeploymentConfig, plan_deployment
 from ..zoo.models import trained
 
-__all__ = ["Point", "Results", "FAULTS", "fault_model", "point_seed", "run_points", "plan_for"]
+__all__ = ["Point", "FinetunePoint", "Results", "FAULTS", "fault_model", "point_seed", "run_points", "plan_for",
+           "PRETRAINED", "FINETUNE_LR"]
 
 #: The fault models of Section 5.7 (and the charge-loss channel), all at average flip rate p.
 FAULTS = {
@@ -92,6 +95,48 @@ class Point:
 
     def key(self, trials, seed):
         return json.dumps({**self.fields(), "trials": trials, "seed": seed}, sort_keys=True)
+
+    #: Whether the record keeps every trial's score (for paired differences); the paper's records do not.
+    keeps_trial_scores: ClassVar[bool] = False
+
+    def deployment(self, model, split, plan, seed):
+        """The model and plan this point evaluates: the trained model and its plan, as they are."""
+        return model, plan
+
+
+#: The ``noise`` of a :class:`FinetunePoint` that evaluates the trained model without fine-tuning (round 0).
+PRETRAINED = "pretrained"
+#: Adam's learning rate when the experiments fine-tune (a third of the models' training rate, 3e-3).
+FINETUNE_LR = 1e-3
+
+
+@dataclass(frozen=True)
+class FinetunePoint(Point):
+    """A point whose model is first fine-tuned under its deployment (:func:`qtaml_tac.finetune.finetune`).
+
+    ``noise`` is a kind of :data:`qtaml_tac.finetune.NOISES` (or
+    :data:`PRETRAINED`: no fine-tuning), ``round`` the rounds of plan,
+    fine-tune, re-plan (0 with :data:`PRETRAINED`), ``epochs`` per round. The
+    point's plan (its ``method`` at its budget) is the first plan; the
+    evaluation uses the plan re-planned after the last round.
+    """
+
+    noise: str = PRETRAINED
+    round: int = 0
+    epochs: int = 1
+    keeps_trial_scores: ClassVar[bool] = True
+
+    def deployment(self, model, split, plan, seed):
+        """The fine-tuned model and its re-planned plan (seeded from the point, not the noise kind: paired)."""
+        if self.noise == PRETRAINED:
+            return model, plan
+        from ..finetune import finetune
+
+        config = DeploymentConfig(p=_channel(self.faults, self.p), budget_fraction=self.budget_fraction)
+        result = finetune(model, (split.x_train, split.y_train), config, noise=self.noise, plan=plan,
+                          epochs=self.epochs, lr=FINETUNE_LR, seed=point_seed(self, seed), progress=False,
+                          rounds=self.round)
+        return result.model, result.plan
 
 
 def point_seed(point, seed):
@@ -284,6 +329,7 @@ def evaluate_point(point, trials, seed, bundle=None):
         plan = bundle["plans"][_plan_key(point)] if bundle is not None else plan_for(*_plan_key(point))
         if point.model == MINILM:
             return _minilm_record(point, trials, seed, model, plan)
+        model, plan = point.deployment(model, split, plan, seed)
         result = evaluate(model, plan, split.x_test, split.y_test, faults=fault_model(point.faults, point.p),
                           trials=trials, seed=point_seed(point, seed))
     return {
@@ -291,6 +337,7 @@ def evaluate_point(point, trials, seed, bundle=None):
         "accuracy_mean": result.score_mean,
         "accuracy_std": result.score_std,
         "ci95": list(result.ci95),
+        **({"trial_scores": list(result.scores)} if point.keeps_trial_scores else {}),
         "trials": trials,
         "clean_accuracy": result.clean_score,
         "seed": seed,

