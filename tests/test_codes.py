@@ -99,7 +99,7 @@ def test_secded_72_64_uncorrectable_rates_of_the_issue(p, expected, digits):
     assert value == pytest.approx(float(_binomial_tail(p, 72, 2)), rel=2e-16)
 
 
-@pytest.mark.parametrize("p", [1e-150, 1e-30, 3e-7])
+@pytest.mark.parametrize("p", [1e-300, 1e-150, 1e-30, 3e-7])
 @pytest.mark.parametrize("scheme", [SECDED(8), BCH(2, 64, 2), Repetition(1, copies=5), Unprotected()])
 def test_uncorrectable_probability_is_exact_to_double_precision_at_tiny_rates(scheme, p):
     """Relative error below 1e-15 down to p = 1e-150 (a tail summed as 1 - CDF would give 0 or garbage)."""
