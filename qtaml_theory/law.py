@@ -28,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._cell_law import cell_cf
 from ._deprecation import renamed_argument
 from ._law_arithmetic import (
     check_size,
@@ -298,7 +299,8 @@ class WeightError:
         n = self.encoding.n
         if n > MAX_ENUMERATION_BITS:
             raise ValueError(f"enumeration needs n <= {MAX_ENUMERATION_BITS}, got n = {n}")
-        return enumerated_law(self.encoding, self.code, self.rates, self.exact)
+        factors = self.channel.cell_mask_probabilities(self.encoding.bits(self.code))
+        return enumerated_law(self.encoding, self.code, factors, self.exact)
 
     def _enumerated_cumulants(self):
         """Cumulants of ``delta / Delta`` from the enumerated law (see :func:`enumerated_cumulants`)."""
@@ -327,6 +329,8 @@ class WeightError:
         raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
     def _cf_formula(self, t):
+        if self.channel.bits_per_cell > 1:
+            return cell_cf(t, self.encoding, self.code, self.channel, float(self.delta))
         rates = np.array([float(r) for r in self.rates])
         bits = self.encoding.bits(self.code)
         delta = float(self.delta)
@@ -358,9 +362,10 @@ class WeightError:
 def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protection=None):
     """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
 
-    Each bit flips independently with its rate given its stored value,
-    compared in float64 (no ``2**-24`` grid bias); the read-back code is
-    ``code XOR mask``.
+    The channel draws the masks (:meth:`~qtaml_theory.channels.Channel.sample_masks`):
+    each bit independently with its rate given its stored value, compared
+    in float64 (no ``2**-24`` grid bias), or each multi-level cell by its
+    level transitions; the read-back code is ``code XOR mask``.
 
     Parameters
     ----------
@@ -386,9 +391,7 @@ def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protec
     size = check_size(size)
     delta = float(as_scale(delta, "delta"))
     rng = np.random.default_rng(rng)
-    rates = channel.rates_for_bits(encoding.bits(codes)).astype(np.float64)
-    flips = rng.random((size,) + rates.shape) < rates
-    masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(encoding.n, dtype=np.int64))
+    masks = channel.sample_masks(encoding.bits(codes), size, rng)
     return (encoding.decode(codes ^ masks) - encoding.decode(codes)) * delta
 
 
