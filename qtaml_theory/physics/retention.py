@@ -8,26 +8,27 @@ vectorized over times, with a refresh (scrub) interval and an optional
 Arrhenius acceleration.
 
 The charge-loss model of a multi-level cell (a model, stated here; not
-derived in the paper)
-    * Level ``L`` (``0 .. 2**b - 1``) holds ``L`` units of charge, one unit
-      being the ``electrons`` of the device (the charge of an SLC cell's
-      stored 1); level 0 holds none.
-    * Each stored electron escapes independently over the time since the
-      last write with the device's ``P_esc`` (WKB or exact transmission,
-      Lemma A.7; escape, Lemma A.8), so the escaped count is
-      ``K ~ Binomial(L N_e, P_esc)``: a level holding more charge loses it
-      faster (more electrons at the same barrier). Assumed away: barrier
-      lowering by the stored charge's own field (which would make high
-      levels faster still), charge gain, cell-to-cell interference,
-      program/erase wear.
-    * Read references sit ``threshold`` electrons (``K_th``) below each
-      level, the SLC convention of Definition A.9 at every level: the cell
-      reads ``m`` levels down when ``K_th + (m - 1) N_e <= K < K_th + m N_e``
-      (and at level 0 past ``L``). With ``b = 1`` this is exactly
-      :func:`~qtaml_theory.physics.device_flip_probability`.
-    * Charge loss empties charged cells (forward-only tunneling, A.1); in
-      flash, retention loss is charge loss and asymmetric
-      (``/work/shared/MEMORIES.md``, after Schroeder et al., FAST 2016).
+derived in the paper):
+
+* Level ``L`` (``0 .. 2**b - 1``) holds ``L`` units of charge, one unit
+  being the ``electrons`` of the device (the charge of an SLC cell's
+  stored 1); level 0 holds none.
+* Each stored electron escapes independently over the time since the
+  last write with the device's ``P_esc`` (WKB or exact transmission,
+  Lemma A.7; escape, Lemma A.8), so the escaped count is
+  ``K ~ Binomial(L N_e, P_esc)``: a level holding more charge loses it
+  faster (more electrons at the same barrier). Assumed away: barrier
+  lowering by the stored charge's own field (which would make high
+  levels faster still), charge gain, cell-to-cell interference,
+  program/erase wear.
+* Read references sit ``threshold`` electrons (``K_th``) below each
+  level, the SLC convention of Definition A.9 at every level: the cell
+  reads ``m`` levels down when ``K_th + (m - 1) N_e <= K < K_th + m N_e``
+  (and at level 0 past ``L``). With ``b = 1`` this is exactly
+  :func:`~qtaml_theory.physics.device_flip_probability`.
+* Charge loss empties charged cells (forward-only tunneling, A.1); in
+  flash, retention loss is charge loss and asymmetric
+  (``/work/shared/MEMORIES.md``, after Schroeder et al., FAST 2016).
 
 ``one_step=True`` lumps every loss into one level (``L -> L - 1`` with
 ``P(K >= K_th)``): the model of the SymPy drift
