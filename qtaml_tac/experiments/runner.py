@@ -31,7 +31,8 @@ from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, Clustere
 from ..methods import DeploymentConfig, plan_deployment
 from ..zoo.models import trained
 
-__all__ = ["Point", "Results", "FAULTS", "fault_model", "point_seed", "run_points", "plan_for"]
+__all__ = ["Point", "Results", "FAULTS", "RETENTION", "fault_model", "point_faults", "point_seed", "run_points",
+           "plan_for", "retention_plan_for"]
 
 #: The fault models of Section 5.7 (and the charge-loss channel), all at average flip rate p.
 FAULTS = {
@@ -53,9 +54,21 @@ def fault_model(name, p):
     return FAULTS[name](p)
 
 
+#: The fault model of retention points: the cells' channel from a device preset at ``time_s`` (issue 16).
+RETENTION = "retention"
+
+
 @dataclass(frozen=True)
 class Point:
-    """One operating point of an experiment (``data`` names a data variant, e.g. MiniLM's quick corpus)."""
+    """One operating point of an experiment (``data`` names a data variant, e.g. MiniLM's quick corpus).
+
+    Retention points (``faults="retention"``, issue 16) also name the time
+    since deployment ``time_s``, the cells (``bits_per_cell``,
+    ``level_map``), the device preset ``device``
+    (:func:`qtaml_tac.lifetime.retention_device`) and the
+    ``cell_compensation`` (``"none"`` or ``"drift"``); other points leave them at their defaults,
+    which their keys omit (so results written before them still resume).
+    """
 
     experiment: str
     model: str
@@ -65,21 +78,49 @@ class Point:
     faults: str = "symmetric"
     calibrate_p: float | None = None
     data: str = ""
+    time_s: float | None = None
+    bits_per_cell: int = 1
+    level_map: str = ""
+    device: str = ""
+    cell_compensation: str = ""
 
     def key(self, trials, seed):
-        return json.dumps({**asdict(self), "trials": trials, "seed": seed}, sort_keys=True)
+        fields = {name: value for name, value in asdict(self).items()
+                  if name not in _RETENTION_DEFAULTS or value != _RETENTION_DEFAULTS[name]}
+        return json.dumps({**fields, "trials": trials, "seed": seed}, sort_keys=True)
+
+
+#: The retention fields of a :class:`Point` and their defaults (left out of the keys of other points).
+_RETENTION_DEFAULTS = {"time_s": None, "bits_per_cell": 1, "level_map": "", "device": "", "cell_compensation": ""}
 
 
 def point_seed(point, seed):
-    """The trial seed of a point: from the experiment seed and the point, not the method (paired)."""
+    """The trial seed of a point: from the experiment seed and the point, not the method (paired).
+
+    Retention points add their device, so that times, cells and
+    compensations of one device share their trials' seeds.
+    """
     parts = [point.model, repr(point.p), repr(point.budget_fraction), point.faults, repr(point.calibrate_p)]
+    parts += [point.device] if point.device else []
     return int(np.random.SeedSequence([seed, *(zlib.crc32(p.encode()) for p in parts)]).generate_state(1)[0])
+
+
+def point_faults(point):
+    """The fault model of a point: a named one at ``p``, or the retention cells' channel at ``time_s``."""
+    if point.faults != RETENTION:
+        return fault_model(point.faults, point.p)
+    from qtaml_theory.physics import retention_channel
+
+    from ..lifetime import retention_device
+
+    return ChannelFaults(retention_channel(retention_device(point.device), point.time_s, point.bits_per_cell,
+                                           point.level_map))
 
 
 def _load_records(path):
     """The records of an existing ``results.json``, or a ValueError that names it and leaves it untouched."""
-    untouched = (f"it was left untouched; to start over, move it away (or delete it) or choose another output "
-                 f"folder (--out)")
+    untouched = ("it was left untouched; to start over, move it away (or delete it) or choose another output "
+                 "folder (--out)")
     try:
         records = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -167,8 +208,8 @@ def _model(name):
 def _minilm_setup(data):
     """MiniLM's corpus, calibration batch, calibration settings and Step 1 gains (once per process)."""
     from ..calibrate import CalibrationConfig, jacobian_gains
-    from ..zoo.minilm import corpus, storage_config
     from ..storage import select_parameters
+    from ..zoo.minilm import corpus, storage_config
 
     model = _model(MINILM)[0]
     quick = data == "quick"
@@ -191,6 +232,7 @@ def install_models(models):
         model.load_state_dict(state)
         _MODELS[name] = (model.eval(), split, state)
         plan_for.cache_clear()
+        retention_plan_for.cache_clear()
 
 
 @lru_cache(maxsize=256)
@@ -208,6 +250,28 @@ def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data=""
     return plan_deployment(model, split.calibration_batch(64), config, method)
 
 
+@lru_cache(maxsize=64)
+def retention_plan_for(model_name, method, budget_fraction, device, bits_per_cell, level_map, compensation):
+    """The plan of a retention point: made for the end of life (:data:`qtaml_tac.lifetime.REFERENCE_LIFETIME_S`)."""
+    from qtaml_theory.physics import retention_channel
+
+    from ..lifetime import REFERENCE_LIFETIME_S, cells_plan, retention_device
+
+    model, split = _model(model_name)[:2]
+    cell = retention_device(device)
+    channel = retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map)
+    drift = (retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map, one_step=True)
+             if compensation == "drift" else None)
+    return cells_plan(model, split.calibration_batch(64), channel, method, budget_fraction, drift)
+
+
+def _plan(key):
+    """The plan of a plan key (:func:`_plan_key`)."""
+    if key[0] == RETENTION:
+        return retention_plan_for(*key[1:])
+    return plan_for(*key)
+
+
 @contextmanager
 def _single_thread():
     """One torch thread while a point runs, so results do not depend on where it runs."""
@@ -220,6 +284,9 @@ def _single_thread():
 
 
 def _plan_key(point):
+    if point.faults == RETENTION:
+        return (RETENTION, point.model, point.method, point.budget_fraction, point.device, point.bits_per_cell,
+                point.level_map, point.cell_compensation)
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
     return (point.model, point.method, calibrate_p, point.budget_fraction,
             "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data)
@@ -236,10 +303,10 @@ def evaluate_point(point, trials, seed, bundle=None):
         install_models(bundle["models"])
     with _single_thread():
         model, split = _model(point.model)[:2]
-        plan = bundle["plans"][_plan_key(point)] if bundle is not None else plan_for(*_plan_key(point))
+        plan = bundle["plans"][_plan_key(point)] if bundle is not None else _plan(_plan_key(point))
         if point.model == MINILM:
             return _minilm_record(point, trials, seed, model, plan)
-        result = evaluate(model, plan, split.x_test, split.y_test, faults=fault_model(point.faults, point.p),
+        result = evaluate(model, plan, split.x_test, split.y_test, faults=point_faults(point),
                           trials=trials, seed=point_seed(point, seed))
     return {
         **_plan_fields(point, plan),
@@ -318,7 +385,7 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
         experiment = todo[0].experiment
         keys = sorted({_plan_key(p) for p in todo}, key=repr)
         with _single_thread():
-            plans = {key: plan_for(*key) for key in tqdm(keys, desc=f"{experiment}: plans", unit="plan",
+            plans = {key: _plan(key) for key in tqdm(keys, desc=f"{experiment}: plans", unit="plan",
                                                          disable=not progress, file=sys.stderr)}
         bundle = {"models": {name: (_model(name)[0].state_dict(), _model(name)[1]) for name in names},
                   "plans": plans}
