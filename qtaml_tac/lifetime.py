@@ -363,7 +363,7 @@ def _check_target(target):
     return target
 
 
-def time_to_accuracy(curve, target=0.95):
+def time_to_accuracy(curve, target=0.95, absolute=False):
     """The first time accuracy falls below ``target`` times clean accuracy, with its uncertainty.
 
     Parameters
@@ -371,7 +371,10 @@ def time_to_accuracy(curve, target=0.95):
     curve : list of dict
         Rows of :func:`lifetime_curve` (in increasing time).
     target : float
-        Fraction of clean accuracy, in (0, 1].
+        Fraction of clean accuracy, in (0, 1]; with ``absolute``, an
+        accuracy in (0, clean accuracy].
+    absolute : bool
+        Read ``target`` as an accuracy rather than a fraction of clean.
 
     Returns
     -------
@@ -384,10 +387,16 @@ def time_to_accuracy(curve, target=0.95):
         last time above and the first below (``inf`` when the mean never
         crosses from above); ``threshold``: the accuracy aimed at.
     """
-    target = _check_target(target)
     if not curve:
         raise ValueError("curve must hold at least one row of lifetime_curve")
-    threshold = target * curve[0]["clean_accuracy"]
+    clean = curve[0]["clean_accuracy"]
+    if absolute:
+        threshold = float(check_finite_values(target, "target"))
+        if not 0 < threshold <= clean:
+            raise ValueError(f"target must lie in (0, {clean:g}] (an accuracy at most the clean accuracy), "
+                             f"got {target!r}")
+    else:
+        threshold = _check_target(target) * clean
 
     def first(condition):
         return next((row["time_s"] for row in curve if condition(row)), math.inf)

@@ -119,6 +119,8 @@ def test_proxy_rank_agreement_is_one_for_a_perfect_proxy():
     (lambda m, s: lifetime_curve(m, s, retention_device("sio2"), [1.0], level_map="grey"), "level_map must be"),
     (lambda m, s: time_to_accuracy([{"clean_accuracy": 0.9}], 1.5), r"target must lie in \(0, 1\]"),
     (lambda m, s: time_to_accuracy([{"clean_accuracy": 0.9}], 0.0), r"target must lie in \(0, 1\]"),
+    (lambda m, s: time_to_accuracy([{"clean_accuracy": 0.9}], 0.95, absolute=True),
+     r"target must lie in \(0, 0.9\] \(an accuracy at most the clean accuracy\)"),
     (lambda m, s: thinnest_oxide(m, s, retention_device("sio2"), -1.0), "lifetime_s"),
 ])
 def test_bad_lifetime_input_names_the_argument_and_range(digit_task, call, match):
