@@ -138,3 +138,17 @@ def test_the_lifetime_experiment_writes_records_figures_and_table(tmp_path):
     for name in ("exp_lifetime_accuracy_smallcnn.png", "exp_lifetime_thickness_smallcnn.png",
                  "table_exp_lifetime.tex"):
         assert (tmp_path / name).exists()
+
+
+def test_refresh_replanning_drift_compensation_and_temperature_shape_the_curve(digit_task):
+    model, split = digit_task
+    device = retention_device("sio2")
+    times = (1e8, 100 * SECONDS_PER_YEAR)
+    options = {"method": "uncompensated", "protection": 0.0, "trials": 2, "bits_per_cell": 2, "level_map": "binary"}
+    refreshed = lifetime_curve(model, split, device, times, refresh_s=1e8, plan_at="each", compensation="drift",
+                               **options)
+    assert [row["age_s"] for row in refreshed] == [1e8, 1e8]
+    assert refreshed[1]["accuracy_mean"] == refreshed[0]["accuracy_mean"]  # same age, same plan, paired seeds
+    hot = lifetime_curve(model, split, device, (1e5,), temperature_k=398.15, **options)
+    cool = lifetime_curve(model, split, device, (1e5,), **options)
+    assert hot[0]["flip_rate"] > cool[0]["flip_rate"]
