@@ -29,8 +29,8 @@ TIMES = (1.0, 1e8, 100 * SECONDS_PER_YEAR)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: the tiny CNN's forward passes are fastest so, and do not fight other processes."""
+def one_thread(digit_task):
+    """One torch thread (after the shared model is trained): the tiny CNN's evaluations are fastest so."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
