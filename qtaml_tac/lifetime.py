@@ -38,14 +38,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy import stats
+from torch import nn
 
-from qtaml_theory.channels import SymmetricChannel
+from qtaml_theory.channels import Channel, MultiLevelChannel, SymmetricChannel
 from qtaml_theory.compensation import mean_correction_factor
 from qtaml_theory.law import error_cumulants
 from qtaml_theory.physics import (
@@ -67,7 +69,7 @@ from .evaluate import evaluate
 from .inject import ChannelFaults
 from .method_registry import get_method
 from .methods import DeploymentConfig, plan_deployment
-from .plan import storage_for
+from .plan import Plan, storage_for
 from .storage import StorageConfig, select_parameters
 
 __all__ = [
@@ -125,7 +127,8 @@ def retention_device(material: str) -> Device:
     return device.replace(thickness_m=thickness)
 
 
-def thickness_for_lifetime(device, age_s, lifetimes_s, bracket_m=(1e-10, 5e-8)):
+def thickness_for_lifetime(device: Device, age_s: float, lifetimes_s: ArrayLike,
+                           bracket_m: tuple[float, float] = (1e-10, 5e-8)) -> np.ndarray:
     """Thicknesses at which data ``lifetimes_s`` old fare as data ``age_s`` old do on ``device`` (issue 16).
 
     The cells' transitions depend on the device and the time only through
@@ -211,7 +214,8 @@ class _Deployment:
         }
 
 
-def cells_plan(model, batch, channel, method, budget_fraction, drift_channel=None, n_bits=8, gains=None):
+def cells_plan(model: nn.Module, batch: torch.Tensor, channel: Channel, method: str, budget_fraction: float,
+               drift_channel: MultiLevelChannel | None = None, n_bits: int = 8, gains: dict | None = None) -> Plan:
     """A plan for cells under ``channel``: made at the symmetric surrogate, pre-scaled for the cells' drift.
 
     Parameters
@@ -249,7 +253,7 @@ def cells_plan(model, batch, channel, method, budget_fraction, drift_channel=Non
     return dataclasses.replace(plan, layers=layers)
 
 
-def average_flip_rate(channel, n_bits):
+def average_flip_rate(channel: Channel, n_bits: int) -> float:
     """The cells' marginal flip rate averaged over every bit of every ``n_bits`` code (a planning surrogate)."""
     codes = np.arange(1 << n_bits, dtype=np.int64)
     bits = (codes[:, None] >> np.arange(n_bits, dtype=np.int64)) & 1
@@ -287,9 +291,10 @@ def _deployment(model, data, device, method, protection, trials, bits_per_cell, 
                        check_integer(trials, "trials", 2), check_integer(seed, "seed", 0), temperature_k, proxy)
 
 
-def lifetime_curve(model, data, device, times, method="tac", protection=0.1, trials=20, *, bits_per_cell=1,
-                   level_map="gray", refresh_s=None, temperature_k=None, compensation="none", plan_at="end",
-                   n_bits=8, seed=0):
+def lifetime_curve(model: nn.Module, data, device: Device, times: ArrayLike, method: str = "tac",
+                   protection: float = 0.1, trials: int = 20, *, bits_per_cell: int = 1, level_map: str = "gray",
+                   refresh_s: float | None = None, temperature_k: float | None = None, compensation: str = "none",
+                   plan_at: str = "end", n_bits: int = 8, seed: int = 0) -> list[dict]:
     """Accuracy (mean and 95% interval) against time since deployment, from the device (issue 16).
 
     Parameters
@@ -363,7 +368,7 @@ def _check_target(target):
     return target
 
 
-def time_to_accuracy(curve, target=0.95, absolute=False):
+def time_to_accuracy(curve: Sequence[Mapping], target: float = 0.95, absolute: bool = False) -> dict:
     """The first time accuracy falls below ``target`` times clean accuracy, with its uncertainty.
 
     Parameters
@@ -442,7 +447,8 @@ def _inverse_setup(model, data, device, lifetime_s, target, options):
     return lifetime, target, _deployment(model, data, device, *(settings[k] for k in keys), proxy=False)
 
 
-def thinnest_oxide(model, data, device, lifetime_s, target=0.95, thickness_range_m=(2e-9, 2e-8), **options):
+def thinnest_oxide(model: nn.Module, data, device: Device, lifetime_s: float, target: float = 0.95,
+                   thickness_range_m: tuple[float, float] = (2e-9, 2e-8), **options) -> dict:
     """The thinnest oxide that keeps accuracy at or above ``target`` of clean for ``lifetime_s`` (issue 16).
 
     Accuracy at the end of life (data ``lifetime_s`` old) rises with
@@ -491,7 +497,8 @@ def thinnest_oxide(model, data, device, lifetime_s, target=0.95, thickness_range
     return {"thickness_m": best, "row": rows[best]}
 
 
-def longest_refresh(model, data, device, lifetime_s, target=0.95, shortest_s=1.0, **options):
+def longest_refresh(model: nn.Module, data, device: Device, lifetime_s: float, target: float = 0.95,
+                    shortest_s: float = 1.0, **options) -> dict:
     """The longest refresh (scrub) interval, at most ``lifetime_s``, that keeps accuracy at ``target`` (issue 16).
 
     Data are at most one interval old, and accuracy falls with age: the
@@ -523,8 +530,8 @@ def longest_refresh(model, data, device, lifetime_s, target=0.95, shortest_s=1.0
     return {"refresh_s": best, "row": rows[best]}
 
 
-def cheapest_protection(model, data, device, lifetime_s, target=0.95, budgets=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4),
-                        **options):
+def cheapest_protection(model: nn.Module, data, device: Device, lifetime_s: float, target: float = 0.95,
+                        budgets: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4), **options) -> dict:
     """The smallest ECC budget of a menu that keeps accuracy at ``target`` of clean for ``lifetime_s`` (issue 16).
 
     Returns ``{"budget_fraction", "row"}``.
@@ -547,7 +554,7 @@ def cheapest_protection(model, data, device, lifetime_s, target=0.95, budgets=(0
 
 
 @torch.no_grad()
-def predicted_deviation(model, plan, channel, gains):
+def predicted_deviation(model: nn.Module, plan: Plan, channel: Channel, gains: dict) -> float:
     """The law's proxy: predicted RMS output deviation ``sqrt(sum_l G_l mean_j E[(w_hat_j - w_j)**2])``.
 
     Lemma 4.3's linear response, ``E||delta z||**2 ~ sum_l G_l sigma_l**2``,
@@ -585,7 +592,7 @@ def predicted_deviation(model, plan, channel, gains):
     return math.sqrt(total)
 
 
-def proxy_rank_agreement(rows):
+def proxy_rank_agreement(rows: Sequence[Mapping]) -> dict:
     """How well the proxy ranks designs against Monte Carlo: Spearman and Kendall correlations.
 
     Parameters

@@ -374,7 +374,7 @@ class MultiLevelChannel(Channel):
     [[Fraction(1, 10), Fraction(0, 1)]]
     """
 
-    def __init__(self, bits_per_cell, transition, level_map="gray"):
+    def __init__(self, bits_per_cell: int, transition, level_map: str = "gray"):
         self.bits_per_cell = check_integer(bits_per_cell, "bits_per_cell", 1, MAX_BITS_PER_CELL)
         self.level_map = _check_level_map(level_map)
         self.levels = 1 << self.bits_per_cell
@@ -475,7 +475,7 @@ def _check_transition(transition, levels):
     return checked
 
 
-def level_noise_transition(bits_per_cell, p):
+def level_noise_transition(bits_per_cell: int, p) -> list[list]:
     """The symmetric level-noise transition: a level moves one step, up or down (issue 16).
 
     Parameters
