@@ -7,7 +7,10 @@ binds to a storage (:meth:`FaultModel.bind`): most return themselves, a model
 whose rates depend on the whole storage fixes them there.
 
 - :class:`ChannelFaults`: a symmetric, per-bit or directional channel of
-  :mod:`qtaml_theory.channels`, optionally one per layer;
+  :mod:`qtaml_theory.channels`, optionally one per layer; or a
+  :class:`~qtaml_theory.channels.MultiLevelChannel`, whose cells of ``b``
+  bits land on levels drawn from their transitions and read back by the
+  level map (issue 16);
 - the non-uniform variants of Section 5.7 at a matched average rate:
   :class:`BitRampFaults`, :class:`CellVariationFaults`,
   :class:`ClusteredFaults`, :class:`LayerVariationFaults`.

@@ -364,18 +364,21 @@ def _law(zero_bytes, one_bytes, n_bits, exposed):
     rates_if_zero[exposed:] = rates_if_one[exposed:] = 0.0
     directional = not np.array_equal(rates_if_zero, rates_if_one)
     virtual = np.concatenate([rates_if_one, rates_if_zero]) if directional else rates_if_zero
-    shifts, groups, zeros = [], [], []
+    shifts, groups, log_zeros = [], [], []
     for shift in range(0, virtual.size, 8):
         rates = virtual[shift: shift + 8]
         if rates.any():
             probabilities = mask_probabilities(rates)
             shifts.append(shift)
             groups.append(probabilities)
-            zeros.append(float(np.exp(np.log1p(-rates).sum())) if (rates < 1).all() else 0.0)
-    # tail[h]: P(group h or a later one is nonzero).
-    tail = [0.0] * (len(groups) + 1)
+            log_zeros.append(float(np.log1p(-rates).sum()) if (rates < 1).all() else -math.inf)
+    zeros = [math.exp(log_zero) for log_zero in log_zeros]
+    # tail[h]: P(group h or a later one is nonzero), as -expm1 of the log of its complement: no cancellation
+    # to 0 when every rate is below the float spacing at 1 (rates of 1e-20 and less).
+    tail, log_stay = [0.0] * (len(groups) + 1), 0.0
     for h in reversed(range(len(groups))):
-        tail[h] = 1.0 - zeros[h] * (1.0 - tail[h + 1])
+        log_stay += log_zeros[h]
+        tail[h] = -math.expm1(log_stay)
     conditioned = []
     for h, probabilities in enumerate(groups):
         given = probabilities / tail[h]

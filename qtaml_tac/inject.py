@@ -10,7 +10,10 @@ geometric jumps (sparse, when fewer than a fifth of the weights have one).
 The tables are exact up to float64 rounding of their cumulative
 probabilities. With numba installed, compiled kernels sample and write the
 read-back in one pass (:mod:`qtaml_tac.kernel_dispatch`); without it, NumPy
-gives the very same masks. Per-cell rates and a :class:`~qtaml_tac.faults.Chip`
+gives the very same masks. Multi-level cells (a
+:class:`~qtaml_theory.channels.MultiLevelChannel`) draw one level per cell
+from its transition row and read it back by the level map, by the law's own
+sampler. Per-cell rates and a :class:`~qtaml_tac.faults.Chip`
 compare each (cell, bit)'s 53-bit uniform with its rate (so no ``2**-24`` grid
 bias). All draws are seeded from a ``torch.Generator``: the one passed as
 ``generator`` (reproducible: the same generator state gives the same masks,
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qtaml_theory.channels import Channel
+from qtaml_theory.channels import Channel, ProtectedChannel
 from qtaml_theory.protection import IdealMSB, ProtectionScheme, Unprotected
 from qtaml_theory.validation import check_integer
 
@@ -200,6 +203,24 @@ def _coded_mask(workspace, faults, n_bits, scheme, generator, chip, reuse, write
     return mask
 
 
+def _cell_mask(workspace, channel, n_bits, protected, generator, chip, write):
+    """Masks of multi-level cells: each cell lands on a level drawn from its transition row (issue 16).
+
+    The channel draws them (:meth:`~qtaml_theory.channels.MultiLevelChannel.sample_masks`),
+    the protected top bits cleared (:class:`~qtaml_theory.channels.ProtectedChannel`),
+    from a NumPy generator seeded by ``generator``: the law's own sampler.
+    """
+    if chip is not None:
+        raise ValueError("chip (fixed uniforms per bit) cannot drive multi-level cells, whose bits fail together; "
+                         "pass chip=None")
+    tensor = workspace.tensor
+    codes = tensor.codes.numpy().astype(np.int64)
+    bits = (codes[:, None] >> np.arange(n_bits, dtype=np.int64)) & 1
+    masks = ProtectedChannel(channel, protected).sample_masks(bits, 1, _seed(generator))[0]
+    mask = FlipMask(tensor.size, dense_mask=torch.from_numpy(masks.astype(np.int32)))
+    return _finish(workspace, mask, False, write)
+
+
 def _tensor_mask(workspace, faults, n_bits, protected, generator, chip, reuse=False, write=False):
     """One draw of a tensor's flip mask; with ``write`` its read-back is written into the parameter too."""
     if isinstance(protected, CODED_SCHEMES):
@@ -207,6 +228,8 @@ def _tensor_mask(workspace, faults, n_bits, protected, generator, chip, reuse=Fa
     tensor = workspace.tensor
     exposed = max(n_bits - protected, 0)
     channel = faults.channel_for(tensor, n_bits)
+    if channel is not None and channel.bits_per_cell > 1:
+        return _cell_mask(workspace, channel, n_bits, protected, generator, chip, write)
     cells = faults.cell_rates(tensor, n_bits) if channel is None else None
     if channel is None and cells is None:
         raise ValueError(f"fault model {faults!r} gives neither a channel nor cell rates")

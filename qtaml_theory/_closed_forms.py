@@ -112,6 +112,36 @@ def mean_drift_twos_complement(w, p, Delta):
     return -p*(Delta + 2*w)
 
 
+def multilevel_drift_slope_1_gray(q1):
+    """Drift slope of a 1-bit cell (gray levels) under one-step charge loss q_L (issue 16)."""
+    return -q1
+
+
+def multilevel_drift_slope_1_binary(q1):
+    """Drift slope of a 1-bit cell (binary levels) under one-step charge loss q_L (issue 16)."""
+    return -q1
+
+
+def multilevel_drift_slope_2_gray(q1, q2, q3):
+    """Drift slope of a 2-bit cell (gray levels) under one-step charge loss q_L (issue 16)."""
+    return (q1 - 6*q2 + q3)/(10)
+
+
+def multilevel_drift_slope_2_binary(q1, q2, q3):
+    """Drift slope of a 2-bit cell (binary levels) under one-step charge loss q_L (issue 16)."""
+    return (q1 - q2 - 3*q3)/(10)
+
+
+def multilevel_drift_slope_3_gray(q1, q2, q3, q4, q5, q6, q7):
+    """Drift slope of a 3-bit cell (gray levels) under one-step charge loss q_L (issue 16)."""
+    return (5*q1 + 2*q2 - 3*q3 - 20*q4 - 7*q5 + 6*q6 + q7)/(84)
+
+
+def multilevel_drift_slope_3_binary(q1, q2, q3, q4, q5, q6, q7):
+    """Drift slope of a 3-bit cell (binary levels) under one-step charge loss q_L (issue 16)."""
+    return (5*q1 + 3*q2 + q3 - q4 - 3*q5 - 5*q6 - 7*q7)/(84)
+
+
 def decay_constant(V0, E, m, hbar):
     """Decay constant kappa inside the barrier, 1/m from SI inputs (Lemma A.7)."""
     return (sqrt(2)*sqrt(m)*sqrt(-E + V0))/(hbar)

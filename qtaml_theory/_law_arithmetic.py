@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import _closed_forms as cf
-from .channels import mask_probabilities
+from ._cell_law import cell_unit_cumulants
 
 _BERNOULLI_CUMULANTS = (cf.bernoulli_cumulant_1, cf.bernoulli_cumulant_2,
                         cf.bernoulli_cumulant_3, cf.bernoulli_cumulant_4)
@@ -25,8 +25,11 @@ def unit_cumulants(encoding, codes, channel):
     factored), so each term is accurate relative to itself near ``pi = 0``
     and ``pi = 1``; for sign-magnitude the mean is taken from the stored
     magnitude and the magnitude's drift, never as a difference of two
-    nearly equal read-back means.
+    nearly equal read-back means. A channel of multi-bit cells sums the
+    cells' exact cumulants instead (:func:`cell_unit_cumulants`).
     """
+    if channel.bits_per_cell > 1:
+        return cell_unit_cumulants(encoding, codes, channel)
     exact = channel.is_exact
     bits = encoding.bits(codes)
     rates = channel.rates_for_bits(bits)
@@ -143,14 +146,17 @@ def sqrt_to_float(value):
         return math.inf
 
 
-def enumerated_law(encoding, code, rates, exact):
+def enumerated_law(encoding, code, factors, exact):
     """Distinct errors of ``code`` in units of Delta and their weights, over all flip masks.
 
     The error ``decode(code ^ mask) - decode(code)`` is an integer for every
-    encoding (offsets cancel). Each mask's probability is the product of
-    ``pi_i`` or ``1 - pi_i`` over bits, built bit by bit. With rational
-    rates the weights are integer numerators over ``total = D**n``, ``D``
-    the rates' common denominator, so the arithmetic stays in integers.
+    encoding (offsets cancel). The cells fail independently: ``factors[j]``
+    holds the probabilities of cell ``j``'s ``2**w`` sub-masks (cells of
+    ``w`` consecutive bits from bit 0; ``(1 - pi_i, pi_i)`` for a channel of
+    independent bits), and each mask's probability is their product, built
+    cell by cell. With rational probabilities the weights are integer
+    numerators over ``total``, the product of the cells' common
+    denominators, so the arithmetic stays in integers.
 
     Returns
     -------
@@ -165,19 +171,23 @@ def enumerated_law(encoding, code, rates, exact):
     steps = np.rint(encoding.decode(code ^ masks) - base).astype(np.int64)
     unique, inverse = np.unique(steps, return_inverse=True)
     if not exact:
-        totals = np.bincount(inverse, weights=mask_probabilities(rates), minlength=unique.size)
+        probabilities = np.ones(1)
+        for factor in factors:
+            probabilities = np.outer(np.asarray(factor, dtype=np.float64), probabilities).ravel()
+        totals = np.bincount(inverse, weights=probabilities, minlength=unique.size)
         keep = totals > 0
         return unique[keep], totals[keep], 1.0
-    denominator = math.lcm(*(rate.denominator for rate in rates))
-    weights = [1]
-    for rate in rates:
-        flip = rate.numerator * (denominator // rate.denominator)
-        weights = [x * (denominator - flip) for x in weights] + [x * flip for x in weights]
+    weights, total = [1], 1
+    for factor in factors:
+        denominator = math.lcm(*(Fraction(x).denominator for x in factor))
+        numerators = [int(Fraction(x) * denominator) for x in factor]
+        weights = [x * numerator for numerator in numerators for x in weights]
+        total *= denominator
     totals = [0] * unique.size
     for slot, weight in zip(inverse.tolist(), weights):
         totals[slot] += weight
     kept = [(s, c) for s, c in zip(unique.tolist(), totals) if c]
-    return np.array([s for s, _ in kept], dtype=np.int64), [c for _, c in kept], denominator**n
+    return np.array([s for s, _ in kept], dtype=np.int64), [c for _, c in kept], total
 
 
 def enumerated_cumulants(steps, weights, total, exact):

@@ -67,8 +67,8 @@ def mixture_enumerated_law(encoding, code, outcomes, exact):
         if outcome.channel is None:
             parts = {zero_error(encoding, code, exact): Fraction(1) if exact else 1.0}
         else:
-            rates = tuple(outcome.channel.rates_for_bits(encoding.bits(code)).tolist())
-            steps, weights, total = enumerated_law(encoding, code, rates, exact)
+            factors = outcome.channel.cell_mask_probabilities(encoding.bits(code))
+            steps, weights, total = enumerated_law(encoding, code, factors, exact)
             if exact:
                 parts = {Fraction(int(s)): Fraction(c, total) for s, c in zip(steps.tolist(), weights)}
             else:

@@ -19,9 +19,10 @@ __all__ = ["sample_errors"]
 def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protection=None):
     """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
 
-    Each bit flips independently with its rate given its stored value,
-    compared in float64 (no ``2**-24`` grid bias); the read-back code is
-    ``code XOR mask``. Schemes with codewords are simulated, not sampled
+    The channel draws the masks (:meth:`~qtaml_theory.channels.Channel.sample_masks`):
+    each bit independently with its rate given its stored value, compared
+    in float64 (no ``2**-24`` grid bias), or each multi-level cell by its
+    level transitions; the read-back code is ``code XOR mask``. Schemes with codewords are simulated, not sampled
     from their law: copies are voted, block codewords encoded, flipped and
     decoded by the real decoder (:func:`qtaml_theory.protection.draw_flips`),
     so this route checks the law of
@@ -56,11 +57,9 @@ def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protec
     simulated = type(scheme)._draw_flips is not ProtectionScheme._draw_flips
     if simulated:
         flips, zeroed = draw_flips(scheme, rng, np.broadcast_to(bits, (size,) + bits.shape), as_channel(channel))
+        masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(encoding.n, dtype=np.int64))
     else:
-        rates = single_channel(outcomes).rates_for_bits(bits).astype(np.float64)
-        flips = rng.random((size,) + rates.shape) < rates
-        zeroed = None
-    masks = flips.astype(np.int64) @ (np.int64(1) << np.arange(encoding.n, dtype=np.int64))
+        masks, zeroed = single_channel(outcomes).sample_masks(bits, size, rng), None
     errors = encoding.decode(codes ^ masks) - encoding.decode(codes)
     if zeroed is not None:
         errors = np.where(zeroed, -encoding.decode(codes), errors)

@@ -20,11 +20,13 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.numpy import SciPyPrinter
 
+from .channels import LEVEL_MAPS, MAX_BITS_PER_CELL
 from .derive import (
     RATE_SYMBOLS,
     Delta,
     M,
     bernoulli_cumulant,
+    cell_loss_rates,
     drift,
     fourth_cumulant,
     k,
@@ -36,6 +38,7 @@ from .derive import (
     mean_correction_factor,
     mean_drift,
     msb_variance_share,
+    multilevel_drift_slope,
     n,
     p,
     p01,
@@ -106,6 +109,12 @@ def _generated_functions():
     for name in ("offset_binary", "offset_binary_symmetric", "twos_complement"):
         functions.append((f"mean_drift_{name}", (w, p, Delta), (mean_drift(name),),
                           f"E[delta | w] for {name} under the symmetric channel (Thm 3.2, A.8)."))
+    for bits_per_cell in range(1, MAX_BITS_PER_CELL + 1):
+        for level_map in LEVEL_MAPS:
+            functions.append((f"multilevel_drift_slope_{bits_per_cell}_{level_map}", cell_loss_rates(bits_per_cell),
+                              (multilevel_drift_slope(bits_per_cell, level_map),),
+                              f"Drift slope of a {bits_per_cell}-bit cell ({level_map} levels) under one-step "
+                              f"charge loss q_L (issue 16)."))
     return functions + _physics_functions()
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _closed_forms as cf
-from .channels import DirectionalChannel, SymmetricChannel, as_channel
+from .channels import DirectionalChannel, MultiLevelChannel, SymmetricChannel, as_channel
 from .encodings import Encoding
 from .law import error_cumulants
 
@@ -41,11 +41,16 @@ def mean_correction_factor(p):
     For the directional channel the drift is still affine with slope
     ``-(p01 + p10)`` (``proofs/directional_channel.py``), so the factor is
     ``1 / (1 - p01 - p10)``. The per-bit channel's drift is not affine in
-    ``w``: no single factor exists (use :func:`mmse_codes`).
+    ``w``: no single factor exists (use :func:`mmse_codes`). For a
+    :class:`~qtaml_theory.channels.MultiLevelChannel` under one-step charge
+    loss it is ``1 / (1 + s)``, ``s`` the least-squares slope of the cells'
+    drift (``proofs/multilevel_cell_drift.py``; exact, ``1 / (1 - q)``, for
+    binary levels losing ``q_L = L q``; the Gray drift is not affine, so the
+    factor removes its affine part only). Paper, conclusion (future work).
 
     Parameters
     ----------
-    p : float, Fraction, SymmetricChannel or DirectionalChannel
+    p : float, Fraction, SymmetricChannel, DirectionalChannel or MultiLevelChannel
 
     Raises
     ------
@@ -63,7 +68,14 @@ def mean_correction_factor(p):
         if not slope > -1:
             raise ValueError(f"p01 + p10 must be below 1 for mean correction, got {channel.p01} + {channel.p10}")
         return 1 / (1 + slope)
-    raise ValueError(f"mean correction needs an affine drift (symmetric or directional channel), got {channel!r}")
+    if isinstance(channel, MultiLevelChannel):
+        generated = getattr(cf, f"multilevel_drift_slope_{channel.bits_per_cell}_{channel.level_map}")
+        slope = generated(*channel.one_step_loss_rates())
+        if not slope > -1:
+            raise ValueError(f"the cells' drift slope must be above -1 for mean correction, got {slope}")
+        return 1 / (1 + slope)
+    raise ValueError(f"mean correction needs an affine drift (symmetric, directional or one-step multi-level "
+                     f"channel), got {channel!r}")
 
 
 @dataclass(frozen=True)

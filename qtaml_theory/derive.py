@@ -61,6 +61,10 @@ __all__ = [
     "integer_rounding_bound",
     "mean_correction_factor",
     "compensated_mean",
+    "cell_loss_rates",
+    "multilevel_cell_drift",
+    "multilevel_drift_slope",
+    "multilevel_correction_factor",
 ]
 
 t, u = sp.symbols("t u", real=True)
@@ -439,6 +443,76 @@ def compensated_mean():
     """Prop 4.1: ``E[w_hat]`` when ``w / (1 - 2p)`` is stored (offset binary)."""
     stored = w * mean_correction_factor()
     return sp.simplify((mean_drift("offset_binary") + w).subs(w, stored))
+
+
+def cell_loss_rates(bits_per_cell):
+    """Symbols ``q_1 .. q_{2**b - 1}``: the probability that level ``L`` loses one step over the window.
+
+    Level 0 holds no charge and never loses a step (issue 16, one-step
+    charge-loss model of a multi-level cell).
+    """
+    return sp.symbols(f"q1:{1 << bits_per_cell}", nonnegative=True)
+
+
+def multilevel_cell_drift(bits_per_cell, level_map):
+    """Mean change of one cell's read value, level by level, under one-step charge loss (issue 16).
+
+    A cell at level ``L >= 1`` falls to ``L - 1`` with probability ``q_L``
+    and keeps its level otherwise; level ``L`` reads back as the b-bit value
+    ``m(L) = L`` (binary) or ``L ^ (L >> 1)`` (Gray). The change of the read
+    value is ``m(L') - m(L)``; its characteristic function is
+    ``1 - q_L + q_L exp(i u (m(L-1) - m(L)))`` and the drift is its first
+    cumulant, ``q_L (m(L-1) - m(L))``, found by differentiating the log-CF
+    as in :func:`bernoulli_cumulant`.
+
+    Returns
+    -------
+    tuple of sympy.Expr
+        Entry ``L`` is the drift of a cell programmed at level ``L`` (in
+        units of the cell's least significant bit).
+    """
+    from .channels import _check_level_map, _read_values
+
+    values = _read_values(bits_per_cell, _check_level_map(level_map))
+    drifts = [sp.Integer(0)]
+    for level, q in enumerate(cell_loss_rates(bits_per_cell), start=1):
+        log_cf = sp.log(1 - q + q * sp.exp(sp.I * u * (values[level - 1] - values[level])))
+        drifts.append(sp.simplify(-sp.I * sp.diff(log_cf, u).subs(u, 0)))
+    return tuple(drifts)
+
+
+def multilevel_drift_slope(bits_per_cell, level_map):
+    """Least-squares slope of the cell's drift against its stored value, every level equally likely (issue 16).
+
+    ``s = sum_L (d_L - dbar)(m(L) - mbar) / sum_L (m(L) - mbar)**2``. The
+    cells of a code ``q = sum_j 2**(j b) v_j`` are independent and their
+    drifts add with the same weights ``2**(j b)``, so ``s`` is also the slope
+    of the whole code's drift ``E[delta | w] / Delta`` in ``w / Delta`` over
+    uniformly used codes. With binary levels and ``q_L = L q`` (loss
+    proportional to stored charge) the drift is exactly ``-q v``: ``s = -q``.
+    """
+    from .channels import _read_values
+
+    values = _read_values(bits_per_cell, level_map)
+    drifts = multilevel_cell_drift(bits_per_cell, level_map)
+    levels = len(values)
+    mean_value = sp.Rational(sum(values), levels)
+    mean_drift_ = sp.Add(*drifts) / levels
+    covariance = sp.Add(*((d - mean_drift_) * (v - mean_value) for d, v in zip(drifts, values)))
+    spread = sp.Add(*((v - mean_value) ** 2 for v in values))
+    return sp.expand(covariance / spread)
+
+
+def multilevel_correction_factor(bits_per_cell, level_map):
+    """The drift-compensation factor of a multi-level cell: ``1 / (1 + s)``, the analogue of Prop 4.1 (issue 16).
+
+    Solved from ``(1 + s) x = 1``, with ``s`` the drift slope of
+    :func:`multilevel_drift_slope`; storing ``w x`` puts the read-back back
+    on ``w`` on average, to the least-squares affine part of the drift.
+    """
+    x = sp.Symbol("x")
+    (factor,) = sp.solve(sp.Eq((1 + multilevel_drift_slope(bits_per_cell, level_map)) * x, 1), x)
+    return factor
 
 
 def __getattr__(name):

@@ -28,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._cell_law import cell_cf
 from ._deprecation import renamed_argument
 from ._law_arithmetic import (
     check_size,
@@ -289,7 +290,8 @@ class WeightError:
     def _enumerate(self):
         """Distinct errors in units of Delta and their weights, over all flip masks (see :func:`enumerated_law`)."""
         self._check_enumerable()
-        return enumerated_law(self.encoding, self.code, self.rates, self.exact)
+        factors = self.channel.cell_mask_probabilities(self.encoding.bits(self.code))
+        return enumerated_law(self.encoding, self.code, factors, self.exact)
 
     def _check_enumerable(self):
         n = self.encoding.n
@@ -336,7 +338,7 @@ class WeightError:
 
     def _cf_formula(self, t):
         if self.channel is not None:
-            return self._channel_cf(t, self.rates)
+            return self._channel_cf(t, self.channel, self.rates)
         bits = self.encoding.bits(self.code)
         total = np.zeros(t.shape, dtype=np.complex128)
         for outcome in self.outcomes:
@@ -344,10 +346,12 @@ class WeightError:
                 total += float(outcome.probability) * np.exp(-1j * t * float(self.stored_value))
             else:
                 rates = tuple(outcome.channel.rates_for_bits(bits).tolist())
-                total += float(outcome.probability) * self._channel_cf(t, rates)
+                total += float(outcome.probability) * self._channel_cf(t, outcome.channel, rates)
         return total
 
-    def _channel_cf(self, t, rates):
+    def _channel_cf(self, t, channel, rates):
+        if channel.bits_per_cell > 1:
+            return cell_cf(t, self.encoding, self.code, channel, float(self.delta))
         rates = np.array([float(r) for r in rates])
         bits = self.encoding.bits(self.code)
         delta = float(self.delta)

@@ -58,3 +58,20 @@ def test_bad_input_fails_before_any_work(tmp_path):
         with pytest.raises(ValueError, match="a sweep with no points"):
             run_points([], Results(tmp_path), 2, 0, client)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_retention_points_give_identical_records_in_process_and_on_a_cluster(tmp_path):
+    """Issue 16's lifetime points: the cells' channel and the end-of-life plan travel to worker processes."""
+    from qtaml_tac.experiments.runner import RETENTION
+
+    retention = [Point("lifetime", "smallcnn", "uncompensated", 0.0, 0.0, faults=RETENTION, time_s=time_s,
+                       bits_per_cell=bits, level_map="gray", device="sio2", cell_compensation=compensation)
+                 for bits in (1, 2) for time_s in (1e8, 3.2e8) for compensation in ("none", "drift")]
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
+        in_process = run_points(retention, Results(tmp_path / "in_process"), 2, 5, client, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        on_cluster = run_points(retention, Results(tmp_path / "cluster"), 2, 5, client, progress=False)
+    assert on_cluster == in_process
+    assert {(r["time_s"], r["bits_per_cell"], r["level_map"]) for r in in_process} == {
+        (t, b, "gray") for t in (1e8, 3.2e8) for b in (1, 2)}

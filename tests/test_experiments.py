@@ -113,13 +113,24 @@ def test_reruns_resume_and_reproduce(tmp_path, monkeypatch):
     assert resumed.records == first.records
 
 
+def test_points_without_retention_fields_keep_their_keys():
+    """Retention fields at their defaults stay out of a point's key: results written before them still resume."""
+    point = runner.Point("5.8", "smallcnn", "tac", 0.1, 0.15)
+    assert json.loads(point.key(5, 0)) == {"experiment": "5.8", "model": "smallcnn", "method": "tac", "p": 0.1,
+                                           "budget_fraction": 0.15, "faults": "symmetric", "calibrate_p": None,
+                                           "data": "", "trials": 5, "seed": 0}
+    retention = runner.Point("lifetime", "smallcnn", "tac", 0.0, 0.1, faults=runner.RETENTION, time_s=1.0,
+                             bits_per_cell=2, level_map="gray", device="sio2", cell_compensation="none")
+    assert {"time_s", "bits_per_cell", "level_map", "device"} <= set(json.loads(retention.key(5, 0)))
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="experiment must be one of"):
         run_experiments(["5.10"], tmp_path)
     with pytest.raises(ValueError, match="trials must be an integer of at least 2"):
         run_experiments(["5.8"], tmp_path, trials=1)
     assert set(EXPERIMENTS) == {"5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7", "5.8", "5.9", "rho", "directional",
-                                "minilm", "finetune"}
+                                "minilm", "finetune", "lifetime", "codes"}
 
 
 def test_the_report_includes_the_experiment_tables(quick_run, tmp_path):
@@ -250,7 +261,7 @@ def test_the_registry_is_one_table_and_all_runs_the_paper():
     from qtaml_tac.experiments import PAPER_EXPERIMENTS
 
     assert PAPER_EXPERIMENTS == tuple(EXPERIMENTS)[:len(PAPER_EXPERIMENTS)]
-    assert set(EXPERIMENTS) - set(PAPER_EXPERIMENTS) == {"minilm", "finetune"}
+    assert set(EXPERIMENTS) - set(PAPER_EXPERIMENTS) == {"minilm", "codes", "finetune", "lifetime"}
 
 
 @pytest.mark.parametrize("old", ["models", "data", "minilm"])

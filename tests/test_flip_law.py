@@ -301,3 +301,10 @@ def test_a_forked_child_with_one_thread_injects_after_its_parent_ran_parallel_ke
     finally:
         torch.set_num_threads(before)
     assert torch.equal(child, expected)
+
+
+@pytest.mark.parametrize("rate", (1e-20, 1e-87, 1e-300))
+def test_rates_below_the_float_spacing_at_one_keep_their_event_rate(rate):
+    """Retention at short times gives rates far below 1e-16: the law's tail is -expm1 of a log, not 1 - (1 - x)."""
+    law = FlipLaw.from_rates(np.zeros(8), np.full(8, rate), 8)
+    assert law.event_rate == pytest.approx(8 * rate, rel=1e-12)

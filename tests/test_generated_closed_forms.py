@@ -53,7 +53,8 @@ POINT = {"n": 7, "k": 3, "p": Fraction(2, 9), "pi": Fraction(3, 11), "Delta": Fr
          "sigma": -1, "r": Fraction(1, 6), "M": Fraction(9, 2), "k2": Fraction(3, 5), "k3": Fraction(-1, 7),
          "k4": Fraction(2, 3), "V0": Fraction(3), "E": Fraction(1, 2), "m": Fraction(2), "hbar": Fraction(1, 3),
          "kappa": Fraction(5), "d": Fraction(1, 3), "T": Fraction(1, 100), "A": Fraction(7), "log_lam": Fraction(-3),
-         "K": Fraction(4), "p01": Fraction(1, 20), "p10": Fraction(2, 7), "m0": Fraction(11, 2), "drift": Fraction(-1, 9)}
+         "K": Fraction(4), "p01": Fraction(1, 20), "p10": Fraction(2, 7), "m0": Fraction(11, 2), "drift": Fraction(-1, 9),
+         **{f"q{level}": Fraction(level, 3 * level + 8) for level in range(1, 8)}}
 
 
 def _is_rational_function(expression):

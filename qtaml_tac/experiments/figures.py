@@ -1,4 +1,5 @@
-"""The experiments' figures, drawn from their records (Sections 5.1-5.6, 5.9, all-MiniLM-L6-v2 and fine-tuning).
+"""The experiments' figures, drawn from their records (Sections 5.1-5.6, 5.9, all-MiniLM-L6-v2, fine-tuning,
+lifetime).
 
 Each function takes data that :mod:`qtaml_tac.experiments.sections` computed
 (records of ``results.json``, or for Section 5.1 the arrays behind them) and
@@ -13,7 +14,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 __all__ = ["pyplot", "distribution", "curves", "allocation", "mismatch", "minilm_pareto", "finetune_accuracy",
-           "budget_saved"]
+           "budget_saved", "lifetime_accuracy", "lifetime_thickness"]
+
+#: Seconds in a year, for the lifetime figures' axes.
+YEAR_S = 365.25 * 86400.0
 
 
 def pyplot():
@@ -174,4 +178,76 @@ def budget_saved(rows: Sequence[Mapping], noises: Sequence[str]):
     axis.set_ylabel("ECC budget needed")
     axis.set_title("budget to reach the target accuracy (lower is better)", fontsize=9)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return figure
+
+
+def _cell_label(record):
+    """``SLC``, ``MLC-Gray``, ``MLC-binary``, ``TLC-Gray``, ... from a record's cells."""
+    kind = {1: "SLC", 2: "MLC", 3: "TLC"}[record["bits_per_cell"]]
+    return kind if record["bits_per_cell"] == 1 else f"{kind}-{'Gray' if record['level_map'] == 'gray' else 'binary'}"
+
+
+def _variant_label(record):
+    compensation = record.get("cell_compensation", record.get("compensation"))
+    return f"{record['method']}" + (", drift comp." if compensation == "drift" else "")
+
+
+def _lifetime_styles(records):
+    """Cell types, deployments, and the line look of each pair: a colour per cell type, a style per deployment."""
+    cells = sorted({_cell_label(r) for r in records})
+    variants = sorted({_variant_label(r) for r in records})
+    colours = dict(zip(cells, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
+    styles = dict(zip(variants, (("-", "o"), ("--", "s"), (":", "^"), ("-.", "v"))))
+
+    def look(cell, variant):
+        return {"linestyle": styles[variant][0], "marker": styles[variant][1], "color": colours[cell],
+                "markersize": 3, "label": f"{cell}, {variant}"}
+
+    return cells, variants, look
+
+
+def lifetime_accuracy(records: Sequence[Mapping], devices: Sequence[str]):
+    """Lifetime: accuracy against time since deployment (log axis), one column per device preset (issue 16).
+
+    Top row: the whole grid (1 s on); bottom row: the same curves from one
+    year on, where they fall. One colour per cell type, one line style per
+    method and compensation; the dotted line is 95% of clean accuracy, the
+    dashed one ten years.
+    """
+    figure, axes = pyplot().subplots(2, len(devices), figsize=(6 * len(devices), 7), sharey=True, squeeze=False)
+    cells, variants, look = _lifetime_styles(records)
+    for column, device in enumerate(devices):
+        mine = [r for r in records if r["device"] == device]
+        for row, axis in enumerate(axes[:, column]):
+            for cell in cells:
+                for variant in variants:
+                    curve = sorted((r for r in mine if _cell_label(r) == cell and _variant_label(r) == variant
+                                    and (row == 0 or r["time_s"] >= YEAR_S)), key=lambda r: r["time_s"])
+                    if curve:
+                        axis.plot([r["time_s"] / YEAR_S for r in curve], [r["accuracy_mean"] for r in curve],
+                                  **look(cell, variant))
+            axis.set_xscale("log")
+            axis.axhline(0.95 * mine[0]["clean_accuracy"], color="gray", linestyle=":")
+            axis.axvline(10, color="gray", linestyle="--", linewidth=0.8)
+            axis.set_xlabel("time since deployment (years, log)" + (", from one year" if row else ""))
+        axes[0, column].set_title(f"{device}-like oxide, sized for SLC p = 1e-4 at 10 years", fontsize=9)
+    for axis in axes[:, 0]:
+        axis.set_ylabel("accuracy")
+    axes[1, -1].legend(fontsize=6, loc="lower left")
+    return figure
+
+
+def lifetime_thickness(rows: Sequence[Mapping], devices: Sequence[str]):
+    """Lifetime: oxide thickness needed for 95% of clean accuracy against the target lifetime (issue 16)."""
+    figure, axes = pyplot().subplots(1, len(devices), figsize=(6 * len(devices), 3.8), squeeze=False)
+    _, _, look = _lifetime_styles(rows)
+    for axis, device in zip(axes[0], devices):
+        for row in (r for r in rows if r["device"] == device and r["thickness_nm"]):
+            axis.plot(np.array(row["lifetimes_s"]) / YEAR_S, row["thickness_nm"],
+                      **look(_cell_label(row), _variant_label(row)))
+        axis.set_xscale("log")
+        axis.set_xlabel("target lifetime (years, log)")
+        axis.set_ylabel("thickness needed (nm)")
+        axis.set_title(f"{device}-like oxide: thickness for 95% of clean accuracy", fontsize=9)
+        axis.legend(fontsize=6)
     return figure

@@ -33,8 +33,8 @@ from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, Clustere
 from ..methods import DeploymentConfig, plan_deployment
 from ..zoo.models import trained
 
-__all__ = ["Point", "FinetunePoint", "Results", "FAULTS", "fault_model", "point_seed", "run_points", "plan_for",
-           "PRETRAINED", "FINETUNE_LR"]
+__all__ = ["Point", "FinetunePoint", "Results", "FAULTS", "RETENTION", "fault_model", "point_faults", "point_seed",
+           "run_points", "plan_for", "retention_plan_for", "PRETRAINED", "FINETUNE_LR"]
 
 #: The fault models of Section 5.7 (and the charge-loss channel), all at average flip rate p.
 FAULTS = {
@@ -62,6 +62,9 @@ POINT_PROTECTIONS = ("ideal_msb", "codes", "realized")
 #: The code of the same cost as the paper's one stored bit per protected bit: extended Hamming (8,4).
 REALIZING_CODE = {"kind": "secded", "data_bits": 4}
 
+#: The fault model of retention points: the cells' channel from a device preset at ``time_s`` (issue 16).
+RETENTION = "retention"
+
 
 @dataclass(frozen=True)
 class Point:
@@ -70,6 +73,13 @@ class Point:
     ``protection`` is one of :data:`POINT_PROTECTIONS`; at its default (the
     paper's) it is left out of the point's key and record, so the paper's
     records are what they were before real codes existed.
+
+    Retention points (``faults="retention"``, issue 16) also name the time
+    since deployment ``time_s``, the cells (``bits_per_cell``,
+    ``level_map``), the device preset ``device``
+    (:func:`qtaml_tac.lifetime.retention_device`) and the
+    ``cell_compensation`` (``"none"`` or ``"drift"``); other points leave them at their defaults,
+    which their keys omit (so results written before them still resume).
     """
 
     experiment: str
@@ -81,17 +91,24 @@ class Point:
     calibrate_p: float | None = None
     data: str = ""
     protection: str = "ideal_msb"
+    time_s: float | None = None
+    bits_per_cell: int = 1
+    level_map: str = ""
+    device: str = ""
+    cell_compensation: str = ""
 
     def __post_init__(self):
         if self.protection not in POINT_PROTECTIONS:
             raise ValueError(f"protection must be one of {POINT_PROTECTIONS}, got {self.protection!r}")
 
     def fields(self):
-        """The point as a dict, without ``protection`` at its default."""
-        fields = asdict(self)
-        if self.protection == "ideal_msb":
-            del fields["protection"]
-        return fields
+        """The point as a dict, without the optional fields at their defaults (:data:`_OPTIONAL_DEFAULTS`).
+
+        A retention point keeps all its cell fields (an SLC record says ``bits_per_cell = 1``).
+        """
+        kept = _RETENTION_FIELDS if self.faults == RETENTION else ()
+        return {name: value for name, value in asdict(self).items()
+                if name in kept or name not in _OPTIONAL_DEFAULTS or value != _OPTIONAL_DEFAULTS[name]}
 
     def key(self, trials, seed):
         return json.dumps({**self.fields(), "trials": trials, "seed": seed}, sort_keys=True)
@@ -139,16 +156,41 @@ class FinetunePoint(Point):
         return result.model, result.plan
 
 
+#: The optional fields of a :class:`Point` and their defaults, left out of the keys and records of the points that
+#: do not use them (real codes' menu; retention's time, cells, device and compensation).
+_OPTIONAL_DEFAULTS = {"protection": "ideal_msb", "time_s": None, "bits_per_cell": 1, "level_map": "", "device": "",
+                      "cell_compensation": ""}
+#: The fields that every retention point's key and record carry.
+_RETENTION_FIELDS = ("time_s", "bits_per_cell", "level_map", "device", "cell_compensation")
+
+
 def point_seed(point, seed):
-    """The trial seed of a point: from the experiment seed and the point, not the method or protection (paired)."""
+    """The trial seed of a point: from the experiment seed and the point, not the method or protection (paired).
+
+    Retention points add their device, so that times, cells and
+    compensations of one device share their trials' seeds.
+    """
     parts = [point.model, repr(point.p), repr(point.budget_fraction), point.faults, repr(point.calibrate_p)]
+    parts += [point.device] if point.device else []
     return int(np.random.SeedSequence([seed, *(zlib.crc32(p.encode()) for p in parts)]).generate_state(1)[0])
+
+
+def point_faults(point):
+    """The fault model of a point: a named one at ``p``, or the retention cells' channel at ``time_s``."""
+    if point.faults != RETENTION:
+        return fault_model(point.faults, point.p)
+    from qtaml_theory.physics import retention_channel
+
+    from ..lifetime import retention_device
+
+    return ChannelFaults(retention_channel(retention_device(point.device), point.time_s, point.bits_per_cell,
+                                           point.level_map))
 
 
 def _load_records(path):
     """The records of an existing ``results.json``, or a ValueError that names it and leaves it untouched."""
-    untouched = (f"it was left untouched; to start over, move it away (or delete it) or choose another output "
-                 f"folder (--out)")
+    untouched = ("it was left untouched; to start over, move it away (or delete it) or choose another output "
+                 "folder (--out)")
     try:
         records = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -236,8 +278,8 @@ def _model(name):
 def _minilm_setup(data):
     """MiniLM's corpus, calibration batch, calibration settings and Step 1 gains (once per process)."""
     from ..calibrate import CalibrationConfig, jacobian_gains
-    from ..zoo.minilm import corpus, storage_config
     from ..storage import select_parameters
+    from ..zoo.minilm import corpus, storage_config
 
     model = _model(MINILM)[0]
     quick = data == "quick"
@@ -260,6 +302,7 @@ def install_models(models):
         model.load_state_dict(state)
         _MODELS[name] = (model.eval(), split, state)
         plan_for.cache_clear()
+        retention_plan_for.cache_clear()
 
 
 def realized(plan):
@@ -298,6 +341,28 @@ def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data=""
     return plan_deployment(model, split.calibration_batch(64), config, method)
 
 
+@lru_cache(maxsize=64)
+def retention_plan_for(model_name, method, budget_fraction, device, bits_per_cell, level_map, compensation):
+    """The plan of a retention point: made for the end of life (:data:`qtaml_tac.lifetime.REFERENCE_LIFETIME_S`)."""
+    from qtaml_theory.physics import retention_channel
+
+    from ..lifetime import REFERENCE_LIFETIME_S, cells_plan, retention_device
+
+    model, split = _model(model_name)[:2]
+    cell = retention_device(device)
+    channel = retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map)
+    drift = (retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map, one_step=True)
+             if compensation == "drift" else None)
+    return cells_plan(model, split.calibration_batch(64), channel, method, budget_fraction, drift)
+
+
+def _plan(key):
+    """The plan of a plan key (:func:`_plan_key`)."""
+    if key[0] == RETENTION:
+        return retention_plan_for(*key[1:])
+    return plan_for(*key)
+
+
 @contextmanager
 def _single_thread():
     """One torch thread while a point runs, so results do not depend on where it runs."""
@@ -310,6 +375,9 @@ def _single_thread():
 
 
 def _plan_key(point):
+    if point.faults == RETENTION:
+        return (RETENTION, point.model, point.method, point.budget_fraction, point.device, point.bits_per_cell,
+                point.level_map, point.cell_compensation)
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
     return (point.model, point.method, calibrate_p, point.budget_fraction,
             "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data, point.protection)
@@ -326,11 +394,11 @@ def evaluate_point(point, trials, seed, bundle=None):
         install_models(bundle["models"])
     with _single_thread():
         model, split = _model(point.model)[:2]
-        plan = bundle["plans"][_plan_key(point)] if bundle is not None else plan_for(*_plan_key(point))
+        plan = bundle["plans"][_plan_key(point)] if bundle is not None else _plan(_plan_key(point))
         if point.model == MINILM:
             return _minilm_record(point, trials, seed, model, plan)
         model, plan = point.deployment(model, split, plan, seed)
-        result = evaluate(model, plan, split.x_test, split.y_test, faults=fault_model(point.faults, point.p),
+        result = evaluate(model, plan, split.x_test, split.y_test, faults=point_faults(point),
                           trials=trials, seed=point_seed(point, seed))
     return {
         **_plan_fields(point, plan),
@@ -416,7 +484,7 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
         experiment = todo[0].experiment
         keys = sorted({_plan_key(p) for p in todo}, key=repr)
         with _single_thread():
-            plans = {key: plan_for(*key) for key in tqdm(keys, desc=f"{experiment}: plans", unit="plan",
+            plans = {key: _plan(key) for key in tqdm(keys, desc=f"{experiment}: plans", unit="plan",
                                                          disable=not progress, file=sys.stderr)}
         bundle = {"models": {name: (_model(name)[0].state_dict(), _model(name)[1]) for name in names},
                   "plans": plans}

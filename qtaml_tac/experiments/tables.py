@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from qtaml_theory.report.rows import Column, Table
 
 __all__ = ["ACCURACY_COLUMNS", "MEAN_CORRECTION_LABELS", "table", "conditional_moments", "accuracy", "allocation", "budget_to_reach",
-           "mean_correction", "scores", "scoring", "robustness", "rho", "minilm", "finetune_accuracy", "budget_saved"]
+           "mean_correction", "scores", "scoring", "robustness", "rho", "minilm", "finetune_accuracy", "budget_saved",
+           "lifetime"]
 
 #: Columns of a table of accuracy records: (field, LaTeX header, plain header[, format]).
 ACCURACY_COLUMNS = (("model", "model", "model"), ("method", "method", "method"),
@@ -180,3 +181,17 @@ def budget_saved(rows: Sequence[Mapping], level: float) -> Table:
         [{**row, "bound": "at least" if row["lower_bound"] else ""} for row in rows],
         (*_SETTING_COLUMNS, ("noise", "training", "training"), ("round", "round", "round"),
          ("needed", "budget needed", "budget needed", "{:.3f}"), ("bound", "", ""), ("saved", "saved", "saved", "{:+.3f}")))
+
+
+def lifetime(rows: Sequence[Mapping]) -> Table:
+    """Lifetime (issue 16): per device, cells and deployment, accuracy at ten years and the thickness it needs."""
+    return table(
+        "exp_lifetime", "Lifetime: accuracy at ten years and the oxide needed for 95\\% of clean",
+        "Cells of the report's example device (N_e = 1000 electrons per level, K_th = 10), oxide sized for an SLC "
+        "flip probability of 1e-4 at ten years; thickness needed for ten years at 95\\% of clean accuracy from the "
+        "crossing of each curve (-- where the curve does not cross inside its time grid).", rows,
+        (("device", "oxide", "oxide"), ("cells", "cells", "cells"), ("method", "method", "method"),
+         ("compensation", "comp.", "comp."), ("accuracy_10y", "acc. 10 y", "acc. 10 y", "{:.3f}"),
+         ("crossing_years", "95\\% until (y)", "95% until (y)", "{:.3g}"),
+         ("thickness_10y_nm", "$d$ for 10 y (nm)", "d for 10 y (nm)", "{:.3f}"),
+         ("reference_nm", "$d$ sized (nm)", "d sized (nm)", "{:.3f}")))

@@ -37,8 +37,9 @@ The closed forms (decay constant, exact prefactor, WKB exponent, rare forms)
 are generated from :mod:`qtaml_theory.physics_derivations`.
 
 One module per step: ``barrier`` (1), ``escape`` (2), ``tails`` (3),
-``device`` (the chain for one cell, inverse design, the deployed channel) and
-``regimes``, with ``bounds`` (regime bounds, limits, shared checks); every
+``device`` (the chain for one cell, inverse design, the deployed channel),
+``retention`` (multi-level cells' level transitions against time since the
+last write, refresh, Arrhenius acceleration; issue 16) and ``regimes``, with ``bounds`` (regime bounds, limits, shared checks); every
 public name is importable from here.
 """
 
@@ -61,6 +62,15 @@ from .device import (
 )
 from .escape import escape_probability, log_escape_probability
 from .regimes import RegimeReport, regime
+from .retention import (
+    DATA_RETENTION_ACTIVATION_EV,
+    REFERENCE_TEMPERATURE_K,
+    SECONDS_PER_YEAR,
+    arrhenius_acceleration,
+    charge_loss_transition,
+    retention_age_s,
+    retention_channel,
+)
 from .tails import flip_probability, log_flip_probability
 
 __all__ = [
@@ -88,4 +98,11 @@ __all__ = [
     "thickness_for_flip_probability",
     "window_for_flip_probability",
     "deployment_channel",
+    "DATA_RETENTION_ACTIVATION_EV",
+    "REFERENCE_TEMPERATURE_K",
+    "SECONDS_PER_YEAR",
+    "arrhenius_acceleration",
+    "retention_age_s",
+    "charge_loss_transition",
+    "retention_channel",
 ]

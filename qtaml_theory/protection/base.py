@@ -242,6 +242,9 @@ def plane_rates(channel: Channel, n_bits: int) -> list:
     Block codes and repetition store check bits and copies whose values differ
     from the data's, so they need such a channel (symmetric or per bit).
     """
+    if channel.bits_per_cell > 1:
+        raise ValueError(f"channel must store one bit per cell for a code (codes over multi-level cells, whose bits "
+                         f"fail together, are not modelled), got {channel!r}")
     zeros = channel.rates_for_bits(np.zeros((1, n_bits), dtype=np.int64))[0]
     ones = channel.rates_for_bits(np.ones((1, n_bits), dtype=np.int64))[0]
     if any(a != b for a, b in zip(zeros.tolist(), ones.tolist())):
