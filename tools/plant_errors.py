@@ -331,9 +331,9 @@ def law_plants():
     add("pmf.x1.05", "pmf() probabilities times 1.05",
         wrap_method("WeightError", "pmf", "{key: _plant_scale(q) for key, q in value.items()}"))
     add("sampler.rate.x1.05", "sample_errors flips each bit with its rate times 1.05",
-        edits=(("flips = rng.random((size,) + rates.shape) < rates",
-                "flips = rng.random((size,) + rates.shape) < rates * 1.05"),),
-        tests=MONTECARLO_TESTS + ("tests/test_law_routes.py",), where="qtaml_theory._law_sampling")
+        edits=(("flips = np.random.default_rng(rng).random((size,) + rates.shape) < rates",
+                "flips = np.random.default_rng(rng).random((size,) + rates.shape) < rates * 1.05"),),
+        tests=MONTECARLO_TESTS + ("tests/test_law_routes.py",), where="qtaml_theory.channels")
     for order in (1, 2, 3, 4):
         add(f"layer_output_cumulants.kappa{order}.x1.05", f"layer_output_cumulants' kappa_{order} times 1.05",
             wrap_function("layer_output_cumulants", element(order - 1, "_plant_scale")),
