@@ -260,7 +260,7 @@ class SECDED(_BlockCode):
     >>> scheme.codeword_bits, scheme.cost_bits_per_weight(8)
     (72, Fraction(1, 1))
     >>> f"{scheme.uncorrectable_probability(1e-3):.3e}"
-    '2.411e-03'
+    '2.440e-03'
     """
 
     k: int = 1
