@@ -3,9 +3,9 @@
 The bit index ``i``, width ``n``, protected bits ``k``, flip rates ``pi``,
 ``p``, ``p01``, ``p10``, ``r``, the step ``Delta``, the stored weight ``w`` and
 decoded value ``v``, the bits ``b[i]``, and the magnitude and sign symbols of
-the sign-magnitude law; :data:`SYMBOLS` lists them by name. :data:`CHANNELS`
-holds one channel object of each kind, whose ``symbolic_rate`` gives the
-flip probability ``pi_i`` of Theorem 3.1.
+the sign-magnitude law (:data:`qtaml_theory.derive.SYMBOLS` lists them by
+name). :data:`CHANNELS` holds one channel object of each kind, whose
+``symbolic_rate`` gives the flip probability ``pi_i`` of Theorem 3.1.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sympy as sp
 
 from .channels import DirectionalChannel, PerBitChannel, SymmetricChannel
 
-__all__ = ["SYMBOLS", "RATE_SYMBOLS", "CHANNELS"]
+__all__ = ["RATE_SYMBOLS", "CHANNELS"]
 
 t, u = sp.symbols("t u", real=True)
 i, n, k = sp.symbols("i n k", integer=True, nonnegative=True)
@@ -32,13 +32,6 @@ m0, drift = sp.symbols("m0 drift", real=True)
 
 #: The flip rates: generated closed forms keep their factors (such as ``p (1 - p)``) unexpanded.
 RATE_SYMBOLS = frozenset({pi, p, p01, p10, r})
-
-#: The symbols of the derivations, by name.
-SYMBOLS = {
-    "t": t, "u": u, "i": i, "n": n, "k": k, "pi": pi, "p": p, "p01": p01, "p10": p10,
-    "Delta": Delta, "w": w, "v": v, "b": b, "S3": S3, "sigma": sigma, "r": r,
-    "M": M, "k2": k2, "k3": k3, "k4": k4, "m0": m0, "drift": drift,
-}
 
 CHANNELS = {
     "symmetric": SymmetricChannel(0),

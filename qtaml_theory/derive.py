@@ -50,11 +50,10 @@ from ._derive_sign_magnitude import (
     sign_mixture_cumulants,
     sign_mixture_error_mean,
 )
-from ._derive_symbols import (  # noqa: F401  (derive.n, derive.Delta, ... are read by the proofs)
+from ._derive_symbols import (  # noqa: F401  (CHANNELS and RATE_SYMBOLS: read as derive.X by the proofs and codegen)
     CHANNELS,
     RATE_SYMBOLS,
     S3,
-    SYMBOLS,
     Delta,
     M,
     b,
@@ -108,6 +107,14 @@ __all__ = [
     "mean_correction_factor",
     "compensated_mean",
 ]
+
+#: The symbols of the derivations, by name.
+SYMBOLS = {
+    "t": t, "u": u, "i": i, "n": n, "k": k, "pi": pi, "p": p, "p01": p01, "p10": p10,
+    "Delta": Delta, "w": w, "v": v, "b": b, "S3": S3, "sigma": sigma, "r": r,
+    "M": M, "k2": k2, "k3": k3, "k4": k4, "m0": m0, "drift": drift,
+}
+
 
 def mean_drift(encoding_name: str = "offset_binary", channel: str = "symmetric") -> sp.Expr:
     """``E[delta | w]`` as a function of ``w`` (Thm 3.2, A.8; general channels).
