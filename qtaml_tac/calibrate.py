@@ -24,17 +24,20 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from qtaml_theory.channels import Channel
+from qtaml_theory.protection import ProtectionScheme
 from qtaml_theory.validation import as_scale, check_integer
 
 from .inject import ChannelFaults, check_protection, sample_masks
 from .modes import evaluation_mode
 from .plan import check_names
-from .storage import quantize
+from .storage import Storage, StorageConfig, quantize
 
 __all__ = [
     "CalibrationConfig",
@@ -75,14 +78,14 @@ class CalibrationConfig:
     trials: int = 4
     seed: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "probes", check_integer(self.probes, "probes", 1))
         object.__setattr__(self, "trials", check_integer(self.trials, "trials", 1))
         object.__setattr__(self, "probe_scale", float(as_scale(self.probe_scale, "probe_scale")))
         object.__setattr__(self, "seed", check_integer(self.seed, "seed", 0))
 
 
-def forward(model, batch, role="calibration batch"):
+def forward(model: nn.Module, batch: object, role: str = "calibration batch") -> torch.Tensor:
     """``model(batch)`` as a float tensor, or a clear error when the batch does not fit the model.
 
     ``role`` names the batch in that error (``"evaluation set"`` when
@@ -103,7 +106,7 @@ def forward(model, batch, role="calibration batch"):
     return output.float()
 
 
-def _tensors(batch):
+def _tensors(batch: object) -> Iterator[torch.Tensor]:
     if isinstance(batch, torch.Tensor):
         yield batch
     elif isinstance(batch, Mapping):
@@ -114,7 +117,7 @@ def _tensors(batch):
             yield from _tensors(value)
 
 
-def reference_output(model, batch):
+def reference_output(model: nn.Module, batch: object) -> tuple[torch.Tensor, int]:
     """The clean output ``model(batch)`` that calibration measures against, with the batch checked first.
 
     Returns
@@ -162,7 +165,8 @@ def _check_config(config):
 
 
 @torch.no_grad()
-def jacobian_gains(model, batch, names, config=CalibrationConfig()):
+def jacobian_gains(model: nn.Module, batch: object, names: Sequence[str],
+                   config: CalibrationConfig = CalibrationConfig()) -> dict[str, float]:
     """Step 1: ``{name: G_l}``, the mean squared Jacobian norm of the outputs in layer ``l``'s weights.
 
     The model runs in eval mode; its parameters, buffers and modes are left as they were.
@@ -207,7 +211,10 @@ def jacobian_gains(model, batch, names, config=CalibrationConfig()):
 
 
 @torch.no_grad()
-def output_deviation(model, batch, storage, channel, names=None, protection=None, config=CalibrationConfig()):
+def output_deviation(model: nn.Module, batch: object, storage: Storage, channel: float | Channel,
+                     names: Sequence[str] | None = None,
+                     protection: Mapping[str, int | ProtectionScheme] | None = None,
+                     config: CalibrationConfig = CalibrationConfig()) -> dict[str, float]:
     """``{name: E ||f(W_hat) - f(W)||**2}`` with flips on that layer alone (mean over trials and inputs).
 
     The other stored layers hold their clean quantized values. The model runs
@@ -249,7 +256,9 @@ def output_deviation(model, batch, storage, channel, names=None, protection=None
 
 
 @torch.no_grad()
-def mean_correction_decisions(model, batch, storage_config, channel, protection, config=CalibrationConfig()):
+def mean_correction_decisions(model: nn.Module, batch: object, storage_config: StorageConfig, channel: float | Channel,
+                              protection: Mapping[str, int | ProtectionScheme],
+                              config: CalibrationConfig = CalibrationConfig()) -> dict[str, bool]:
     """Algorithm 1 Step 3: per layer, mean correction on (True) or off, by the smaller measured deviation.
 
     Layers whose every bit never flips (the paper's protection of all ``n``
@@ -275,7 +284,7 @@ def mean_correction_decisions(model, batch, storage_config, channel, protection,
     return {name: bool(name in exposed and with_mc[name] < without[name]) for name in plain.names}
 
 
-def residual_floor_names(model, names):
+def residual_floor_names(model: nn.Module, names: Sequence[str]) -> list[str]:
     """Parameters (among ``names``) of modules inside skip-connected blocks (Algorithm 1 Step 2).
 
     The model is traced with ``torch.fx``; for every addition of two tensors,

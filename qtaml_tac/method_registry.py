@@ -100,7 +100,7 @@ class Method:
     description: str = ""
     protection: dict | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if not callable(self.score) and not (isinstance(self.score, str) and self.score in SCORES):

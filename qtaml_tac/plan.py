@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
-from qtaml_theory.channels import DirectionalChannel, PerBitChannel, SymmetricChannel, as_channel
-from qtaml_theory.protection import IdealMSB, scheme_from_dict
+from torch import nn
+
+from qtaml_theory.protection import IdealMSB, ProtectionScheme, scheme_from_dict
 from qtaml_theory.validation import check_integer
 
+from ._plan_schema import _choice, _fields_of, _number, channel_from_dict, channel_to_dict, nominal_rate
 from .method_registry import METHODS
-from .storage import StorageConfig, quantize
+from .storage import Storage, StorageConfig, quantize
 
 __all__ = ["COMPENSATIONS", "LayerPlan", "Plan", "storage_for", "protection_for", "PLAN_VERSION",
            "channel_to_dict", "channel_from_dict", "nominal_rate"]
@@ -42,10 +43,9 @@ COMPENSATIONS = ("none", "mean", "mmse")
 #: so this is not :data:`qtaml_theory.allocation.ALLOCATION_METHODS`.
 PLAN_ALLOCATORS = ("exact", "greedy", "uniform")
 
-_CHANNEL_FIELDS = {"symmetric": ("p",), "directional": ("p01", "p10"), "per_bit": ("rates",)}
 
 
-def check_names(given, argument, names):
+def check_names(given: Iterable[str], argument: str, names: Sequence[str]) -> None:
     """Refuse names in ``given`` that are not among ``names`` (the stored parameters), listing both."""
     known = set(names)
     unknown = [name for name in given if name not in known]
@@ -54,7 +54,7 @@ def check_names(given, argument, names):
                          f"the stored parameters are {list(names)}")
 
 
-def check_bit_counts(bits, argument, names, n_bits):
+def check_bit_counts(bits: Mapping, argument: str, names: Sequence[str], n_bits: int) -> dict[str, int]:
     """``{name: k}`` checked: every name among ``names``, every ``k`` an integer in ``0..n_bits``.
 
     Parameters
@@ -77,47 +77,6 @@ def check_bit_counts(bits, argument, names, n_bits):
         raise ValueError(f"{argument} must be a {{name: bits}} mapping, got {type(bits).__name__}")
     check_names(bits, argument, names)
     return {name: check_integer(k, f"{argument}[{name!r}]", 0, n_bits) for name, k in bits.items()}
-
-
-def channel_to_dict(channel):
-    """A channel as JSON-ready data."""
-    channel = as_channel(channel)
-    if isinstance(channel, SymmetricChannel):
-        return {"kind": "symmetric", "p": float(channel.p)}
-    if isinstance(channel, DirectionalChannel):
-        return {"kind": "directional", "p01": float(channel.p01), "p10": float(channel.p10)}
-    if isinstance(channel, PerBitChannel):
-        return {"kind": "per_bit", "rates": [float(r) for r in channel.rates]}
-    raise ValueError(f"cannot serialize channel {channel!r}")
-
-
-def channel_from_dict(data):
-    """Inverse of :func:`channel_to_dict`; a wrong kind, a missing or extra field, or a bad rate is a ValueError."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"channel must be an object with a 'kind', got {data!r}")
-    kind = data.get("kind")
-    if kind not in _CHANNEL_FIELDS:
-        raise ValueError(f"channel.kind must be one of {sorted(_CHANNEL_FIELDS)}, got {kind!r}")
-    expected = {"kind", *_CHANNEL_FIELDS[kind]}
-    missing, extra = sorted(expected - set(data)), sorted(set(data) - expected)
-    if missing or extra:
-        raise ValueError(f"a {kind} channel has the fields {sorted(expected)}; "
-                         f"missing {missing}, unknown {extra}")
-    constructor = {"symmetric": SymmetricChannel, "directional": DirectionalChannel, "per_bit": PerBitChannel}[kind]
-    try:
-        return constructor(*(data[key] for key in _CHANNEL_FIELDS[kind]))
-    except ValueError as error:
-        raise ValueError(f"channel.{error}") from error
-
-
-def nominal_rate(channel):
-    """The average flip probability of a bit that is 0 or 1 with equal odds (``p`` for the symmetric channel)."""
-    channel = as_channel(channel)
-    if isinstance(channel, SymmetricChannel):
-        return float(channel.p)
-    if isinstance(channel, DirectionalChannel):
-        return (float(channel.p01) + float(channel.p10)) / 2
-    return float(sum(channel.rates)) / len(channel.rates)
 
 
 @dataclass
@@ -157,11 +116,11 @@ class LayerPlan:
     factor: float = 1.0
     protection: dict | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.compensation not in COMPENSATIONS:
             raise ValueError(f"compensation must be one of {COMPENSATIONS}, got {self.compensation!r}")
 
-    def scheme(self):
+    def scheme(self) -> ProtectionScheme:
         """The layer's protection scheme (:class:`~qtaml_theory.protection.IdealMSB` when :attr:`protection` is None)."""
         return IdealMSB(self.bits) if self.protection is None else scheme_from_dict(self.protection)
 
@@ -196,21 +155,21 @@ class Plan:
     version: int = PLAN_VERSION
 
     @property
-    def total_weights(self):
+    def total_weights(self) -> int:
         return sum(layer.size for layer in self.layers)
 
     @property
-    def overhead(self):
+    def overhead(self) -> float:
         """Extra stored bits of protection as a fraction of all stored data bits (the ECC overhead)."""
         return self.bits_spent / (self.n_bits * self.total_weights)
 
-    def layer(self, name):
+    def layer(self, name: str) -> LayerPlan:
         for layer in self.layers:
             if layer.name == name:
                 return layer
         raise KeyError(name)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """The plan as JSON data; a layer's ``protection`` appears only when it is a real code.
 
         Plans of the paper's protection therefore serialize exactly as they
@@ -222,12 +181,12 @@ class Plan:
                 del layer["protection"]
         return data
 
-    def to_json(self, **kwargs):
+    def to_json(self, **kwargs: object) -> str:
         """The plan as JSON text (``version`` says which schema)."""
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping) -> Plan:
         """A plan from :meth:`to_dict` data, every field checked.
 
         Raises
@@ -244,41 +203,12 @@ class Plan:
         return cls(**data)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str | bytes) -> Plan:
         """A plan from :meth:`to_json` text (see :meth:`from_dict` for the checks)."""
         return cls.from_dict(json.loads(text))
 
 
-def _fields_of(kind, data, known, required, where):
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where or kind} must be an object (a JSON dict), got {type(data).__name__}")
-    prefix = f"{where}." if where else ""
-    missing = [key for key in required if key not in data]
-    if missing:
-        raise ValueError(f"{prefix}{missing[0]} is missing: a {kind} needs the fields {list(required)}")
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValueError(f"{where or kind} has unknown fields {unknown}; the fields of a {kind} are {list(known)}")
-    return dict(data)
-
-
-def _number(value, where, *, positive=False, optional=False):
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{where} must be a finite {kind} number{' or null' if optional else ''}, got {value!r}")
-    return float(value)
-
-
-def _choice(value, where, choices, optional=False):
-    if (value is None and optional) or (isinstance(value, str) and value in choices):
-        return value
-    raise ValueError(f"{where} must be one of {list(choices)}{' or null' if optional else ''}, got {value!r}")
-
-
-def _checked_layer(data, where, n_bits):
+def _checked_layer(data: Mapping, where: str, n_bits: int) -> dict:
     known = [f.name for f in fields(LayerPlan)]
     layer = _fields_of("layer", data, known, ("name", "size", "scale"), where)
     if not isinstance(layer["name"], str) or not layer["name"]:
@@ -299,7 +229,7 @@ def _checked_layer(data, where, n_bits):
     return layer
 
 
-def _checked_plan_data(data):
+def _checked_plan_data(data: Mapping) -> dict:
     """The plan's fields checked against the schema (see :meth:`Plan.from_dict`), with its layers as dicts."""
     known = [f.name for f in fields(Plan)]
     plan = _fields_of("plan", data, known, ("version", "method", "p", "n_bits", "encoding", "layers", "channel"), "")
@@ -344,11 +274,11 @@ def _checked_plan_data(data):
     return plan
 
 
-def _storage_config(plan):
+def _storage_config(plan: Plan) -> StorageConfig:
     return StorageConfig(n_bits=plan.n_bits, encoding=plan.encoding, names=tuple(layer.name for layer in plan.layers))
 
 
-def protection_for(plan):
+def protection_for(plan: Plan) -> dict[str, int | ProtectionScheme]:
     """``{name: protected bits or scheme}`` for injection (the plan is checked first, see :meth:`Plan.from_dict`).
 
     The paper's protection gives the count of top bits that never flip; a
@@ -358,7 +288,7 @@ def protection_for(plan):
     return {layer.name: layer.bits if layer.protection is None else layer.scheme() for layer in plan.layers}
 
 
-def _check_fits(model, plan):
+def _check_fits(model: nn.Module, plan: Plan) -> None:
     parameters = dict(model.named_parameters())
     for layer in plan.layers:
         parameter = parameters.get(layer.name)
@@ -371,7 +301,7 @@ def _check_fits(model, plan):
                              "another model")
 
 
-def storage_for(model, plan):
+def storage_for(model: nn.Module, plan: Plan) -> Storage:
     """Step 4: store the model's tensors as the plan says (compensation, then quantization).
 
     The compensation is computed for the plan's channel: mean correction by

@@ -24,10 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from qtaml_theory.channels import as_channel
+from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mmse_codes, readback_table
 from qtaml_theory.encodings import ENCODINGS, get_encoding
 from qtaml_theory.validation import as_scale, check_bits
+
+from ._stored_tensors import Storage, StoredTensor
 
 __all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
            "MAX_STORAGE_BITS"]
@@ -77,7 +79,7 @@ class StorageConfig:
     names: tuple | None = None
     filter_fn: Callable | None = field(default=None, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         try:
             n_bits = check_bits(self.n_bits, "n_bits")
         except ValueError:
@@ -109,7 +111,7 @@ class StorageConfig:
             raise ValueError(f"filter_fn must be a callable filter_fn(name, parameter) -> bool, got {self.filter_fn!r}")
 
 
-def select_parameters(model, config=StorageConfig()):
+def select_parameters(model: nn.Module, config: StorageConfig = StorageConfig()) -> list[str]:
     """Names of the parameters stored in tunneling-prone memory, in ``named_parameters`` order.
 
     By default a parameter is stored when it is a floating-point tensor of at
@@ -141,7 +143,7 @@ def select_parameters(model, config=StorageConfig()):
     return chosen
 
 
-def excluded_parameters(model, config=StorageConfig()):
+def excluded_parameters(model: nn.Module, config: StorageConfig = StorageConfig()) -> dict[str, str]:
     """The parameters that :func:`select_parameters` leaves out, each with the reason.
 
     Parameters
@@ -180,7 +182,7 @@ def excluded_parameters(model, config=StorageConfig()):
     return {name: excluded[name] for name in parameters if name in excluded}
 
 
-def _classify(model, config):
+def _classify(model: nn.Module, config: StorageConfig) -> tuple[list[str], dict[str, str], dict[str, torch.dtype]]:
     """``(stored names, {left out: reason}, {refused: dtype})`` under ``config``; see :func:`select_parameters`."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -217,7 +219,7 @@ def _classify(model, config):
     return chosen, excluded, refused
 
 
-def _default_reason(module, key, parameter, config):
+def _default_reason(module: nn.Module, key: str, parameter: nn.Parameter, config: StorageConfig) -> str | None:
     """Why the default rule leaves a parameter out, or ``None`` if it stores it."""
     if isinstance(module, _NORM_MODULES):
         if config.include_norm:
@@ -234,113 +236,14 @@ def _default_reason(module, key, parameter, config):
     return None
 
 
-@dataclass
-class StoredTensor:
-    """One stored tensor: codes, scale and the float original.
-
-    Attributes
-    ----------
-    name : str
-    parameter : torch.nn.Parameter
-        The model's parameter, overwritten in place on injection.
-    codes : torch.Tensor
-        int32 codes, flattened.
-    scale : float
-        Delta: the read-back value of code ``c`` is ``table[c] * scale / factor``.
-    factor : float
-        Storage pre-scaling (1, ``1/(1-2p)`` for mean correction, or weight scaling's ``c_l``).
-    table : torch.Tensor
-        float64 decode table of the encoding, ``2**n`` entries.
-    original : torch.Tensor
-        The float weights before storage, for :meth:`Storage.restore_`.
-    clipped : int
-        How many weights were clipped at storage.
-    """
-
-    name: str
-    parameter: nn.Parameter
-    codes: torch.Tensor
-    scale: float
-    factor: float
-    table: torch.Tensor
-    original: torch.Tensor
-    clipped: int
-    lookup: torch.Tensor = field(init=False, repr=False)
-
-    def __post_init__(self):
-        # Read-back value of every code in the parameter's dtype: decoding is one index_select.
-        self.lookup = (self.table * (self.scale / self.factor)).to(self.parameter.dtype)
-
-    @property
-    def size(self) -> int:
-        return self.codes.numel()
-
-    def decode(self, codes: torch.Tensor | None = None) -> torch.Tensor:
-        """Read-back float weights of ``codes`` (default: the stored codes), shaped like the parameter."""
-        codes = self.codes if codes is None else codes
-        return self.lookup.index_select(0, codes).reshape(self.parameter.shape)
-
-    @torch.no_grad()
-    def write_(self, mask=None) -> None:
-        """Write the read-back weights of the codes, XOR ``mask`` if given, into the parameter, in place.
-
-        ``mask`` is a :class:`qtaml_tac.inject.FlipMask` (its ``dense()``
-        XOR mask is applied); the whole tensor is rewritten. Repeated noisy
-        trials go through :func:`qtaml_tac.inject.inject_`, which patches only
-        what changed.
-        """
-        codes = self.codes if mask is None else torch.bitwise_xor(self.codes, mask.dense())
-        torch.index_select(self.lookup, 0, codes, out=self.parameter.view(-1))
-        if mask is not None and mask.zeroed is not None:
-            self.parameter.view(-1)[mask.zeroed] = 0
-
-    @torch.no_grad()
-    def restore_(self) -> None:
-        """Put the float original back into the parameter, bit for bit."""
-        self.parameter.copy_(self.original)
-
-
-class Storage:
-    """The stored tensors of one model (see :func:`quantize`)."""
-
-    def __init__(self, model, config, tensors):
-        self.model = model
-        self.config = config
-        self.encoding = get_encoding(config.encoding, config.n_bits)
-        self.tensors = tensors
-
-    def __iter__(self):
-        return iter(self.tensors.values())
-
-    def __getitem__(self, name):
-        return self.tensors[name]
-
-    @property
-    def names(self):
-        return list(self.tensors)
-
-    def write_(self, masks=None):
-        """Write the read-back weights (``codes XOR masks``) into the model, in place.
-
-        ``masks`` maps names to :class:`qtaml_tac.inject.FlipMask`; tensors
-        without a mask get their clean read-back.
-        """
-        for tensor in self:
-            tensor.write_(None if masks is None else masks.get(tensor.name))
-
-    def restore_(self):
-        """Put the original float weights back, bit for bit."""
-        for tensor in self:
-            tensor.restore_()
-
-
-def _check_finite(name, weight):
+def _check_finite(name: str, weight: torch.Tensor) -> None:
     if not torch.isfinite(weight).all():
         raise ValueError(f"parameter {name} has non-finite weights (NaN or infinity); refusing to store it")
 
 
 @torch.no_grad()
-def quantize(model, config=StorageConfig(), *, factors=None, channels=None):
+def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, factors: dict[str, float] | None = None,
+             channels: dict[str, Channel | float] | None = None) -> Storage:
     """Store the selected parameters of ``model`` as n-bit codes (the model is not changed).
 
     Parameters

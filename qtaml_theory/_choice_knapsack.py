@@ -9,7 +9,7 @@ All arithmetic is in Python integers: the losses are first multiplied by the
 least common multiple of their denominators (a positive constant, so the
 minimizers do not change). There is no floating point and no tolerance in any
 decision; floats only order ratios whose order they provably get right
-(:func:`_by_falling_ratio`).
+(``_by_falling_ratio`` in :mod:`qtaml_theory._knapsack_relaxation`).
 
 :func:`optimum` proves its answer by construction:
 
@@ -25,7 +25,7 @@ decision; floats only order ratios whose order they provably get right
    value ``LB`` is a lower bound on every selection, and the critical
    ratio ``lambda`` is an optimal dual price of the capacity.
 3. *Incumbent.* :func:`greedy` gives a feasible selection; single-layer
-   moves into the capacity it leaves unused improve it (:func:`_fill`). Its
+   moves into the capacity it leaves unused improve it (``_fill``). Its
    loss is ``UB``; if ``UB == LB`` it is optimal.
 4. *Reduced-cost fixing.* With ``r_l(c) = loss + lambda cost - min_c'(loss +
    lambda cost) >= 0``, every feasible selection ``x`` satisfies the identity
@@ -70,11 +70,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
-from itertools import accumulate
 
+from ._knapsack_relaxation import _Relaxation
+from ._knapsack_search import _search
 from .validation import check_integer
 
 __all__ = ["greedy", "lower_bound", "optimum"]
@@ -90,8 +90,6 @@ _EXACT = (int, Fraction)
 Costs = Sequence[Sequence[numbers.Integral]]
 #: Per layer, the exact loss of each choice.
 Losses = Sequence[Sequence[numbers.Rational]]
-#: A hull step: ``(gain, cost, layer, position)``.
-Step = tuple[int, int, int, int]
 
 
 # ---------------------------------------------------------------------------
@@ -142,135 +140,6 @@ def _exact_loss(value: numbers.Rational, name: str) -> Fraction:
     if value < 0:
         raise ValueError(f"{name} must be non-negative, got {value}")
     return value
-
-
-# ---------------------------------------------------------------------------
-# Per-layer geometry
-
-
-def _frontier(cost: list[int], loss: list[int]) -> list[int]:
-    """Indices of the non-dominated choices, by rising cost and strictly falling loss.
-
-    Of choices of equal cost the lowest loss is kept, of exact duplicates the
-    first index.
-    """
-    kept, lowest = [], None
-    for j in sorted(range(len(cost)), key=lambda j: (cost[j], loss[j], j)):
-        if lowest is None or loss[j] < lowest:
-            kept.append(j)
-            lowest = loss[j]
-    return kept
-
-
-def _hull(cost: list[int], loss: list[int], frontier: Iterable[int]) -> list[int]:
-    """The frontier's choices on its lower convex hull (collinear middle points dropped)."""
-    hull = []
-    for j in frontier:
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            # b lies on or above the segment from a to j: not a hull vertex.
-            if (loss[b] - loss[a]) * (cost[j] - cost[a]) >= (loss[j] - loss[a]) * (cost[b] - cost[a]):
-                hull.pop()
-            else:
-                break
-        hull.append(j)
-    return hull
-
-
-def _by_falling_ratio(steps: list[Step]) -> list[Step]:
-    """``steps`` (tuples ``(gain, cost, layer, ...)``, ``cost > 0``) by falling ``gain / cost``, ties by the rest.
-
-    Python's ``int / int`` is correctly rounded, and rounding is monotone, so
-    sorting by the float ratio already orders any two steps of different float
-    ratio exactly; only runs of equal float ratio are re-sorted with exact
-    Fractions. Ratios beyond the float range fall back to Fractions throughout.
-    """
-    try:
-        ordered = sorted(steps, key=lambda s: (-(s[0] / s[1]), s[2:]))
-    except OverflowError:
-        return sorted(steps, key=lambda s: (-Fraction(s[0], s[1]), s[2:]))
-    result, start = [], 0
-    for end in range(1, len(ordered) + 1):
-        if end == len(ordered) or ordered[end][0] / ordered[end][1] != ordered[start][0] / ordered[start][1]:
-            run = ordered[start:end]
-            if len(run) > 1:
-                run.sort(key=lambda s: (-Fraction(s[0], s[1]), s[2:]))
-            result += run
-            start = end
-    return result
-
-
-class _Relaxation:
-    """The LP relaxation solved by the greedy over hull steps (module docstring, step 2).
-
-    Attributes
-    ----------
-    hulls : list of list of int
-        Per layer, the hull's choice indices by rising cost.
-    frontiers : list of list of int
-        Per layer, the non-dominated choice indices by rising cost.
-    steps : list of tuple
-        Every hull step ``(gain, cost, layer, position)`` (from hull vertex
-        ``position`` to ``position + 1``), by falling ratio.
-    taken : list of int
-        Per layer, the hull position the relaxation reaches (whole steps).
-    room : int
-        Capacity left after the whole steps.
-    critical : tuple or None
-        The first step that does not fit (``None`` when all fit).
-    loss : int
-        Scaled loss of the whole steps' selection.
-    """
-
-    def __init__(self, cost: list[list[int]], loss: list[list[int]], capacity: int):
-        self.frontiers = [_frontier(c, v) for c, v in zip(cost, loss)]
-        self.hulls = [_hull(c, v, f) for c, v, f in zip(cost, loss, self.frontiers)]
-        cheapest = sum(c[h[0]] for c, h in zip(cost, self.hulls))
-        if cheapest > capacity:
-            raise ValueError(
-                f"no selection fits: the cheapest choice of every layer costs {cheapest} in total, "
-                f"above the capacity {capacity}"
-            )
-        self.steps = _by_falling_ratio([
-            (v[h[k]] - v[h[k + 1]], c[h[k + 1]] - c[h[k]], layer, k)
-            for layer, (c, v, h) in enumerate(zip(cost, loss, self.hulls))
-            for k in range(len(h) - 1)
-        ])
-        self.taken = [0] * len(cost)
-        self.room = capacity - cheapest
-        self.loss = sum(v[h[0]] for v, h in zip(loss, self.hulls))
-        self.critical = None
-        for step in self.steps:
-            gain, step_cost, layer, _ = step
-            if step_cost > self.room:
-                self.critical = step
-                break
-            self.taken[layer] += 1
-            self.room -= step_cost
-            self.loss -= gain
-
-    def value(self) -> Fraction:
-        """The relaxation's optimum, in scaled loss units (a Fraction)."""
-        if self.critical is None:
-            return Fraction(self.loss)
-        gain, cost, _, _ = self.critical
-        return self.loss - Fraction(self.room * gain, cost)
-
-    def greedy(self) -> list[int]:
-        """Continue past the critical step as :func:`greedy` does; hull positions per layer."""
-        taken, room = list(self.taken), self.room
-        if self.critical is None:
-            return taken
-        closed = set()
-        for _, step_cost, layer, _ in self.steps[self.steps.index(self.critical):]:
-            if layer in closed:
-                continue
-            if step_cost > room:
-                closed.add(layer)
-            else:
-                taken[layer] += 1
-                room -= step_cost
-        return taken
 
 
 # ---------------------------------------------------------------------------
@@ -446,112 +315,3 @@ def _fill(
                 selection[layer] = best
                 moved = True
     return selection
-
-
-# ---------------------------------------------------------------------------
-# Branch and bound over the core
-
-
-def _search(
-    options: list[list[tuple[int, int]]], room: int, incumbent: list[int], limit: int
-) -> tuple[bool, list[int]]:
-    """Exact branch and bound over the core layers (module docstring, step 5).
-
-    Parameters
-    ----------
-    options : list of list of (int, int)
-        Per core layer, its ``(cost, scaled loss)`` choices by rising cost and
-        strictly falling loss.
-    room : int
-        Capacity left once every core layer takes its first (cheapest) option.
-    incumbent : list of int
-        A feasible selection (option positions); kept unless beaten strictly.
-    limit : int
-        Most nodes to visit.
-
-    Returns
-    -------
-    finished : bool
-        Whether the search ended within ``limit`` nodes.
-    list of int
-        The best option position per core layer found: optimal when
-        ``finished``.
-    """
-    # Work with extra cost and gain relative to each layer's cheapest option,
-    # costs divided by their greatest common divisor.
-    unit = math.gcd(*(c - row[0][0] for row in options for c, _ in row[1:])) or 1
-    items = [[((c - row[0][0]) // unit, row[0][1] - v) for c, v in row] for row in options]
-    room //= unit
-    order = sorted(range(len(items)), key=lambda q: (-items[q][-1][0], q))
-    bounds = _suffix_relaxations(items, order)
-
-    best_gain = sum(items[q][k][1] for q, k in enumerate(incumbent))
-    best = list(incumbent)
-    chosen = [0] * len(items)
-    stack = [(0, room, 0, None, 0)]
-    seen, span = {}, room + 1
-    while stack:
-        limit -= 1
-        if limit < 0:
-            return False, best
-        depth, room_left, gain, layer, position = stack.pop()
-        if layer is not None:
-            chosen[layer] = position
-        if depth == len(order):
-            if gain > best_gain:
-                best_gain, best = gain, list(chosen)
-            continue
-        # Nodes met so far, by depth and room: the most gain that reached them.
-        key = depth * span + room_left
-        if seen.get(key, -1) >= gain:
-            continue
-        seen[key] = gain
-        if not _may_beat(bounds[depth], room_left, gain, best_gain):
-            continue
-        q = order[depth]
-        # Preferred child last (popped first): the most expensive option that fits.
-        stack += [
-            (depth + 1, room_left - extra, gain + value, q, k)
-            for k, (extra, value) in enumerate(items[q])
-            if extra <= room_left
-        ]
-    return True, best
-
-
-def _suffix_relaxations(items: list[list[tuple[int, int]]], order: list[int]) -> list[tuple[list[int], list[int]]]:
-    """Per depth, prefix sums of the hull steps of the layers from that depth on, by falling ratio."""
-    steps = []
-    for q, row in enumerate(items):
-        cost, loss = [c for c, _ in row], [-g for _, g in row]
-        hull = _hull(cost, loss, range(len(row)))
-        steps += [
-            (row[b][1] - row[a][1], row[b][0] - row[a][0], q, k)
-            for k, (a, b) in enumerate(zip(hull, hull[1:]))
-        ]
-    rank = {(q, k): i for i, (_, _, q, k) in enumerate(_by_falling_ratio(steps))}
-    by_layer = [[] for _ in items]
-    for gain, cost, q, k in steps:
-        by_layer[q].append((rank[q, k], cost, gain))
-    ranks, costs, gains = [], [], []
-    bounds = [([0], [0])]
-    for q in reversed(order):
-        for r, cost, gain in by_layer[q]:
-            i = bisect_right(ranks, r)
-            ranks.insert(i, r)
-            costs.insert(i, cost)
-            gains.insert(i, gain)
-        bounds.append((list(accumulate(costs, initial=0)), list(accumulate(gains, initial=0))))
-    return bounds[::-1]
-
-
-def _may_beat(bound: tuple[list[int], list[int]], room: int, gain: int, best_gain: int) -> bool:
-    """Whether the LP relaxation of the open layers, with ``room``, allows a gain above ``best_gain``."""
-    cost_sum, gain_sum = bound
-    end = bisect_right(cost_sum, room) - 1
-    whole = gain + gain_sum[end]
-    if end == len(cost_sum) - 1:
-        return whole > best_gain
-    step_cost = cost_sum[end + 1] - cost_sum[end]
-    step_gain = gain_sum[end + 1] - gain_sum[end]
-    # Integer gains: beating best_gain means reaching best_gain + 1.
-    return whole * step_cost + (room - cost_sum[end]) * step_gain >= (best_gain + 1) * step_cost

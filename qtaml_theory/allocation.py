@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _closed_forms as cf
 from . import _exact_knapsack, _protection_allocation
@@ -124,7 +125,7 @@ class Allocation:
 
 
 @renamed_argument("n", "n_bits")
-def objective(sizes, scores, bits, n_bits, *, leading=False):
+def objective(sizes: ArrayLike, scores: ArrayLike, bits: ArrayLike, n_bits: int, *, leading: bool = False) -> float:
     """``sum_l N_l s_l (4**(n-k_l) - 1)``, or ``sum_l N_l s_l 4**(n-k_l)`` with ``leading=True``.
 
     The per-layer factors are :func:`qtaml_theory._closed_forms.protection_cost`
@@ -177,7 +178,8 @@ def _result(problem, bits, method):
 
 
 @renamed_argument("n", "n_bits")
-def allocate(sizes, scores, budget_bits, n_bits, floors=None, method="exact"):
+def allocate(sizes: ArrayLike, scores: ArrayLike, budget_bits: float, n_bits: int, floors: ArrayLike | None = None,
+             method: str = "exact") -> Allocation:
     """Protected top bits per layer that minimize the output variance of Thm 4.4.
 
     Parameters
@@ -235,7 +237,8 @@ def _exact(problem):
 
 
 @renamed_argument("n", "n_bits")
-def water_filling(sizes, scores, budget_bits, n_bits, floors=None):
+def water_filling(sizes: ArrayLike, scores: ArrayLike, budget_bits: float, n_bits: int,
+                  floors: ArrayLike | None = None) -> np.ndarray:
     """KKT solution of the continuous relaxation (A.12), by bisection on the water level.
 
     Interior layers satisfy the water-filling condition ``s_l 4**(-k_l) = const``,
@@ -318,7 +321,7 @@ def _uniform(problem):
     return problem.floors.copy()
 
 
-def saturation_ratio(sizes, scores):
+def saturation_ratio(sizes: ArrayLike, scores: ArrayLike) -> float:
     """Thm 4.6: ``rho* = Gm / A``, the size-weighted geometric over arithmetic mean of the scores.
 
     In the interior regime this is TAC's continuous-relaxation output variance
@@ -347,7 +350,7 @@ def saturation_ratio(sizes, scores):
 
 
 @renamed_argument("n", "n_bits")
-def interior_budget_range(sizes, scores, n_bits):
+def interior_budget_range(sizes: ArrayLike, scores: ArrayLike, n_bits: int) -> tuple[float, float]:
     """Budgets per weight ``beta = B / N`` for which every continuous ``k_l*`` lies in ``(0, n)`` (A.12).
 
     ``k_l* = beta + log_4(s_l / Gm)``; interior iff
@@ -365,7 +368,7 @@ def interior_budget_range(sizes, scores, n_bits):
 
 
 @renamed_argument("n", "n_bits")
-def continuous_ratio(sizes, scores, budget_bits, n_bits):
+def continuous_ratio(sizes: ArrayLike, scores: ArrayLike, budget_bits: float, n_bits: int) -> float:
     """TAC's continuous optimum over Uniform-MSP's, leading order, at one budget (A.12's envelope).
 
     Uniform-MSP here is continuous too (``k_l = B / N`` for all ``l``), so the
@@ -383,7 +386,7 @@ def continuous_ratio(sizes, scores, budget_bits, n_bits):
 
 
 @renamed_argument("n", "n_bits")
-def integer_ratio(sizes, scores, budget_bits, n_bits):
+def integer_ratio(sizes: ArrayLike, scores: ArrayLike, budget_bits: float, n_bits: int) -> float:
     """The measured counterpart of ``rho*``: integer optimum over integer Uniform-MSP, leading order.
 
     Both at the same budget; meaningful at a whole number of bits per weight,

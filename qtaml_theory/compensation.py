@@ -23,19 +23,21 @@ tensor costs one ``searchsorted``.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _closed_forms as cf
-from .channels import DirectionalChannel, MultiLevelChannel, SymmetricChannel, as_channel
+from .channels import Channel, DirectionalChannel, MultiLevelChannel, SymmetricChannel, as_channel
 from .encodings import Encoding
 from .law import error_cumulants
 
 __all__ = ["ReadbackTable", "readback_table", "mean_correction_factor", "mmse_codes", "expected_squared_error"]
 
 
-def mean_correction_factor(p):
+def mean_correction_factor(p: numbers.Real | SymmetricChannel | DirectionalChannel) -> numbers.Real:
     """The pre-scaling that undoes the drift's shrinkage: ``1 / (1 - 2p)`` (Prop 4.1).
 
     For the directional channel the drift is still affine with slope
@@ -96,13 +98,13 @@ class ReadbackTable:
     mean: np.ndarray
     variance: np.ndarray
 
-    def mse(self, values, codes):
+    def mse(self, values: ArrayLike, codes: ArrayLike) -> np.ndarray:
         """``E[(w_hat - w)**2] / Delta**2`` for values stored as ``codes`` (both in units of Delta)."""
         values = np.asarray(values, dtype=np.float64)
         return self.variance[codes] + (self.mean[codes] - values) ** 2
 
 
-def readback_table(encoding, p):
+def readback_table(encoding: Encoding, p: numbers.Real | Channel) -> ReadbackTable:
     """Mean and variance of the read-back value of every code under channel ``p``.
 
     Parameters
@@ -147,7 +149,7 @@ def _lower_envelope(slopes, intercepts):
     return np.array(hull), np.array(starts[1:])
 
 
-def mmse_codes(values, table):
+def mmse_codes(values: ArrayLike, table: ReadbackTable) -> np.ndarray:
     """Codes minimizing the expected squared read-back error for each value (units of Delta).
 
     ``E[(w_hat - w)**2] = Var_c + (m_c - w)**2 = w**2 + (m_c**2 + Var_c) - 2 m_c w``:
@@ -172,6 +174,6 @@ def mmse_codes(values, table):
     return lines[np.searchsorted(breakpoints, values, side="right")].astype(np.int64)
 
 
-def expected_squared_error(values, codes, table):
+def expected_squared_error(values: ArrayLike, codes: ArrayLike, table: ReadbackTable) -> np.ndarray:
     """Per-weight ``E[(w_hat - w)**2]`` in units of Delta**2 (alias of :meth:`ReadbackTable.mse`)."""
     return table.mse(values, codes)

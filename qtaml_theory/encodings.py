@@ -35,10 +35,16 @@ from __future__ import annotations
 
 import numbers
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ._deprecation import renamed_argument
 from .validation import check_bits, check_codes, check_finite_values
+
+if TYPE_CHECKING:  # imported when first needed, for the symbolic forms only
+    import sympy
 
 __all__ = [
     "Encoding",
@@ -57,40 +63,48 @@ class Encoding:
 
     Parameters
     ----------
-    n : int
-        Number of bits, ``1 <= n <= 32``.
+    n_bits : int
+        Number of bits, ``1 <= n_bits <= 32`` (the former keyword ``n=``
+        still works, with a DeprecationWarning). Kept as :attr:`n`, also
+        readable as :attr:`n_bits`.
     """
 
     name = ""
     is_linear = False
 
-    def __init__(self, n):
-        self.n = check_bits(n)
+    @renamed_argument("n", "n_bits")
+    def __init__(self, n_bits: numbers.Integral) -> None:
+        self.n = check_bits(n_bits)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"get_encoding({self.name!r}, {self.n})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.n == self.n
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self.name, self.n))
 
     @property
-    def n_codes(self):
+    def n_bits(self) -> int:
+        """Number of bits of a code (the same as :attr:`n`)."""
+        return self.n
+
+    @property
+    def n_codes(self) -> int:
         """Number of codes, ``2**n``."""
         return 1 << self.n
 
-    def check_code(self, code, name="code"):
+    def check_code(self, code: ArrayLike, name: str = "code") -> int | np.ndarray:
         """Validate ``code`` (int or integer array) against ``0..2**n - 1``."""
         return check_codes(code, self.n, name)
 
-    def bits(self, code):
+    def bits(self, code: ArrayLike) -> np.ndarray:
         """Bits ``b_i`` of ``code`` along a new last axis (bit 0 first)."""
         code = np.asarray(self.check_code(code))
         return (code[..., None] >> np.arange(self.n)) & 1
 
-    def decode(self, code):
+    def decode(self, code: ArrayLike) -> int | Fraction | np.ndarray:
         """Value of ``code`` in units of Delta.
 
         Parameters
@@ -109,7 +123,7 @@ class Encoding:
             return self._decode_exact(code)
         return self._decode_array(code)
 
-    def encode(self, value, *, return_clipped=False):
+    def encode(self, value: ArrayLike, *, return_clipped: bool = False) -> int | np.ndarray | tuple[int | np.ndarray, int]:
         """Nearest code to ``value`` (units of Delta), clipping to the range.
 
         Rounding is to the nearest grid point, ties to even (``numpy.rint``).
@@ -136,12 +150,12 @@ class Encoding:
         return (codes, n_clipped) if return_clipped else codes
 
     @property
-    def min_value(self):
+    def min_value(self) -> int | Fraction:
         """Smallest representable value, in units of Delta."""
         return min(self._decode_exact(c) for c in self._extreme_codes())
 
     @property
-    def max_value(self):
+    def max_value(self) -> int | Fraction:
         """Largest representable value, in units of Delta."""
         return max(self._decode_exact(c) for c in self._extreme_codes())
 
@@ -163,8 +177,9 @@ class LinearEncoding(Encoding):
 
     is_linear = True
 
-    def __init__(self, n):
-        super().__init__(n)
+    @renamed_argument("n", "n_bits")
+    def __init__(self, n_bits: numbers.Integral) -> None:
+        super().__init__(n_bits)
         import sympy
 
         i, n_sym = sympy.symbols("i n", integer=True, nonnegative=True)
@@ -175,12 +190,12 @@ class LinearEncoding(Encoding):
         self._weights_array = np.array(self.bit_weights, dtype=np.float64)
 
     @staticmethod
-    def symbolic_weight(i, n):
+    def symbolic_weight(i: sympy.Expr, n: sympy.Expr) -> sympy.Expr:
         """Bit weight ``c_i`` as a SymPy expression (``i`` in ``0..n-1``)."""
         raise NotImplementedError
 
     @staticmethod
-    def symbolic_offset(n):
+    def symbolic_offset(n: sympy.Expr) -> sympy.Expr:
         """Value of code 0 as a SymPy expression in ``n``."""
         raise NotImplementedError
 
@@ -198,11 +213,11 @@ class OffsetBinary(LinearEncoding):
     name = "offset_binary"
 
     @staticmethod
-    def symbolic_weight(i, n):
+    def symbolic_weight(i: sympy.Expr, n: sympy.Expr) -> sympy.Expr:
         return 2**i
 
     @staticmethod
-    def symbolic_offset(n):
+    def symbolic_offset(n: sympy.Expr) -> sympy.Expr:
         return -(2 ** (n - 1))
 
     def _encode_array(self, values):
@@ -219,11 +234,11 @@ class OffsetBinarySymmetric(LinearEncoding):
     name = "offset_binary_symmetric"
 
     @staticmethod
-    def symbolic_weight(i, n):
+    def symbolic_weight(i: sympy.Expr, n: sympy.Expr) -> sympy.Expr:
         return 2**i
 
     @staticmethod
-    def symbolic_offset(n):
+    def symbolic_offset(n: sympy.Expr) -> sympy.Expr:
         import sympy
 
         return -(2**n - 1) * sympy.Rational(1, 2)
@@ -242,13 +257,13 @@ class TwosComplement(LinearEncoding):
     name = "twos_complement"
 
     @staticmethod
-    def symbolic_weight(i, n):
+    def symbolic_weight(i: sympy.Expr, n: sympy.Expr) -> sympy.Expr:
         import sympy
 
         return sympy.Piecewise((-(2 ** (n - 1)), sympy.Eq(i, n - 1)), (2**i, True))
 
     @staticmethod
-    def symbolic_offset(n):
+    def symbolic_offset(n: sympy.Expr) -> sympy.Expr:
         return 0
 
     def _encode_array(self, values):
@@ -268,8 +283,9 @@ class SignMagnitude(Encoding):
 
     name = "sign_magnitude"
 
-    def __init__(self, n):
-        super().__init__(n)
+    @renamed_argument("n", "n_bits")
+    def __init__(self, n_bits: numbers.Integral) -> None:
+        super().__init__(n_bits)
         self.sign_bit = self.n - 1
         self.bit_weights = tuple(1 << k for k in range(self.n - 1))
 
@@ -304,16 +320,18 @@ ENCODINGS = {
 }
 
 
-def get_encoding(name, n):
-    """The encoding called ``name`` at ``n`` bits.
+@renamed_argument("n", "n_bits")
+def get_encoding(name: str, n_bits: numbers.Integral) -> Encoding:
+    """The encoding called ``name`` at ``n_bits`` bits.
 
     Parameters
     ----------
     name : str
         One of ``"offset_binary"``, ``"offset_binary_symmetric"``,
         ``"twos_complement"``, ``"sign_magnitude"``.
-    n : int
-        Number of bits, ``1 <= n <= 32``.
+    n_bits : int
+        Number of bits, ``1 <= n_bits <= 32``. The former keyword ``n=``
+        still works, with a DeprecationWarning.
 
     Returns
     -------
@@ -321,6 +339,6 @@ def get_encoding(name, n):
     """
     if not isinstance(name, str) or name not in ENCODINGS:
         raise ValueError(f"name must be one of {sorted(ENCODINGS)}, got {name!r}")
-    if isinstance(n, numbers.Integral) and not isinstance(n, bool):
-        n = int(n)
-    return ENCODINGS[name](n)
+    if isinstance(n_bits, numbers.Integral) and not isinstance(n_bits, bool):
+        n_bits = int(n_bits)
+    return ENCODINGS[name](n_bits)
