@@ -25,21 +25,18 @@ Minimize the sum subject to ``sum_l C_lc <= budget_bits``:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from . import _choice_knapsack
 from ._allocation_problem import check_scores, exact_real, rounded
-from ._deprecation import renamed_argument
-from .channels import Channel, as_channel
+from .channels import as_channel
 from .encodings import get_encoding
 from .law import error_cumulants
-from .protection import IdealMSB, ProtectionScheme, Unprotected, protection_menu
+from .protection import IdealMSB, Unprotected, protection_menu
 from .validation import check_bits
 
 __all__ = ["ProtectionAllocation", "allocate_protection", "residual_variance", "PROTECTION_ALLOCATION_METHODS"]
@@ -83,7 +80,7 @@ def _variance(scheme, channel, n_bits, encoding):
     return float(np.mean(error_cumulants(get_encoding(encoding, n_bits), codes, channel, protection=scheme)[1]))
 
 
-def residual_variance(scheme: ProtectionScheme, channel: float | Channel, n_bits: int, encoding: str = "offset_binary") -> float:
+def residual_variance(scheme, channel, n_bits: int, encoding: str = "offset_binary") -> float:
     """Per-weight variance of the read-back error under ``scheme``, in units of ``Delta**2``, averaged over codes.
 
     For ``IdealMSB(k)`` and ``Unprotected()`` under the symmetric channel it is
@@ -97,10 +94,8 @@ def _is_paper_menu(menu, n_bits):
     return len(ks) == len(menu) and ks == list(range(n_bits + 1))
 
 
-@renamed_argument("n", "n_bits")
-def allocate_protection(sizes: ArrayLike, scores: ArrayLike, menu: str | Sequence[ProtectionScheme], budget_bits: float,
-                        n_bits: int, channel: float | Channel, method: str = "exact", *,
-                        encoding: str = "offset_binary") -> ProtectionAllocation:
+def allocate_protection(sizes, scores, menu, budget_bits, n, channel, method="exact", *,
+                        encoding="offset_binary") -> ProtectionAllocation:
     """One scheme per layer from ``menu``, minimizing ``sum_l N_l s_l v(scheme_l)`` within ``budget_bits``.
 
     Parameters
@@ -114,9 +109,8 @@ def allocate_protection(sizes: ArrayLike, scores: ArrayLike, menu: str | Sequenc
         or the schemes themselves.
     budget_bits : float
         Extra stored bits allowed, ``>= 0``.
-    n_bits : int
-        Bits per weight (the former keyword ``n=`` still works, with a
-        DeprecationWarning).
+    n : int
+        Bits per weight.
     channel : float or Channel
         The deployment channel of the cells.
     method : {"exact", "greedy", "continuous"}
@@ -141,7 +135,7 @@ def allocate_protection(sizes: ArrayLike, scores: ArrayLike, menu: str | Sequenc
     """
     if method not in PROTECTION_ALLOCATION_METHODS:
         raise ValueError(f"method must be one of {PROTECTION_ALLOCATION_METHODS}, got {method!r}")
-    n_bits = check_bits(n_bits, "n")
+    n_bits = check_bits(n, "n")
     menu = protection_menu(menu, n_bits)
     sizes = [int(s) for s in np.atleast_1d(np.asarray(sizes, dtype=np.int64))]
     if not sizes or min(sizes) < 1:

@@ -39,13 +39,3 @@ def test_a_bad_width_is_refused_under_either_name():
         get_encoding("offset_binary", n_bits=0)
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="must be an integer in 1..32"):
         get_encoding("offset_binary", n=33)
-
-
-def test_allocate_protection_takes_n_bits_and_still_the_former_keyword_n():
-    from qtaml_theory.allocation import allocate_protection
-
-    arguments = dict(sizes=[64, 16], scores=[1.0, 20.0], menu="ideal_msb", budget_bits=96, channel=0.01)
-    current = allocate_protection(**arguments, n_bits=6)
-    with pytest.warns(DeprecationWarning, match=r"n= is now called n_bits="):
-        former = allocate_protection(**arguments, n=6)
-    assert former == current == allocate_protection([64, 16], [1.0, 20.0], "ideal_msb", 96, 6, 0.01)
