@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._deprecation import renamed_argument
+from ._deprecation import keyword_only, renamed_argument
 from ._law_arithmetic import check_size
 from ._law_inputs import check_encoding, read_outcomes
 from ._law_mixture import single_channel
@@ -16,7 +16,8 @@ __all__ = ["sample_errors"]
 
 
 @renamed_argument("p", "channel")
-def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protection=None):
+@keyword_only("delta", 5)
+def sample_errors(encoding, codes, channel, size, rng=None, *, delta=1.0, protection=None):
     """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
 
     The channel draws the masks (:meth:`~qtaml_theory.channels.Channel.sample_masks`):
@@ -38,6 +39,9 @@ def sample_errors(encoding, codes, channel, size, rng=None, delta=1.0, *, protec
         Number of draws (at least 2).
     rng : int or numpy.random.Generator, optional
     delta : float, optional
+        Quantization step, keyword-only (its former place, sixth, still
+        works with a DeprecationWarning): ``error_cumulants`` takes it fourth,
+        so a positional ``delta`` could not mean the same in both.
     protection : ProtectionScheme, optional
         See :func:`error_cumulants` (``None``: unprotected).
 

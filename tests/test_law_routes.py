@@ -151,3 +151,20 @@ def test_the_former_argument_name_p_still_works_with_a_deprecation_warning():
     np.testing.assert_array_equal(old, sample_errors(encoding, [3], 0.1, 5, rng=0))
     with pytest.raises(ValueError, match="pass channel= only"):
         WeightError(encoding, 3, p=0.1, channel=0.1)
+
+
+def test_sample_errors_takes_delta_by_keyword_and_its_former_place_with_a_warning():
+    """delta is keyword-only in sample_errors (4th in error_cumulants, so no position can mean the same in both)."""
+    import warnings
+
+    from qtaml_theory import get_encoding
+    from qtaml_theory.law import sample_errors
+
+    encoding = get_encoding("offset_binary", 4)
+    new = sample_errors(encoding, [3], 0.1, 5, 0, delta=0.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = sample_errors(encoding, [3], 0.1, 5, 0, 0.5)
+    assert caught and caught[0].category is DeprecationWarning and "delta=" in str(caught[0].message)
+    np.testing.assert_array_equal(old, new)
+    assert np.all(new == 0.5 * sample_errors(encoding, [3], 0.1, 5, 0))
