@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._deprecation import keyword_only, renamed_argument
 from ._law_arithmetic import check_size
 from ._law_inputs import check_encoding, read_outcomes
 from ._law_mixture import single_channel
-from .channels import as_channel
+from .channels import Channel, as_channel
+from .encodings import Encoding
 from .protection import ProtectionScheme, as_protection, draw_flips
 from .validation import as_scale
 
@@ -17,7 +21,9 @@ __all__ = ["sample_errors"]
 
 @renamed_argument("p", "channel")
 @keyword_only("delta", 5)
-def sample_errors(encoding, codes, channel, size, rng=None, *, delta=1.0, protection=None):
+def sample_errors(encoding: Encoding, codes: ArrayLike, channel: Channel | Real, size: int,
+                  rng: int | np.random.Generator | None = None, *, delta: Real = 1.0,
+                  protection: ProtectionScheme | None = None) -> np.ndarray:
     """Draw read-back errors ``w_hat - w`` of stored codes, ``size`` times.
 
     The channel draws the masks (:meth:`~qtaml_theory.channels.Channel.sample_masks`):

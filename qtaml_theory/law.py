@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from numbers import Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._cell_law import cell_cf
 from ._deprecation import renamed_argument
@@ -48,8 +50,14 @@ from ._law_inputs import read_outcomes as _read_outcomes
 from ._law_inputs import scale_for as _scale_for
 from ._law_mixture import mixture_enumerated_law, mixture_unit_cumulants, single_channel
 from ._law_sampling import sample_errors
-from .channels import as_channel
-from .protection import as_protection
+from .channels import Channel, as_channel
+from .encodings import Encoding
+from .protection import ProtectionScheme, as_protection
+
+#: A flip channel, or a number for the symmetric channel.
+ChannelLike = Channel | Real
+#: A seed or a NumPy generator.
+RandomLike = int | np.random.Generator | None
 
 __all__ = [
     "WeightError",
@@ -73,7 +81,8 @@ METHODS = ROUTES
 
 
 @renamed_argument("p", "channel")
-def error_cumulants(encoding, codes, channel, delta=1.0, *, protection=None):
+def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, delta: Real = 1.0, *,
+                    protection: ProtectionScheme | None = None) -> tuple | np.ndarray:
     """Cumulants ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each code (formula route).
 
     Parameters
@@ -176,7 +185,8 @@ class WeightError:
     """
 
     @renamed_argument("p", "channel")
-    def __init__(self, encoding, code, channel, delta=1.0, *, protection=None):
+    def __init__(self, encoding: Encoding, code: int, channel: ChannelLike, delta: Real = 1.0, *,
+                 protection: ProtectionScheme | None = None) -> None:
         self.encoding = _check_encoding(encoding)
         self.protection = as_protection(protection)
         self.outcomes, self.exact = _read_outcomes(self.encoding, channel, self.protection)
@@ -192,13 +202,13 @@ class WeightError:
         self.rates = None if self.channel is None else tuple(self.channel.rates_for_bits(bits).tolist())
         self.stored_value = self.encoding.decode(code) * self.delta
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         protection = "" if self.protection == as_protection(None) else f", protection={self.protection!r}"
         return f"WeightError({self.encoding!r}, {self.code}, {self.cells!r}, delta={self.delta!r}{protection})"
 
     # -- routes ---------------------------------------------------------------
 
-    def cumulants(self, method="formula", *, size=None, rng=None):
+    def cumulants(self, method: str = "formula", *, size: int | None = None, rng: RandomLike = None) -> tuple:
         """``(kappa_1, kappa_2, kappa_3, kappa_4)`` of ``delta`` by ``method``.
 
         Parameters
@@ -230,15 +240,15 @@ class WeightError:
             return sample_cumulants(self._unit_sample(check_size(size), rng))
         raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
-    def mean(self, method="formula", **kwargs):
+    def mean(self, method: str = "formula", **kwargs) -> Real:
         """``E[delta | w]`` (Thm 3.2 for the symmetric channel)."""
         return self.cumulants(method, **kwargs)[0]
 
-    def var(self, method="formula", **kwargs):
+    def var(self, method: str = "formula", **kwargs) -> Real:
         """``Var[delta | w]`` (Thm A.11 for the symmetric channel)."""
         return self.cumulants(method, **kwargs)[1]
 
-    def std(self, method="formula", **kwargs):
+    def std(self, method: str = "formula", **kwargs) -> float:
         """Standard deviation of ``delta``: ``Delta sqrt(kappa_2 / Delta**2)``, finite wherever it is true.
 
         A float; with rational rates the square root of the exact variance,
@@ -249,7 +259,7 @@ class WeightError:
             return sqrt_to_float(k2 * self.delta**2)
         return self.delta * math.sqrt(k2)
 
-    def skewness(self, method="formula", **kwargs):
+    def skewness(self, method: str = "formula", **kwargs) -> float:
         """``kappa_3 / kappa_2**(3/2)`` (Thm A.13); NaN when the variance is zero.
 
         Computed from the cumulants in units of Delta (it does not depend on
@@ -260,18 +270,18 @@ class WeightError:
         _, k2, k3, _ = self._unit_cumulants(method, **kwargs)
         return skewness(k2, k3)
 
-    def excess_kurtosis(self, method="formula", **kwargs):
+    def excess_kurtosis(self, method: str = "formula", **kwargs) -> Real:
         """``kappa_4 / kappa_2**2`` (Thm A.14); exact for rational rates, NaN if ``kappa_2 = 0``."""
         _, k2, _, k4 = self._unit_cumulants(method, **kwargs)
         return excess_kurtosis(k2, k4)
 
-    def stats(self, method="formula", **kwargs):
+    def stats(self, method: str = "formula", **kwargs) -> tuple:
         """``(mean, var, skewness, excess_kurtosis)`` from one evaluation of the cumulants."""
         units = self._unit_cumulants(method, **kwargs)
         k1, k2 = (times_power(kappa, self.delta, m) for m, kappa in ((1, units[0]), (2, units[1])))
         return k1, k2, skewness(units[1], units[2]), excess_kurtosis(units[1], units[3])
 
-    def pmf(self):
+    def pmf(self) -> dict:
         """Exact law of ``delta`` by enumerating all ``2**n`` flip patterns.
 
         Returns
@@ -314,7 +324,8 @@ class WeightError:
             return moment_cumulants(values, weights, self.exact)
         return enumerated_cumulants(*self._enumerate(), self.exact)
 
-    def cf(self, t, method="formula", *, size=None, rng=None):
+    def cf(self, t: ArrayLike, method: str = "formula", *, size: int | None = None,
+           rng: RandomLike = None) -> np.ndarray:
         """Characteristic function ``E[exp(i t delta)]`` (Thm 3.1).
 
         Parameters
@@ -370,7 +381,7 @@ class WeightError:
         stored = float(self.stored_value)
         return np.exp(-1j * t * stored) * ((1 - r) * magnitude_cf(sigma * t) + r * magnitude_cf(-sigma * t))
 
-    def sample(self, size, rng=None):
+    def sample(self, size: int, rng: RandomLike = None) -> np.ndarray:
         """Draw ``size`` independent errors ``delta`` (float64); see :func:`sample_errors`."""
         return self._unit_sample(size, rng) * float(self.delta)
 
@@ -380,7 +391,8 @@ class WeightError:
 
 
 @renamed_argument("p", "channel")
-def layer_output_cumulants(encoding, codes, channel, inputs, delta=1.0, *, protection=None):
+def layer_output_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, inputs: ArrayLike,
+                           delta: Real = 1.0, *, protection: ProtectionScheme | None = None) -> np.ndarray:
     """Cumulants of a layer output's perturbation ``sum_j x_j delta_j`` (Remark 3.5).
 
     The weights' errors are independent, so ``kappa_m = sum_j x_j**m
