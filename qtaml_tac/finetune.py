@@ -63,11 +63,11 @@ from tqdm import tqdm
 
 from qtaml_theory.validation import check_integer
 
-from . import _finetune_checkpoint
+from . import _finetune_checkpoint, _finetune_noise
 from ._finetune_checkpoint import _fingerprint, _load_checkpoint, _save_checkpoint
 from ._finetune_checks import _checked_plan, _flag, _noise_kind, _positive
 from ._finetune_data import _training_set
-from ._finetune_noise import NOISES, NoiseKind, _Deployment
+from ._finetune_noise import NoiseKind, _Deployment
 from ._finetune_reports import FinetuneResult, RoundReport
 from .methods import DeploymentConfig, plan_deployment
 from .plan import Plan
@@ -85,6 +85,8 @@ RANDBET_CLIP_FRACTION = 0.5
 CHECKPOINT_VERSION = _finetune_checkpoint.CHECKPOINT_VERSION
 #: Examples per training step when the training set is given as tensors.
 DEFAULT_BATCH_SIZE = 64
+#: The noise kinds of :func:`finetune`, by name.
+NOISES = _finetune_noise.NOISES
 
 
 # -- one step ----------------------------------------------------------------------------------------------
