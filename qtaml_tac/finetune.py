@@ -52,33 +52,25 @@ MLSys 2021 (RandBET).
 from __future__ import annotations
 
 import copy
-import functools
-import io
-import json
-import math
-import numbers
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from qtaml_theory.channels import SymmetricChannel
-from qtaml_theory.compensation import mean_correction_factor
-from qtaml_theory.law import error_cumulants
-from qtaml_theory.protection import IdealMSB
-from qtaml_theory.report.cli import write_atomically
 from qtaml_theory.validation import check_integer
 
-from .inject import ChannelFaults, inject_
-from .method_registry import get_method
+from . import _finetune_checkpoint, _finetune_noise
+from ._finetune_checkpoint import _fingerprint, _load_checkpoint, _save_checkpoint
+from ._finetune_checks import _checked_plan, _flag, _noise_kind, _positive
+from ._finetune_data import _training_set
+from ._finetune_noise import NoiseKind, _Deployment
+from ._finetune_reports import FinetuneResult, RoundReport
 from .methods import DeploymentConfig, plan_deployment
-from .plan import Plan, channel_from_dict, channel_to_dict, nominal_rate, protection_for, storage_for
-from .storage import Storage, quantize
+from .plan import Plan
 
 __all__ = ["NoiseKind", "NOISES", "RoundReport", "FinetuneResult", "finetune", "perturbed_weights",
            "CALIBRATION_SIZE", "RANDBET_CLIP_FRACTION", "CHECKPOINT_VERSION", "DEFAULT_BATCH_SIZE"]
@@ -90,306 +82,11 @@ CALIBRATION_SIZE = 64
 #: layers span other ranges (max|W| from 0.18 to 0.36 on SmallCNN), so the bound is set per layer.
 RANDBET_CLIP_FRACTION = 0.5
 #: Version of the checkpoint layout written by :func:`finetune`.
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = _finetune_checkpoint.CHECKPOINT_VERSION
 #: Examples per training step when the training set is given as tensors.
 DEFAULT_BATCH_SIZE = 64
-
-
-# -- the read-back a step trains on ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Deployment:
-    """What a step stores and how it fails: the plan (or none), the channel and the protected bits."""
-
-    config: DeploymentConfig
-    plan: Plan | None
-    protection: dict = field(init=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "protection", {} if self.plan is None else protection_for(self.plan))
-
-    @property
-    def channel(self):
-        return self.config.channel
-
-    def store(self, model) -> Storage:
-        """The current master weights stored as the deployment stores them (stage 1, with the plan's compensation)."""
-        return quantize(model, self.config.storage) if self.plan is None else storage_for(model, self.plan)
-
-
-def _write_clean(deployment, storage, generator):
-    """The clean read-back (quantization only)."""
-    storage.write_()
-
-
-def _write_law(deployment, storage, generator):
-    """One chip of the deployment law, bit-exact, by the sampler :func:`~qtaml_tac.evaluate` uses."""
-    inject_(storage, ChannelFaults(deployment.channel), deployment.protection, generator)
-
-
-def _write_random_bit_errors(deployment, storage, generator):
-    """Random bit errors at the nominal rate on a symmetric channel (RandBET), outside the protected bits."""
-    channel = SymmetricChannel(nominal_rate(deployment.channel))
-    inject_(storage, ChannelFaults(channel), deployment.protection, generator)
-
-
-@torch.no_grad()
-def _law_moments(deployment, storage):
-    """``{name: (mean, variance)}`` of every stored weight's read-back error: the law's first two cumulants.
-
-    From :func:`qtaml_theory.law.error_cumulants` over every code, under the
-    residual channel of the layer's protected bits, with the layer's step
-    ``Delta = scale / factor``; float64 tensors shaped like the parameter.
-    """
-    encoding = storage.encoding
-    codes = np.arange(encoding.n_codes)
-    protection = deployment.protection
-    moments = {}
-    for tensor in storage:
-        kappa = error_cumulants(encoding, codes, deployment.channel, tensor.scale / tensor.factor,
-                                protection=IdealMSB(protection.get(tensor.name, 0)))
-        index = tensor.codes.numpy()
-        shape = tensor.parameter.shape
-        moments[tensor.name] = (torch.from_numpy(kappa[0][index]).reshape(shape),
-                                torch.from_numpy(kappa[1][index]).reshape(shape))
-    return moments
-
-
-@torch.no_grad()
-def _write_gaussian(deployment, storage, generator, *, per_weight):
-    """The clean read-back plus Gaussian noise with the law's moments.
-
-    ``per_weight``: each weight's own mean and variance (``"moments"``); else
-    zero mean and one variance per layer, the mean of its weights' variances
-    (``"gaussian"``).
-    """
-    storage.write_()
-    for name, (mean, variance) in _law_moments(deployment, storage).items():
-        parameter = storage[name].parameter
-        noise = torch.randn(parameter.shape, dtype=torch.float64, generator=generator)
-        added = mean + noise * variance.sqrt() if per_weight else noise * math.sqrt(float(variance.mean()))
-        parameter.add_(added.to(parameter.dtype))
-
-
-@dataclass(frozen=True)
-class NoiseKind:
-    """One kind of training noise: how a step's read-back is written, and RandBET's extras.
-
-    Attributes
-    ----------
-    name : str
-    description : str
-    write : callable
-        ``write(deployment, storage, generator)``: writes one read-back of
-        the stored tensors into the model's parameters, in place, drawing
-        from the CPU ``torch.Generator``.
-    clean_loss : bool
-        Average the loss over the clean and the perturbed read-back (RandBET).
-    clip : bool
-        Clip each stored layer to :data:`RANDBET_CLIP_FRACTION` of its
-        initial max|W| after every step (RandBET's weight clipping).
-    """
-
-    name: str
-    description: str
-    write: Callable = field(compare=False)
-    clean_loss: bool = False
-    clip: bool = False
-
-
 #: The noise kinds of :func:`finetune`, by name.
-NOISES = {kind.name: kind for kind in (
-    NoiseKind("law", "bit-exact chips of the deployment law (format, channel, protection)", _write_law),
-    NoiseKind("gaussian", "zero-mean Gaussian with the law's variance per layer",
-              functools.partial(_write_gaussian, per_weight=False)),
-    NoiseKind("moments", "Gaussian with the law's mean and variance per weight",
-              functools.partial(_write_gaussian, per_weight=True)),
-    NoiseKind("none", "quantization only (quantization-aware fine-tuning)", _write_clean),
-    NoiseKind("randbet", "random bit errors at the nominal rate, clean + perturbed loss, weight clipping "
-              "(Stutz et al. 2021)", _write_random_bit_errors, clean_loss=True, clip=True),
-)}
-
-
-# -- reports -----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RoundReport:
-    """One round of :func:`finetune`: the plan trained under, the training losses and the plan after.
-
-    Attributes
-    ----------
-    round : int
-        1-based.
-    noise : str
-    losses : tuple of float
-        Mean training loss of each epoch (the perturbed loss; RandBET's is
-        the average of clean and perturbed).
-    steps : int
-        Optimizer steps in the round.
-    bits_before, bits_after : tuple of int or None
-        Protected bits per stored layer of the plan trained under and of the
-        plan re-planned after the round (``None`` without a plan).
-    overhead_before, overhead_after : float or None
-        Their ECC overheads (protected bits over all stored bits).
-    """
-
-    round: int
-    noise: str
-    losses: tuple
-    steps: int
-    bits_before: tuple | None = None
-    bits_after: tuple | None = None
-    overhead_before: float | None = None
-    overhead_after: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class FinetuneResult:
-    """What :func:`finetune` returns.
-
-    Attributes
-    ----------
-    model : nn.Module
-        The fine-tuned model (the caller's own with ``inplace=True``, else a
-        copy), each module in the mode the caller's model had.
-    plan : Plan or None
-        The plan re-planned after the last round (``None`` without a plan).
-    rounds : tuple of RoundReport
-    noise : str
-    """
-
-    model: nn.Module
-    plan: Plan | None
-    rounds: tuple
-    noise: str
-
-    def records(self) -> list[dict]:
-        """One row per round (fields of :class:`RoundReport`), data first."""
-        return [report.to_dict() for report in self.rounds]
-
-
-# -- training data -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Tensors:
-    """A training set given as ``(inputs, labels)`` tensors: shuffled into batches from a seeded generator."""
-
-    inputs: torch.Tensor
-    labels: torch.Tensor
-    batch_size: int
-
-    def batches(self, generator):
-        order = torch.randperm(len(self.inputs), generator=generator)
-        for start in range(0, len(order), self.batch_size):
-            index = order[start:start + self.batch_size]
-            yield self.inputs[index], self.labels[index]
-
-    def first_inputs(self, count):
-        return self.inputs[:count]
-
-    def steps(self):
-        """Steps per epoch."""
-        return -(-len(self.inputs) // self.batch_size)
-
-
-@dataclass(frozen=True)
-class _Batches:
-    """A training set given as an iterable of ``(inputs, labels)`` batches (a ``DataLoader``), re-iterated each epoch."""
-
-    loader: Iterable
-
-    def batches(self, generator):
-        return iter(self.loader)
-
-    def first_inputs(self, count):
-        return next(iter(self.loader))[0][:count]
-
-    def steps(self):
-        """Steps per epoch (``None`` for an iterable without a length)."""
-        return len(self.loader) if hasattr(self.loader, "__len__") else None
-
-
-def _training_set(train_data, batch_size):
-    """``train_data`` as :class:`_Tensors` or :class:`_Batches`, refused when empty or of another shape."""
-    if isinstance(train_data, tuple) and len(train_data) == 2 and all(isinstance(t, torch.Tensor) for t in train_data):
-        inputs, labels = train_data
-        if inputs.ndim == 0 or inputs.shape[0] == 0:
-            raise ValueError(f"train_data must hold at least one example, got inputs of shape {tuple(inputs.shape)}")
-        if labels.shape[:1] != inputs.shape[:1]:
-            raise ValueError(f"train_data must hold one label per input: {inputs.shape[0]} inputs, labels of shape "
-                             f"{tuple(labels.shape)}")
-        return _Tensors(inputs, labels, batch_size)
-    if isinstance(train_data, Iterable) and not isinstance(train_data, (str, bytes, Mapping, torch.Tensor)):
-        if iter(train_data) is train_data:
-            raise ValueError("train_data must be re-iterable for every epoch (a DataLoader or a list of batches), "
-                             "got a one-shot iterator")
-        first = next(iter(train_data), None)
-        if first is None:
-            raise ValueError("train_data must hold at least one example, got an iterable with no batch")
-        if not (isinstance(first, (tuple, list)) and len(first) == 2):
-            raise ValueError(f"train_data must yield (inputs, labels) batches, got a {type(first).__name__}")
-        if len(first[0]) == 0:
-            raise ValueError("train_data must hold at least one example, got an empty first batch")
-        return _Batches(train_data)
-    raise ValueError(f"train_data must be an (inputs, labels) pair of tensors or an iterable of (inputs, labels) "
-                     f"batches (e.g. a DataLoader), got {type(train_data).__name__}")
-
-
-# -- argument checks ---------------------------------------------------------------------------------------
-
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def _noise_kind(noise):
-    if not isinstance(noise, str) or noise not in NOISES:
-        raise ValueError(f"noise must be one of {list(NOISES)}, got {noise!r}")
-    return NOISES[noise]
-
-
-def _checked_plan(plan, model, config):
-    """``plan`` checked against the model and the configuration (``None`` passes)."""
-    if plan is None:
-        return None
-    if not isinstance(plan, Plan):
-        raise ValueError(f"plan must be a qtaml_tac.Plan or None, got {type(plan).__name__}")
-    _check_drift_correction(plan, config)
-    try:
-        storage_for(model, plan)  # the schema, and a plan made for another model
-    except ValueError as error:
-        raise ValueError(f"plan does not fit the model: {error}") from error
-    if channel_from_dict(plan.channel) != config.channel:
-        raise ValueError(f"plan was made for the channel {plan.channel}, but config.p is "
-                         f"{channel_to_dict(config.channel)}: plan and config must describe one deployment")
-    if (plan.n_bits, plan.encoding) != (config.storage.n_bits, config.storage.encoding):
-        raise ValueError(f"plan stores {plan.n_bits}-bit {plan.encoding} codes, but config.storage is "
-                         f"{config.storage.n_bits}-bit {config.storage.encoding}")
-    budget = math.floor(config.budget_fraction * plan.n_bits * plan.total_weights)  # as plan_deployment sets it
-    if budget != plan.budget_bits:
-        raise ValueError(f"plan was made for a budget of {plan.budget_bits} bits, but config.budget_fraction "
-                         f"{config.budget_fraction} gives {budget}: re-planning would change the budget")
-    return plan
-
-
-def _check_drift_correction(plan, config):
-    """Refuse ``p`` outside [0, 1/2) when the plan (or re-planning with its method) corrects the drift."""
-    if any(layer.compensation == "mean" for layer in plan.layers) or get_method(plan.method).needs_mean_correction:
-        try:
-            mean_correction_factor(config.channel)
-        except ValueError as error:
-            raise ValueError(f"config.p: the plan corrects the mean drift, which needs p in [0, 1/2): {error}") \
-                from error
+NOISES = _finetune_noise.NOISES
 
 
 # -- one step ----------------------------------------------------------------------------------------------
@@ -465,40 +162,6 @@ def perturbed_weights(model: nn.Module, config: DeploymentConfig, noise: str = "
         return {tensor.name: tensor.parameter.detach().clone() for tensor in storage}
     finally:
         storage.restore_()
-
-
-# -- checkpoints -------------------------------------------------------------------------------------------
-
-def _fingerprint(model, config, kind, plan, epochs, lr, seed, rounds, batch_size):
-    """What a checkpoint must match to be resumed: the run's arguments and the model's parameter shapes."""
-    return json.dumps({
-        "noise": kind.name, "epochs": epochs, "lr": lr, "seed": seed, "rounds": rounds, "batch_size": batch_size,
-        "channel": channel_to_dict(config.channel), "budget_fraction": float(config.budget_fraction),
-        "n_bits": config.storage.n_bits, "encoding": config.storage.encoding,
-        "plan": None if plan is None else plan.to_dict(),
-        "parameters": {name: list(p.shape) for name, p in model.named_parameters()},
-    }, sort_keys=True)
-
-
-def _save_checkpoint(path, state):
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    write_atomically(path, buffer.getvalue())
-
-
-def _load_checkpoint(path, fingerprint):
-    try:
-        state = torch.load(path, weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError) as error:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} cannot be read as a finetune checkpoint ({error}); move it "
-                         "away to start over") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} is not a finetune checkpoint of version "
-                         f"{CHECKPOINT_VERSION}; move it away to start over")
-    if state["fingerprint"] != fingerprint:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} belongs to another run (other arguments or model); move it "
-                         "away or choose another path")
-    return state
 
 
 # -- the verb ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from qtaml_tac import lifetime
+from qtaml_tac import _lifetime_design
 from qtaml_tac.experiments import run_experiments
 from qtaml_tac.lifetime import (
     REFERENCE_LIFETIME_S,
@@ -88,7 +88,7 @@ def test_inverse_designs_say_when_nothing_in_range_reaches_the_target(digit_task
 
 @pytest.mark.slow
 def test_inverse_designs_find_a_passing_choice(digit_task, monkeypatch):
-    monkeypatch.setattr(lifetime, "BISECTION_STEPS", 2)
+    monkeypatch.setattr(_lifetime_design, "BISECTION_STEPS", 2)
     model, split = digit_task
     device = retention_device("sio2")
     thin = thinnest_oxide(model, split, device, REFERENCE_LIFETIME_S, 0.95, (4.5e-9, 5.5e-9), **OPTIONS)

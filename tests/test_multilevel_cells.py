@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import qtaml_theory.channels as channels
+import qtaml_theory._multilevel as multilevel
 from qtaml_theory import WeightError, error_cumulants, get_encoding
 from qtaml_theory.channels import MultiLevelChannel, SymmetricChannel, level_noise_transition
 from qtaml_theory.compensation import mean_correction_factor
@@ -99,15 +99,15 @@ def test_protected_top_bits_of_cells_equal_the_brute_force_law(name, protected):
 
 
 def test_planted_swapped_level_map_is_caught(monkeypatch):
-    real = channels._read_values
-    monkeypatch.setattr(channels, "_read_values",
+    real = multilevel._read_values
+    monkeypatch.setattr(multilevel, "_read_values",
                         lambda bits, level_map: real(bits, "binary" if level_map == "gray" else "gray"))
     assert not agrees_with_brute_force("offset_binary", 2, "gray", "loss")
 
 
 def test_planted_transposed_matrix_is_caught(monkeypatch):
-    real = channels._check_transition
-    monkeypatch.setattr(channels, "_check_transition", lambda t, levels: tuple(zip(*real(t, levels))))
+    real = multilevel._check_transition
+    monkeypatch.setattr(multilevel, "_check_transition", lambda t, levels: tuple(zip(*real(t, levels))))
     assert not agrees_with_brute_force("offset_binary", 2, "gray", "noise")
     assert not agrees_with_brute_force("twos_complement", 3, "binary", "dense")
 

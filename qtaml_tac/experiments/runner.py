@@ -14,14 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import zlib
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import ClassVar
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -32,6 +28,11 @@ from ..evaluate import evaluate, t_interval
 from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, ClusteredFaults, LayerVariationFaults
 from ..methods import DeploymentConfig, plan_deployment
 from ..zoo.models import trained
+from . import _points
+from . import finetune as _finetune_experiment
+from ._points import POINT_PROTECTIONS as POINT_PROTECTIONS
+from ._points import Point, _channel, point_seed
+from .finetune import FinetunePoint
 
 __all__ = ["Point", "FinetunePoint", "Results", "FAULTS", "RETENTION", "fault_model", "point_faults", "point_seed",
            "run_points", "plan_for", "retention_plan_for", "PRETRAINED", "FINETUNE_LR"]
@@ -56,123 +57,15 @@ def fault_model(name, p):
     return FAULTS[name](p)
 
 
-#: A point's protection menus (:attr:`DeploymentConfig.protection`), and ``"realized"``: the paper's
-#: plan with each layer's idealized top bits guarded by the real code of the same cost.
-POINT_PROTECTIONS = ("ideal_msb", "codes", "realized")
 #: The code of the same cost as the paper's one stored bit per protected bit: extended Hamming (8,4).
 REALIZING_CODE = {"kind": "secded", "data_bits": 4}
 
 #: The fault model of retention points: the cells' channel from a device preset at ``time_s`` (issue 16).
-RETENTION = "retention"
-
-
-@dataclass(frozen=True)
-class Point:
-    """One operating point of an experiment (``data`` names a data variant, e.g. MiniLM's quick corpus).
-
-    ``protection`` is one of :data:`POINT_PROTECTIONS`; at its default (the
-    paper's) it is left out of the point's key and record, so the paper's
-    records are what they were before real codes existed.
-
-    Retention points (``faults="retention"``, issue 16) also name the time
-    since deployment ``time_s``, the cells (``bits_per_cell``,
-    ``level_map``), the device preset ``device``
-    (:func:`qtaml_tac.lifetime.retention_device`) and the
-    ``cell_compensation`` (``"none"`` or ``"drift"``); other points leave them at their defaults,
-    which their keys omit (so results written before them still resume).
-    """
-
-    experiment: str
-    model: str
-    method: str
-    p: float
-    budget_fraction: float
-    faults: str = "symmetric"
-    calibrate_p: float | None = None
-    data: str = ""
-    protection: str = "ideal_msb"
-    time_s: float | None = None
-    bits_per_cell: int = 1
-    level_map: str = ""
-    device: str = ""
-    cell_compensation: str = ""
-
-    def __post_init__(self):
-        if self.protection not in POINT_PROTECTIONS:
-            raise ValueError(f"protection must be one of {POINT_PROTECTIONS}, got {self.protection!r}")
-
-    def fields(self):
-        """The point as a dict, without the optional fields at their defaults (:data:`_OPTIONAL_DEFAULTS`).
-
-        A retention point keeps all its cell fields (an SLC record says ``bits_per_cell = 1``).
-        """
-        kept = _RETENTION_FIELDS if self.faults == RETENTION else ()
-        return {name: value for name, value in asdict(self).items()
-                if name in kept or name not in _OPTIONAL_DEFAULTS or value != _OPTIONAL_DEFAULTS[name]}
-
-    def key(self, trials, seed):
-        return json.dumps({**self.fields(), "trials": trials, "seed": seed}, sort_keys=True)
-
-    #: Whether the record keeps every trial's score (for paired differences); the paper's records do not.
-    keeps_trial_scores: ClassVar[bool] = False
-
-    def deployment(self, model, split, plan, seed):
-        """The model and plan this point evaluates: the trained model and its plan, as they are."""
-        return model, plan
-
-
+RETENTION = _points.RETENTION
 #: The ``noise`` of a :class:`FinetunePoint` that evaluates the trained model without fine-tuning (round 0).
-PRETRAINED = "pretrained"
+PRETRAINED = _finetune_experiment.PRETRAINED
 #: Adam's learning rate when the experiments fine-tune (a third of the models' training rate, 3e-3).
-FINETUNE_LR = 1e-3
-
-
-@dataclass(frozen=True)
-class FinetunePoint(Point):
-    """A point whose model is first fine-tuned under its deployment (:func:`qtaml_tac.finetune.finetune`).
-
-    ``noise`` is a kind of :data:`qtaml_tac.finetune.NOISES` (or
-    :data:`PRETRAINED`: no fine-tuning), ``round`` the rounds of plan,
-    fine-tune, re-plan (0 with :data:`PRETRAINED`), ``epochs`` per round. The
-    point's plan (its ``method`` at its budget) is the first plan; the
-    evaluation uses the plan re-planned after the last round.
-    """
-
-    noise: str = PRETRAINED
-    round: int = 0
-    epochs: int = 1
-    keeps_trial_scores: ClassVar[bool] = True
-
-    def deployment(self, model, split, plan, seed):
-        """The fine-tuned model and its re-planned plan (seeded from the point, not the noise kind: paired)."""
-        if self.noise == PRETRAINED:
-            return model, plan
-        from ..finetune import finetune
-
-        config = DeploymentConfig(p=_channel(self.faults, self.p), budget_fraction=self.budget_fraction)
-        result = finetune(model, (split.x_train, split.y_train), config, noise=self.noise, plan=plan,
-                          epochs=self.epochs, lr=FINETUNE_LR, seed=point_seed(self, seed), progress=False,
-                          rounds=self.round)
-        return result.model, result.plan
-
-
-#: The optional fields of a :class:`Point` and their defaults, left out of the keys and records of the points that
-#: do not use them (real codes' menu; retention's time, cells, device and compensation).
-_OPTIONAL_DEFAULTS = {"protection": "ideal_msb", "time_s": None, "bits_per_cell": 1, "level_map": "", "device": "",
-                      "cell_compensation": ""}
-#: The fields that every retention point's key and record carry.
-_RETENTION_FIELDS = ("time_s", "bits_per_cell", "level_map", "device", "cell_compensation")
-
-
-def point_seed(point, seed):
-    """The trial seed of a point: from the experiment seed and the point, not the method or protection (paired).
-
-    Retention points add their device, so that times, cells and
-    compensations of one device share their trials' seeds.
-    """
-    parts = [point.model, repr(point.p), repr(point.budget_fraction), point.faults, repr(point.calibrate_p)]
-    parts += [point.device] if point.device else []
-    return int(np.random.SeedSequence([seed, *(zlib.crc32(p.encode()) for p in parts)]).generate_state(1)[0])
+FINETUNE_LR = _finetune_experiment.FINETUNE_LR
 
 
 def point_faults(point):
@@ -252,9 +145,6 @@ class Results:
     def select(self, **fields):
         return [r for r in self.records if all(r.get(k) == v for k, v in fields.items())]
 
-
-def _channel(faults, p):
-    return DirectionalChannel(0.0, 2 * p) if faults == "charge_loss" else SymmetricChannel(p)
 
 
 #: Models available in this process: name -> (model, split, shipped state), installed from the sweep's bundle.

@@ -5,6 +5,9 @@ Each experiment is a function ``(context) -> None`` that computes its records
 stores them in ``results.json``, then hands them to
 :mod:`qtaml_tac.experiments.figures` and :mod:`qtaml_tac.experiments.tables`
 to draw and tabulate. Grids are stated here; ``--quick`` takes the coarse ones.
+The experiments beyond the paper's measurements live in modules of their own
+(:mod:`~qtaml_tac.experiments.codes`, :mod:`~qtaml_tac.experiments.finetune`,
+:mod:`~qtaml_tac.experiments.lifetime`), with their grids.
 :data:`EXPERIMENTS` is the one table of experiments, by name.
 """
 
@@ -22,14 +25,21 @@ from qtaml_theory import get_encoding
 from qtaml_theory.allocation import integer_ratio, interior_budget_range, saturation_ratio
 from qtaml_theory.law import WeightError, layer_output_cumulants, sample_errors
 
-from ..evaluate import t_interval
-from ..finetune import NOISES
 from ..method_registry import PAPER_METHODS
 from . import figures, tables
 from .codes import codes
+from .finetune import (
+    FINETUNE_NOISES,
+    FINETUNE_RATES,
+    budget_needed,
+    budget_saved_rows,
+    finetune,
+    finetune_accuracy_rows,
+    finetune_points,
+)
+from .lifetime import lifetime
 from .output import save_figure, save_table
-from .figures import YEAR_S
-from .runner import FAULTS, PRETRAINED, RETENTION, FinetunePoint, Point, plan_for, run_points
+from .runner import FAULTS, Point, plan_for, run_points
 from .tables import ACCURACY_COLUMNS
 
 __all__ = ["EXPERIMENTS", "PAPER_EXPERIMENTS", "Context", "CNNS", "MODELS", "ACCURACY_COLUMNS", "FINETUNE_RATES",
@@ -326,262 +336,6 @@ def minilm(context: Context) -> None:
         "Jacobian scores s = Delta^2 G / N of the 39 stored tensors (they do not depend on p).",
         next(r for r in records if r["method"] == "tac"), heading="tensor", strip="encoder.0.model."))
     save_table(context.out, tables.minilm(rows))
-
-
-# -- fault-aware fine-tuning (issue 17) ----------------------------------------------------------------------
-
-#: Flip rates of the fine-tuning experiment (symmetric channel; ``--quick`` the last two), and the charge-loss
-#: channel's average rate.
-FINETUNE_RATES = (0.01, 0.05, 0.10)
-QUICK_FINETUNE_RATES = FINETUNE_RATES[1:]
-FINETUNE_CHARGE_LOSS_P = 0.05
-#: The trained models first, then each noise kind of :data:`qtaml_tac.finetune.NOISES`.
-FINETUNE_NOISES = (PRETRAINED, *NOISES)
-#: The deployment without ECC (no protection, no compensation: what training alone must absorb) and with ECC.
-NO_ECC_METHOD, ECC_METHOD = "uncompensated", "tac"
-#: The accuracy a deployment must reach, as a share of the trained model's clean accuracy (as Table 5).
-FINETUNE_LEVEL = 0.95
-
-
-def finetune_points(models: Sequence[str], rates: Sequence[float], budgets: Sequence[float], epochs: int,
-                    rounds: Sequence[int]) -> list:
-    """The fine-tuning grid: every model, channel (symmetric at each of ``rates``, and charge loss), budget (0: no
-    ECC; else TAC), noise kind and number of rounds (the trained model once, at round 0)."""
-    channels = [("symmetric", p) for p in rates] + [("charge_loss", FINETUNE_CHARGE_LOSS_P)]
-    points = []
-    for model in models:
-        for faults, p in channels:
-            for budget in budgets:
-                method = ECC_METHOD if budget > 0 else NO_ECC_METHOD
-                points.append(FinetunePoint("finetune", model, method, p, budget, faults=faults))
-                points += [FinetunePoint("finetune", model, method, p, budget, faults=faults, noise=noise,
-                                         round=round_, epochs=epochs)
-                           for noise in NOISES for round_ in rounds]
-    return points
-
-
-def _settings(records):
-    """The (model, faults, p) of the records, in order."""
-    return sorted({(r["model"], r["faults"], r["p"]) for r in records}, key=lambda s: (s[0], s[1] != "symmetric", s[2]))
-
-
-def _paired_difference(first, second):
-    """Mean and 95% t-interval of ``first - second`` over paired trials (the same faults in every trial)."""
-    differences = np.array(first["trial_scores"]) - np.array(second["trial_scores"])
-    mean, std = float(differences.mean()), float(differences.std(ddof=1))
-    return mean, t_interval(mean, std, differences.size)
-
-
-def finetune_accuracy_rows(records: Sequence[Mapping]) -> list[dict]:
-    """Robust accuracy per (model, channel, budget, round), one column per noise kind, and law minus gaussian.
-
-    The trained model's accuracy (round 0) stands in every round's row; the
-    difference is paired over trials, with its 95% t-interval.
-    """
-    rows = []
-    for model, faults, p in _settings(records):
-        at = [r for r in records if (r["model"], r["faults"], r["p"]) == (model, faults, p)]
-        for budget in sorted({r["budget_fraction"] for r in at}):
-            here = [r for r in at if r["budget_fraction"] == budget]
-            pretrained = next(r for r in here if r["noise"] == PRETRAINED)
-            for round_ in sorted({r["round"] for r in here} - {0}):
-                by_noise = {r["noise"]: r for r in here if r["round"] == round_}
-                difference, (low, high) = _paired_difference(by_noise["law"], by_noise["gaussian"])
-                rows.append({"model": model, "faults": faults, "p": p, "budget_fraction": budget, "round": round_,
-                             PRETRAINED: pretrained["accuracy_mean"],
-                             **{noise: by_noise[noise]["accuracy_mean"] for noise in NOISES},
-                             **{f"clean_{noise}": by_noise[noise]["clean_accuracy"] for noise in NOISES},
-                             "law_minus_gaussian": difference, "difference_low": low, "difference_high": high})
-    return rows
-
-
-def budget_needed(rows: Sequence[Mapping], target: float) -> float | None:
-    """The smallest budget at which the mean accuracy reaches ``target``, linear between grid budgets.
-
-    ``rows`` are one curve's records; ``None`` when no budget of the grid reaches it.
-    """
-    rows = sorted(rows, key=lambda r: r["budget_fraction"])
-    for index, row in enumerate(rows):
-        if row["accuracy_mean"] >= target:
-            if index == 0:
-                return row["budget_fraction"]
-            below = rows[index - 1]
-            share = (target - below["accuracy_mean"]) / (row["accuracy_mean"] - below["accuracy_mean"])
-            return below["budget_fraction"] + share * (row["budget_fraction"] - below["budget_fraction"])
-    return None
-
-
-def budget_saved_rows(records: Sequence[Mapping], level: float = FINETUNE_LEVEL) -> list[dict]:
-    """The ECC budget each kind of training needs to reach ``level`` of the trained model's clean accuracy.
-
-    One row per (model, channel, noise kind, round): ``needed`` (``None``
-    when the grid's largest budget does not reach it), and ``saved``, the
-    trained model's need minus this one; when the trained model does not
-    reach the target on the grid, ``saved`` is a lower bound (its need taken
-    as the grid's largest budget) and ``lower_bound`` says so.
-    """
-    rows = []
-    for model, faults, p in _settings(records):
-        at = [r for r in records if (r["model"], r["faults"], r["p"]) == (model, faults, p)]
-        pretrained = [r for r in at if r["noise"] == PRETRAINED]
-        target = level * pretrained[0]["clean_accuracy"]
-        reference = budget_needed(pretrained, target)
-        top = max(r["budget_fraction"] for r in at)
-        for noise, round_ in sorted({(r["noise"], r["round"]) for r in at}, key=lambda k: (k[1], FINETUNE_NOISES.index(k[0]))):
-            needed = budget_needed([r for r in at if (r["noise"], r["round"]) == (noise, round_)], target)
-            saved = None if needed is None else (top if reference is None else reference) - needed
-            rows.append({"model": model, "faults": faults, "p": p, "noise": noise, "round": round_, "target": target,
-                         "needed": needed, "saved": saved, "lower_bound": reference is None and needed is not None})
-    return rows
-
-
-def finetune(context: Context) -> None:
-    """Fault-aware fine-tuning (issue 17): robust accuracy by noise kind without ECC and under TAC, budget saved.
-
-    Quick: SmallCNN, one epoch, one round, p in {0.05, 0.10} and charge loss,
-    budgets 0 (no ECC) and 0.10. Full: SmallCNN, DeepCNN and the
-    transformer, p in {0.01, 0.05, 0.10} and charge loss, three epochs per
-    round, one and two rounds, budgets 0 to 0.15. Every point fine-tunes the
-    trained model under its own deployment, re-plans and evaluates with
-    trials paired across noise kinds.
-    """
-    if context.quick:
-        points = finetune_points(("smallcnn",), QUICK_FINETUNE_RATES, (0.0, 0.1), epochs=1, rounds=(1,))
-    else:
-        points = finetune_points(("smallcnn", "deepcnn", "transformer"), FINETUNE_RATES,
-                                 (0.0, 0.025, 0.05, 0.075, 0.1, 0.15), epochs=3, rounds=(1, 2))
-    records = context.run(points)
-    accuracy = finetune_accuracy_rows(records)
-    saved = budget_saved_rows(records)
-    for row in saved:
-        row.update(experiment="finetune", quantity="budget_saved",
-                   key=f"finetune/budget_saved/{row['model']}/{row['faults']}/{row['p']}/{row['noise']}/{row['round']}")
-        context.results.add(row, save=False)
-    context.results.save()
-    save_figure(context.out, "exp_finetune_accuracy", figures.finetune_accuracy(records, FINETUNE_NOISES))
-    save_figure(context.out, "exp_finetune_budget_saved", figures.budget_saved(saved, FINETUNE_NOISES))
-    save_table(context.out, tables.finetune_accuracy(accuracy, NOISES))
-    save_table(context.out, tables.budget_saved(saved, FINETUNE_LEVEL))
-
-
-# -- lifetime (issue 16) -----------------------------------------------------------
-
-#: The cells of the lifetime experiment: (bits per cell, level map): SLC, MLC-Gray, MLC-binary.
-LIFETIME_CELLS = ((1, "gray"), (2, "gray"), (2, "binary"))
-#: The deployments: (method, compensation, budget fraction): unprotected, drift-compensated, TAC.
-LIFETIME_VARIANTS = (("uncompensated", "none", 0.0), ("uncompensated", "drift", 0.0), ("tac", "none", 0.1))
-#: The oxide presets (:func:`qtaml_tac.lifetime.retention_device`).
-LIFETIME_DEVICES = ("sio2", "hfo2")
-#: Accuracy kept, as a fraction of clean.
-LIFETIME_TARGET = 0.95
-#: Target lifetimes of the thickness figure, seconds (a day to a century).
-TARGET_LIFETIMES_S = tuple(float(x) for x in np.logspace(math.log10(86400.0), math.log10(100 * YEAR_S), 9))
-
-
-#: Years on the lifetime grid past one year, where accuracy falls (it falls like a cliff: p grows like t**K_th).
-LIFETIME_YEARS = (1, 3, 6, 8, 10, 12, 15, 30, 100)
-
-
-def lifetime_times(quick: bool) -> tuple:
-    """Times since deployment: 1 s to 100 years (log), dense from one year on, where the curves fall."""
-    early = (1.0, 1e6) if quick else tuple(float(x) for x in np.logspace(0, 7, 8))
-    return (*early, *(years * YEAR_S for years in LIFETIME_YEARS))
-
-
-def lifetime_summary(records: Sequence[Mapping]) -> list[dict]:
-    """Per model, device, cells and deployment: accuracy at ten years, the 95% crossing, the thickness needed.
-
-    The thickness for each target lifetime follows from the curve's
-    interpolated crossing (:func:`qtaml_tac.lifetime.time_to_accuracy`)
-    through :func:`qtaml_tac.lifetime.thickness_for_lifetime` (the cells
-    see the same escape probability); ``None`` where the curve does not
-    cross from above inside its grid.
-    """
-    from ..lifetime import retention_device, thickness_for_lifetime, time_to_accuracy
-
-    groups = {}
-    for record in records:
-        key = (record["model"], record["device"], record["bits_per_cell"], record["level_map"], record["method"],
-               record["cell_compensation"])
-        groups.setdefault(key, []).append(record)
-    rows = []
-    for (model, device, bits, level_map, method, compensation), curve in sorted(groups.items()):
-        curve = sorted(curve, key=lambda r: r["time_s"])
-        crossing = time_to_accuracy(curve, LIFETIME_TARGET)["interpolated_s"]
-        cell = retention_device(device)
-        thickness = (thickness_for_lifetime(cell, crossing, TARGET_LIFETIMES_S) * 1e9).tolist() if math.isfinite(
-            crossing) else None
-        ten_years = min(curve, key=lambda r: abs(r["time_s"] - 10 * YEAR_S))
-        rows.append({
-            "experiment": "lifetime", "quantity": "thickness", "model": model, "device": device,
-            "bits_per_cell": bits, "level_map": level_map, "method": method, "compensation": compensation,
-            "cells": {1: "SLC", 2: "MLC", 3: "TLC"}[bits] + ("" if bits == 1 else f"-{level_map}"),
-            "accuracy_10y": ten_years["accuracy_mean"], "clean_accuracy": curve[0]["clean_accuracy"],
-            "crossing_s": crossing if math.isfinite(crossing) else None,
-            "crossing_years": crossing / YEAR_S if math.isfinite(crossing) else None,
-            "lifetimes_s": list(TARGET_LIFETIMES_S), "thickness_nm": thickness,
-            "thickness_10y_nm": None if thickness is None else float(
-                thickness_for_lifetime(cell, crossing, [10 * YEAR_S])[0] * 1e9),
-            "reference_nm": cell.thickness_m * 1e9,
-            "key": f"lifetime/thickness/{model}/{device}/{bits}/{level_map}/{method}/{compensation}",
-        })
-    return rows
-
-
-def lifetime_proxy(records: Sequence[Mapping], times: Sequence[float]) -> dict:
-    """How well the law's proxy (:func:`qtaml_tac.lifetime.predicted_deviation`) ranks the designs at ``times``.
-
-    Computed here, single-threaded, from the records' plans
-    (:func:`~qtaml_tac.experiments.runner.retention_plan_for`) and Step 1's
-    gains of each model, once.
-    """
-    from qtaml_theory.physics import retention_channel
-
-    from ..calibrate import jacobian_gains
-    from ..lifetime import predicted_deviation, proxy_rank_agreement, retention_device
-    from ..storage import StorageConfig, select_parameters
-    from .runner import _model, _single_thread, retention_plan_for
-
-    rows = []
-    with _single_thread():
-        for name in sorted({r["model"] for r in records}):
-            model, split = _model(name)[:2]
-            gains = jacobian_gains(model, split.calibration_batch(64), select_parameters(model, StorageConfig()))
-            for record in (r for r in records if r["model"] == name and r["time_s"] in times):
-                plan = retention_plan_for(name, record["method"], record["budget_fraction"], record["device"],
-                                          record["bits_per_cell"], record["level_map"], record["cell_compensation"])
-                channel = retention_channel(retention_device(record["device"]), record["time_s"],
-                                            record["bits_per_cell"], record["level_map"])
-                rows.append({**record, "predicted_deviation": predicted_deviation(model, plan, channel, gains)})
-    return {"experiment": "lifetime", "quantity": "proxy_ranking", "times_s": list(times),
-            **proxy_rank_agreement(rows), "key": "lifetime/proxy_ranking"}
-
-
-def lifetime(context: Context) -> None:
-    """Accuracy against retention time for SLC, MLC-Gray and MLC-binary cells, and the oxide each needs (issue 16).
-
-    Every point is a retention point of the runner (records carry
-    ``time_s``, ``bits_per_cell`` and ``level_map``); the plans are made for
-    the end of life (ten years). Quick: SmallCNN, 11 times, at most 3 trials.
-    """
-    models = ("smallcnn",) if context.quick else ("smallcnn", "transformer")
-    times = lifetime_times(context.quick)
-    points = [Point("lifetime", model, method, 0.0, budget, faults=RETENTION, time_s=time_s, bits_per_cell=bits,
-                    level_map=level_map, device=device, cell_compensation=compensation)
-              for model in models for device in LIFETIME_DEVICES for bits, level_map in LIFETIME_CELLS
-              for method, compensation, budget in LIFETIME_VARIANTS for time_s in times]
-    records = context.run(points, trials=min(context.trials, 3) if context.quick else None)
-    rows = lifetime_summary(records)
-    ranking = lifetime_proxy(records, (10 * YEAR_S, 30 * YEAR_S))
-    for row in [*rows, ranking]:
-        context.results.add(row, save=False)
-    context.results.save()
-    for model in models:
-        save_figure(context.out, f"exp_lifetime_accuracy_{model}",
-                    figures.lifetime_accuracy([r for r in records if r["model"] == model], LIFETIME_DEVICES))
-        save_figure(context.out, f"exp_lifetime_thickness_{model}",
-                    figures.lifetime_thickness([r for r in rows if r["model"] == model], LIFETIME_DEVICES))
-    save_table(context.out, tables.lifetime(rows))
 
 
 #: The paper's experiments by name, in the order ``all`` runs them.

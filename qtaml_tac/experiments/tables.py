@@ -152,7 +152,7 @@ _SETTING_COLUMNS = (("model", "model", "model"), ("faults", "channel", "channel"
 def finetune_accuracy(rows: Sequence[Mapping], noises: Sequence[str]) -> Table:
     """Fine-tuning: robust accuracy per noise kind at each setting, budget and round, and law minus gaussian.
 
-    ``rows`` from :func:`qtaml_tac.experiments.sections.finetune_accuracy_rows`.
+    ``rows`` from :func:`qtaml_tac.experiments.finetune.finetune_accuracy_rows`.
     """
     columns = [*_SETTING_COLUMNS, ("budget_fraction", "budget", "budget", "{:.3f}"), ("round", "round", "round"),
                ("pretrained", "trained", "trained", "{:.3f}")]
@@ -171,7 +171,7 @@ def finetune_accuracy(rows: Sequence[Mapping], noises: Sequence[str]) -> Table:
 def budget_saved(rows: Sequence[Mapping], level: float) -> Table:
     """Fine-tuning: the ECC budget each kind needs for ``level`` of clean accuracy, and what it saves.
 
-    ``rows`` from :func:`qtaml_tac.experiments.sections.budget_saved_rows`.
+    ``rows`` from :func:`qtaml_tac.experiments.finetune.budget_saved_rows`.
     """
     return table(
         "exp_finetune_budget", "Fault-aware fine-tuning: ECC budget saved at equal accuracy",
