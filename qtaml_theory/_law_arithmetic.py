@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import _closed_forms as cf
-from ._cell_law import cell_unit_cumulants
+from ._cell_law import cell_cf, cell_unit_cumulants
 
 _BERNOULLI_CUMULANTS = (cf.bernoulli_cumulant_1, cf.bernoulli_cumulant_2,
                         cf.bernoulli_cumulant_3, cf.bernoulli_cumulant_4)
@@ -226,3 +226,29 @@ def moment_cumulants(values, weights, exact):
         deviations = values - mean
         central = [float((deviations**j) @ weights) for j in (2, 3, 4)]
     return (mean, central[0], central[1], central[2] - 3 * central[0] ** 2)
+
+
+def channel_cf(t, encoding, code, channel, rates, delta):
+    """Characteristic function of ``delta = w_hat - w`` of ``code`` under ``channel`` (Thm 3.1; A.8 for signs).
+
+    ``rates`` are the channel's rates for the code's bits; multi-level cells
+    take the product over cells (:func:`qtaml_theory._cell_law.cell_cf`).
+    """
+    if channel.bits_per_cell > 1:
+        return cell_cf(t, encoding, code, channel, delta)
+    rates = np.array([float(r) for r in rates])
+    bits = encoding.bits(code)
+    if encoding.is_linear:
+        amplitudes = delta * (1 - 2 * bits) * np.array(encoding.bit_weights, dtype=np.float64)
+        return product_cf(t, amplitudes, rates)
+    amplitudes = delta * (1 - 2 * bits[:-1]) * np.array(encoding.bit_weights, dtype=np.float64)
+    sigma = 1 - 2 * int(bits[-1])
+    magnitude = abs(float(encoding.decode(code))) * delta
+    r = rates[-1]
+
+    def magnitude_cf(s):
+        return np.exp(1j * s * magnitude) * product_cf(s, amplitudes, rates[:-1])
+
+    # w_hat = sigma_hat * M_hat: a two-point mixture over the sign (A.8).
+    stored = float(encoding.decode(code)) * delta
+    return np.exp(-1j * t * stored) * ((1 - r) * magnitude_cf(sigma * t) + r * magnitude_cf(-sigma * t))

@@ -30,15 +30,14 @@ from numbers import Real
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._cell_law import cell_cf
 from ._deprecation import renamed_argument
 from ._law_arithmetic import (
+    channel_cf,
     check_size,
     enumerated_cumulants,
     enumerated_law,
     excess_kurtosis,
     moment_cumulants,
-    product_cf,
     sample_cumulants,
     skewness,
     sqrt_to_float,
@@ -349,7 +348,7 @@ class WeightError:
 
     def _cf_formula(self, t):
         if self.channel is not None:
-            return self._channel_cf(t, self.channel, self.rates)
+            return channel_cf(t, self.encoding, self.code, self.channel, self.rates, float(self.delta))
         bits = self.encoding.bits(self.code)
         total = np.zeros(t.shape, dtype=np.complex128)
         for outcome in self.outcomes:
@@ -357,29 +356,9 @@ class WeightError:
                 total += float(outcome.probability) * np.exp(-1j * t * float(self.stored_value))
             else:
                 rates = tuple(outcome.channel.rates_for_bits(bits).tolist())
-                total += float(outcome.probability) * self._channel_cf(t, outcome.channel, rates)
+                total += float(outcome.probability) * channel_cf(t, self.encoding, self.code, outcome.channel, rates,
+                                                                  float(self.delta))
         return total
-
-    def _channel_cf(self, t, channel, rates):
-        if channel.bits_per_cell > 1:
-            return cell_cf(t, self.encoding, self.code, channel, float(self.delta))
-        rates = np.array([float(r) for r in rates])
-        bits = self.encoding.bits(self.code)
-        delta = float(self.delta)
-        if self.encoding.is_linear:
-            amplitudes = delta * (1 - 2 * bits) * np.array(self.encoding.bit_weights, dtype=np.float64)
-            return product_cf(t, amplitudes, rates)
-        amplitudes = delta * (1 - 2 * bits[:-1]) * np.array(self.encoding.bit_weights, dtype=np.float64)
-        sigma = 1 - 2 * int(bits[-1])
-        magnitude = abs(float(self.encoding.decode(self.code))) * delta
-        r = rates[-1]
-
-        def magnitude_cf(s):
-            return np.exp(1j * s * magnitude) * product_cf(s, amplitudes, rates[:-1])
-
-        # w_hat = sigma_hat * M_hat: a two-point mixture over the sign (A.8).
-        stored = float(self.stored_value)
-        return np.exp(-1j * t * stored) * ((1 - r) * magnitude_cf(sigma * t) + r * magnitude_cf(-sigma * t))
 
     def sample(self, size: int, rng: RandomLike = None) -> np.ndarray:
         """Draw ``size`` independent errors ``delta`` (float64); see :func:`sample_errors`."""
