@@ -145,7 +145,10 @@ def corpus(seed=0, held_out_share=0.3, quick=False):
             labels.append(label)
     order = rng.permutation(len(sentences))
     cut = int(len(order) * (1 - held_out_share))
-    pick = lambda index: tuple(sentences[i] for i in index)  # noqa: E731
+
+    def pick(index):
+        return tuple(sentences[i] for i in index)
+
     queries = tuple(QUERY_TEMPLATE.format(subject=s, verb=v) for subjects in TOPICS.values()
                     for s, v in itertools.product(subjects, verbs))
     labels = np.array(labels)
