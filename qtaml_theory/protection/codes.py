@@ -42,6 +42,7 @@ import numpy as np
 
 from ..channels import Channel, PerBitChannel
 from ..ecc import bch_code, decoded_bits, secded_code
+from ..ecc.field import bch_generator
 from ..ecc.linear import DETECTED, MAX_TABLE_SYNDROME_BITS, smallest_field
 from ..ecc.residual import MAX_EXACT_SYNDROME_BITS
 from ..validation import check_integer
@@ -160,9 +161,11 @@ class _BlockCode(ProtectionScheme):
     """Shared behaviour of the block codes over bit planes (module docstring); subclasses hold ``code``."""
 
     def _check_common(self):
+        """Check and store ``k``, ``data_bits`` and ``on_failure`` (the fields every block code has)."""
         object.__setattr__(self, "k", _check_top_bits(self.k))
         if self.on_failure not in FAILURE_POLICIES:
             raise ValueError(f"on_failure must be one of {FAILURE_POLICIES}, got {self.on_failure!r}")
+        object.__setattr__(self, "data_bits", check_integer(self.data_bits, "data_bits", 1, MAX_DATA_BITS))
 
     def check_width(self, n_bits):
         return _check_against_width(self.k, n_bits)
@@ -270,9 +273,7 @@ class SECDED(_BlockCode):
 
     def __post_init__(self):
         self._check_common()
-        data_bits = check_integer(self.data_bits, "data_bits", 1, MAX_DATA_BITS)
-        object.__setattr__(self, "data_bits", data_bits)
-        object.__setattr__(self, "code", secded_code(data_bits))
+        object.__setattr__(self, "code", secded_code(self.data_bits))
 
 
 def _largest_t(data_bits):
@@ -282,8 +283,6 @@ def _largest_t(data_bits):
         m = smallest_field(data_bits, t)
         if m is None:
             return best
-        from ..ecc.field import bch_generator
-
         if bch_generator(m, t).bit_length() - 1 > min(MAX_EXACT_SYNDROME_BITS, MAX_TABLE_SYNDROME_BITS):
             return best
         best, t = t, t + 1
@@ -318,8 +317,7 @@ class BCH(_BlockCode):
 
     def __post_init__(self):
         self._check_common()
-        data_bits = check_integer(self.data_bits, "data_bits", 1, MAX_DATA_BITS)
-        object.__setattr__(self, "data_bits", data_bits)
+        data_bits = self.data_bits
         largest = _largest_t(data_bits)
         if largest == 0:
             raise ValueError(f"data_bits must allow a BCH code with an exact law, got {data_bits}")
