@@ -13,12 +13,16 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
-from qtaml_theory.channels import Channel, DirectionalChannel, PerBitChannel, SymmetricChannel, as_channel
+import numpy as np
+
+from qtaml_theory.channels import Channel, DirectionalChannel, MultiLevelChannel, PerBitChannel, SymmetricChannel, as_channel
 
 __all__ = ["channel_to_dict", "channel_from_dict", "nominal_rate"]
 
-_CHANNEL_FIELDS = {"symmetric": ("p",), "directional": ("p01", "p10"), "per_bit": ("rates",)}
+_CHANNEL_FIELDS = {"symmetric": ("p",), "directional": ("p01", "p10"), "per_bit": ("rates",),
+                   "multilevel": ("bits_per_cell", "transition", "level_map")}
 
 
 def channel_to_dict(channel: Channel | float) -> dict:
@@ -30,6 +34,12 @@ def channel_to_dict(channel: Channel | float) -> dict:
         return {"kind": "directional", "p01": float(channel.p01), "p10": float(channel.p10)}
     if isinstance(channel, PerBitChannel):
         return {"kind": "per_bit", "rates": [float(r) for r in channel.rates]}
+    if isinstance(channel, MultiLevelChannel):
+        # An exact transition (Fractions) travels as "numerator/denominator" strings, so that it loads back equal.
+        entry = str if channel.is_exact else float
+        return {"kind": "multilevel", "bits_per_cell": channel.bits_per_cell,
+                "transition": [[entry(rate) for rate in row] for row in channel.transition],
+                "level_map": channel.level_map}
     raise ValueError(f"cannot serialize channel {channel!r}")
 
 
@@ -45,7 +55,8 @@ def channel_from_dict(data: Mapping) -> Channel:
     if missing or extra:
         raise ValueError(f"a {kind} channel has the fields {sorted(expected)}; "
                          f"missing {missing}, unknown {extra}")
-    constructor = {"symmetric": SymmetricChannel, "directional": DirectionalChannel, "per_bit": PerBitChannel}[kind]
+    constructor = {"symmetric": SymmetricChannel, "directional": DirectionalChannel, "per_bit": PerBitChannel,
+                   "multilevel": _multilevel_from_data}[kind]
     try:
         return constructor(*(data[key] for key in _CHANNEL_FIELDS[kind]))
     except ValueError as error:
@@ -59,7 +70,20 @@ def nominal_rate(channel: Channel | float) -> float:
         return float(channel.p)
     if isinstance(channel, DirectionalChannel):
         return (float(channel.p01) + float(channel.p10)) / 2
+    if isinstance(channel, MultiLevelChannel):
+        # Equally likely bits make every cell value equally likely: average each bit's marginal rate over them.
+        values = np.arange(channel.levels, dtype=np.int64)
+        bits = (values[:, None] >> np.arange(channel.bits_per_cell, dtype=np.int64)) & 1
+        return float(np.mean(np.asarray(channel.rates_for_bits(bits), dtype=np.float64)))
     return float(sum(channel.rates)) / len(channel.rates)
+
+
+def _multilevel_from_data(bits_per_cell, transition, level_map) -> MultiLevelChannel:
+    """A :class:`MultiLevelChannel` from its JSON fields; rates written as strings are exact fractions."""
+    if isinstance(transition, Sequence) and not isinstance(transition, str):
+        transition = [[Fraction(rate) if isinstance(rate, str) else rate for rate in row]
+                      if isinstance(row, Sequence) and not isinstance(row, str) else row for row in transition]
+    return MultiLevelChannel(bits_per_cell, transition, level_map)
 
 
 def _fields_of(kind: str, data: Mapping, known: Sequence[str], required: Sequence[str], where: str) -> dict:

@@ -69,3 +69,29 @@ def test_seeded_cell_injection_reproduces_and_a_chip_is_refused(storage):
     assert torch.equal(first, second)
     with pytest.raises(ValueError, match="chip"):
         sample_masks(storage, channel, chip=Chip(0))
+
+
+@pytest.mark.parametrize("exact", (False, True))
+def test_a_plan_for_cells_stores_their_channel_and_evaluates_under_it(exact):
+    from fractions import Fraction
+
+    from qtaml_tac import DeploymentConfig, Plan, evaluate, plan_deployment
+    from qtaml_tac.plan import channel_from_dict, nominal_rate
+
+    rate = (lambda value: Fraction(value).limit_denominator(1000)) if exact else float
+    transition = [[rate(value) for value in row] for row in TRANSITION]
+    transition = [row[:-1] + [1 - sum(row[:-1])] for row in transition]
+    channel = MultiLevelChannel(2, transition, level_map="binary")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 3))
+    batch = torch.randn(32, 12)
+    plan = plan_deployment(model, batch, DeploymentConfig(p=channel, budget_fraction=0.1), "uniform_msp")
+    loaded = Plan.from_json(plan.to_json())
+    assert loaded == plan and channel_from_dict(loaded.channel) == channel
+    # The nominal rate averages each bit's marginal rate over equally likely cell values, by hand here.
+    values = np.arange(4)
+    bits = (values[:, None] >> np.arange(2)) & 1
+    assert loaded.p == pytest.approx(np.mean(channel.rates_for_bits(bits).astype(float)), rel=1e-12)
+    assert nominal_rate(MultiLevelChannel(1, [[1, 0], [0.25, 0.75]])) == pytest.approx(0.125)
+    result = evaluate(model, loaded, batch, model(batch).argmax(1), trials=2, seed=0)
+    assert 0 <= result.score_mean <= 1 and result.clean_score == 1
