@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .figures import pyplot
+from qtaml_theory.report.palette import FIGURE_HEIGHT_IN, TEXT_WIDTH_IN, colour
+
+from .figures import clean_line, pyplot, styled
 from .output import save_figure, save_table
 from .runner import Point
 from .tables import table
@@ -61,20 +63,28 @@ def _points(model: str, rates: Sequence[float], budgets: Sequence[float]) -> lis
     return points
 
 
+#: Line style of each protection accounting: the paper's idealized bits, the same plan realized, TAC over codes.
+_MENU_STYLE = {"ideal_msb": ("-", "o"), "realized": ("--", "s"), "codes": ("-.", "^")}
+
+
+@styled
 def _figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
-    """Accuracy against real overhead, one panel per rate, one marker per variant."""
-    figure, axes = pyplot().subplots(1, len(rates), figsize=(3.2 * len(rates), 3.2), sharey=True, squeeze=False)
+    """Accuracy against real overhead, one panel per rate: colour by method (the palette), line style by
+    protection accounting (:data:`_MENU_STYLE`)."""
+    figure, axes = pyplot().subplots(1, len(rates), figsize=(TEXT_WIDTH_IN, FIGURE_HEIGHT_IN + 0.6), sharey=True,
+                                     squeeze=False)
     for axis, p in zip(axes[0], rates):
-        for label, _, _ in CODE_VARIANTS:
-            rows = sorted((r for r in records if r["p"] == p and _label(r) == label), key=lambda r: r["overhead"])
+        for name, method, protection in CODE_VARIANTS:
+            rows = sorted((r for r in records if r["p"] == p and _label(r) == name), key=lambda r: r["overhead"])
             if rows:
+                linestyle, marker = _MENU_STYLE[protection]
                 axis.errorbar([r["overhead"] for r in rows], [r["accuracy_mean"] for r in rows],
-                              yerr=[r["accuracy_std"] for r in rows], marker="o", capsize=2, label=label)
-        axis.axhline(0.95 * records[0]["clean_accuracy"], color="gray", linestyle=":")
-        axis.set_title(f"{model}, p = {p:g}", fontsize=9)
-        axis.set_xlabel("stored overhead (check bits / data bits)")
+                              yerr=[r["accuracy_std"] for r in rows], marker=marker, linestyle=linestyle, capsize=2,
+                              color=colour(method), label=name)
+        clean_line(axis, records, text=False)
+        axis.set(title=f"{model}, p = {p:g}", xlabel="stored overhead (check / data bits)")
     axes[0][0].set_ylabel("accuracy")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6, loc="lower left")
     return figure
 
 
