@@ -117,9 +117,9 @@ def test_claims_follow_the_records(records):
     assert next(row for row in claim_rows(five) if "Table 5" in row["claim"])["verdict"] == "reproduced"
     swapped = [{**r, "method": {"tac": "uniform_msp", "uniform_msp": "tac"}.get(r["method"], r["method"])} for r in five]
     assert next(row for row in claim_rows(swapped) if "Table 5" in row["claim"])["verdict"] == "refuted"
-    rho = [{**r, "rho_star": 1.05 * r["rho_star"] / min(x["rho_star"] for x in records if x["experiment"] == "rho")}
-           for r in records if r["experiment"] == "rho"]
-    assert claim_rows(rho)[0]["verdict"] == "refuted"
+    rho = [r for r in records if r["experiment"] == "rho"]
+    assert claim_rows([{**r, "rho_star": 0.99} for r in rho])[0]["verdict"] == "reproduced"
+    assert claim_rows([{**r, "rho_star": 1.01 if r is rho[0] else 0.5} for r in rho])[0]["verdict"] == "refuted"
 
 
 def test_a_new_experiment_plugs_in_by_registering(tmp_path, monkeypatch):
@@ -180,6 +180,8 @@ def test_the_physics_figure_spans_p_from_1e_12_to_1_with_the_regimes():
     curves = flip_curves("sio2", thickness)
     assert curves["exact"][0] == pytest.approx(1.0) and curves["exact"][-1] < P_RANGE[0]
     assert np.all(curves["wkb"] >= curves["exact"] * (1 - 1e-12))
+    # WKB drops the prefactor 16E(V0-E)/V0^2 (0.49 for SiO2 at 0.1 eV): p over by about 0.49**-K_th in the tail.
+    assert curves["wkb"][-1] > 100 * curves["exact"][-1]
     escape = curves["escape"]
     assert np.any(escape > HIGH_ESCAPE) and np.any(EXAMPLE_DEVICE["electrons"] * escape < RARE_LAMBDA)
     assert log_p_thickness_figure("pdf").startswith(b"%PDF")
