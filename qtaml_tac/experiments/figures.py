@@ -18,6 +18,7 @@ import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from qtaml_theory.report.palette import (
     CLAIM_STYLE,
@@ -112,8 +113,10 @@ def distribution(data: Mapping):
     axes[2].plot(stored, measured.var(axis=1), "k.", markersize=3, label="Monte Carlo")
     axes[2].set(title="the variance is the same for every $w$", xlabel=r"stored weight $w$ ($\Delta$)",
                 ylabel=r"variance ($\Delta^2$)")
+    axes[2].set_ylim(0, 1.3 * kappa[:, 1].max())
     axes[2].legend()
     axes[3].loglog(data["widths"], data["distances"], "o-", color=colour("tac"))
+    axes[3].yaxis.set_minor_formatter(NullFormatter())
     axes[3].set(title="layer output: KS distance to Gaussian (Rem. 3.5)", xlabel="layer width (inputs)",
                 ylabel="KS distance")
     return figure

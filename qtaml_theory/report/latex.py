@@ -110,7 +110,7 @@ def render_claims(rows):
         "(a measurement the paper does not make). The docs' results page prints the same rows.",
         "", r"\begin{center}", r"\footnotesize",
         r"\begin{tabular}{@{}>{\raggedright}p{0.09\linewidth}>{\raggedright}p{0.25\linewidth}"
-        r">{\raggedright}p{0.14\linewidth}>{\raggedright\arraybackslash}p{0.32\linewidth}l@{}}",
+        r">{\raggedright}p{0.14\linewidth}>{\raggedright\arraybackslash}p{0.31\linewidth}l@{}}",
         r"\toprule", r"section & claim & paper & ours & verdict \\", r"\midrule", *body, r"\bottomrule",
         r"\end{tabular}", r"\end{center}", r"\clearpage", ""])
 

@@ -39,7 +39,7 @@ COLOURS = {
     "tac": _BLUE, "uniform_msp": _ORANGE, "magnitude_ecc": _GREEN, "uncompensated": _BLACK,
     "mean_only": _GREY, "tac_alloc_only": _SKY, "tac_always_mean": _PURPLE, "tac_exact_mean": _VERMILION,
     "sensitivity_ecc": _PURPLE, "random_ecc": "#17becf", "weight_scaling": "#bcbd22",
-    "uniform_secded": "#8c564b", "uniform_bch": _YELLOW,
+    "uniform_secded": "#8c564b", "uniform_bch": "#8c6d31",
     # fine-tuning noise kinds (qtaml_tac.finetune.NOISES)
     "pretrained": _BLACK, "law": _BLUE, "gaussian": _ORANGE, "moments": _GREEN, "none": _GREY,
     "randbet": _PURPLE,
