@@ -181,7 +181,8 @@ def test_the_physics_figure_spans_p_from_1e_12_to_1_with_the_regimes():
     assert curves["exact"][0] == pytest.approx(1.0) and curves["exact"][-1] < P_RANGE[0]
     assert np.all(curves["wkb"] >= curves["exact"] * (1 - 1e-12))
     # WKB drops the prefactor 16E(V0-E)/V0^2 (0.49 for SiO2 at 0.1 eV): p over by about 0.49**-K_th in the tail.
-    assert curves["wkb"][-1] > 100 * curves["exact"][-1]
+    tail = np.argmax(curves["exact"] < P_RANGE[0])
+    assert curves["wkb"][tail] > 100 * curves["exact"][tail] > 0
     escape = curves["escape"]
     assert np.any(escape > HIGH_ESCAPE) and np.any(EXAMPLE_DEVICE["electrons"] * escape < RARE_LAMBDA)
     assert log_p_thickness_figure("pdf").startswith(b"%PDF")

@@ -34,10 +34,7 @@ from .claim_rules import (
     sweep_claims,
     transformer_claims,
 )
-from .codes import CODE_VARIANTS
-from .codes import _figure as codes_figure
-from .codes import _label as codes_label
-from .codes import _table as codes_table
+from .codes import CODE_VARIANTS, accuracy_figure, accuracy_table, variant_label
 from .finetune import FINETUNE_LEVEL, FINETUNE_NOISES
 from .grids import budget_rows, grid_table, methods_of, point_records, reach_table
 from .lifetime import LIFETIME_DEVICES
@@ -184,15 +181,15 @@ REPORTS = (
         lambda rs: [ReportFigure(f"exp_codes_{model}", f"{model}: accuracy against the real stored overhead; colour: "
                                  "method, line: protection (solid: the paper's idealized bits, dashed: the same plan "
                                  "under the (8,4) code, dash-dot: TAC over real codes).",
-                                 codes_figure([r for r in rs if r["model"] == model],
+                                 accuracy_figure([r for r in rs if r["model"] == model],
                                               sorted({r["p"] for r in rs if r["model"] == model}), model), True)
                     for model in sorted({r["model"] for r in rs})],
         lambda rs: grid_table("exp_codes_headline", "Accuracy by flip rate", "The smallest budget of each variant.",
-                              [{**r, "variant": codes_label(r)} for r in rs
+                              [{**r, "variant": variant_label(r)} for r in rs
                                if r["budget_fraction"] == min(x["budget_fraction"] for x in rs)],
-                              [name for name, _, _ in CODE_VARIANTS if any(codes_label(r) == name for r in rs)],
+                              [name for name, _, _ in CODE_VARIANTS if any(variant_label(r) == name for r in rs)],
                               row_key="p", column_key="variant"),
-        lambda rs: [codes_table([r for r in rs if r["model"] == m], m) for m in sorted({r["model"] for r in rs})],
+        lambda rs: [accuracy_table([r for r in rs if r["model"] == m], m) for m in sorted({r["model"] for r in rs})],
         codes_claims),
     ExperimentReport(
         "lifetime", "Lifetime: SLC and MLC cells over years",
