@@ -23,7 +23,10 @@ def _text(text):
 
 
 def _caption(table):
-    return _text(f"{table.title}. {table.caption}")
+    """Title and caption; a title naming a table of the paper (``Table 5: ...``) says so after it, so that LaTeX's
+    own numbering does not read as the paper's."""
+    title = re.sub(r"^(Tables? [\d, and]+): (.*)$", r"\2 (the paper's \1)", table.title)
+    return _text(f"{title}. {table.caption}")
 
 
 def _number(text):
