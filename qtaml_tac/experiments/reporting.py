@@ -211,10 +211,10 @@ REPORTS = (
                                  "the trained model's clean accuracy (first round; no bar: not reached).",
                                  figures.budget_saved([r for r in rs if r.get("quantity") == "budget_saved"],
                                                       FINETUNE_NOISES)),
-                    ReportFigure("exp_finetune_accuracy", "Robust accuracy against the ECC budget by noise kind "
-                                 "(first round), 95\\% t-intervals.",
-                                 figures.finetune_accuracy([r for r in rs if "noise" in r and "quantity" not in r],
-                                                           FINETUNE_NOISES), True)],
+                    *[ReportFigure("exp_finetune_accuracy", "Robust accuracy against the ECC budget by noise kind "
+                                   "(first round), 95\\% t-intervals.",
+                                   figures.finetune_accuracy(points, FINETUNE_NOISES), True)
+                      for points in [[r for r in rs if "noise" in r and "quantity" not in r]] if points]],
         lambda rs: dataclasses.replace(tables.budget_saved(
             [r for r in rs if r.get("quantity") == "budget_saved" and r["noise"] in ("pretrained", "law", "gaussian")
              and r["round"] <= 1], FINETUNE_LEVEL), name="exp_finetune_headline"),
