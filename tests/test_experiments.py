@@ -141,7 +141,7 @@ def test_the_report_includes_the_experiment_tables(quick_run, tmp_path):
     subprocess.run([sys.executable, "-m", "qtaml_theory.report", "--out", str(report), "--experiments", str(out),
                     "--mc-size", "2000", "--allocation-configs", "2"], check=True, capture_output=True, text=True)
     main = (report / "main.tex").read_text()
-    assert "\\input{table_exp_5_5_budget}" in main and (report / "table_exp_rho.tex").exists()
+    assert "{exp_5_5_budget_ratio}" in main and (report / "exp_rho_ratios.pdf").exists()
     if shutil.which("pdflatex") is None:
         if os.environ.get("CI"):
             pytest.fail("pdflatex is missing in CI")

@@ -142,7 +142,11 @@ def test_an_experiments_folder_without_results_is_refused(tmp_path, capsys, no_w
     assert str(empty) in message and "results.json" in message and "python -m qtaml_tac.experiments" in message
     (empty / "results.json").write_text("[]")
     message = refused(["--out", str(tmp_path / "report"), "--experiments", str(empty)], capsys)
-    assert "has no table_exp_*.tex" in message and "has no results.json" not in message
+    assert "holds no records" in message and "has no results.json" not in message
+    (empty / "results.json").write_text('[{"method": "tac"}]')
+    assert "has no 'experiment' field" in refused(["--experiments", str(empty)], capsys)
+    (empty / "results.json").write_text("[{")
+    assert "cannot be read" in refused(["--experiments", str(empty)], capsys)
     message = refused(["--experiments", str(tmp_path / "missing")], capsys)
     assert "is not a folder" in message
     assert not (tmp_path / "report").exists()

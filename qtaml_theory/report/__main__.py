@@ -9,42 +9,28 @@ from pathlib import Path
 from . import latex, markdown
 from .cli import check_output_folder, non_negative_int
 from .cli import write_atomically as write_file
+from .experiments import experiment_records, render_experiments
 from .figures import FIGURES, render_figures
 from .rows import build_tables
 
 
-def experiment_tables(directory):
-    """``{file name: text}`` of the experiments' LaTeX tables in ``directory`` (``table_exp_*.tex``).
+def render(tables, fmt, records=None):
+    """``{file name: text or bytes}`` for every output file of the chosen format (tables, figures, document).
 
-    Raises
-    ------
-    ValueError
-        When ``directory`` is not a folder written by ``python -m qtaml_tac.experiments``: not a
-        folder, or without its ``results.json`` or any ``table_exp_*.tex``.
+    With ``records`` (of ``python -m qtaml_tac.experiments``), the LaTeX report opens with the claims page and
+    shows every experiment present: its figures beside its headline table, its full grids in an appendix
+    (:func:`qtaml_theory.report.experiments.render_experiments`).
     """
-    if directory is None:
-        return {}
-    directory = Path(directory)
-    expected = ("expected the output folder of python -m qtaml_tac.experiments NAME --out DIR "
-                "(its results.json and table_exp_*.tex)")
-    if not directory.is_dir():
-        raise ValueError(f"--experiments {directory} is not a folder: {expected}")
-    tables = {path.name: path.read_text() for path in sorted(directory.glob("table_exp_*.tex"))}
-    missing = [what for what, absent in (("results.json", not (directory / "results.json").is_file()),
-                                         ("table_exp_*.tex", not tables)) if absent]
-    if missing:
-        raise ValueError(f"--experiments {directory} has no {' and no '.join(missing)}: {expected}")
-    return tables
-
-
-def render(tables, fmt, experiments=None):
-    """``{file name: text or bytes}`` for every output file of the chosen format (tables, figures, document)."""
     if fmt == "tex":
         files = {f"table_{t.name}.tex": latex.render_table(t) for t in tables}
-        files.update(experiments or {})
         files.update(render_figures("pdf"))
-        names = [f"table_{t.name}" for t in tables] + [name.removesuffix(".tex") for name in experiments or {}]
-        files["main.tex"] = latex.render_document(names, {name: caption for name, (caption, _) in FIGURES.items()})
+        summary, sections, appendix = "", [], []
+        if records:
+            extra, summary, sections, appendix = render_experiments(records)
+            files.update(extra)
+        files["main.tex"] = latex.render_document([f"table_{t.name}" for t in tables],
+                                                  {name: caption for name, (caption, _) in FIGURES.items()},
+                                                  summary=summary, experiments=sections, appendix=appendix)
         return files
     files = render_figures("png")
     figures = [markdown.render_figure(name, caption) for name, (caption, _) in FIGURES.items()]
@@ -66,7 +52,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seed of the Monte Carlo checks and allocation studies (an integer >= 0)")
     parser.add_argument("--experiments", default=None,
-                        help="a directory of python -m qtaml_tac.experiments whose tables to include (tex)")
+                        help="a folder of python -m qtaml_tac.experiments: its claims, figures and tables (tex)")
     parser.add_argument("--allocation-configs", type=int, default=100,
                         help="random configurations per layer count in the allocation studies")
     parser.add_argument("--quiet", action="store_true", help="no progress bars on stderr")
@@ -76,13 +62,13 @@ def main(argv=None):
     if args.allocation_configs < 1:
         parser.error(f"--allocation-configs must be at least 1, got {args.allocation_configs}")
     try:
-        experiments = experiment_tables(args.experiments)
+        records = experiment_records(args.experiments)
         check_output_folder(args.out)
     except ValueError as error:
         parser.error(str(error))
     tables = build_tables(size=args.mc_size, seed=args.seed, progress=not args.quiet,
                           allocation_configs=args.allocation_configs)
-    files = render(tables, args.format, experiments)
+    files = render(tables, args.format, records)
     write_atomically(args.out, files)
     for name in files:
         print(args.out / name)
