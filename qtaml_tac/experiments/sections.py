@@ -162,7 +162,7 @@ def accuracy_vs_overhead(context: Context) -> None:
     records = context.run(sweep + ablation)
     save_figure(context.out, "exp_5_2_accuracy_vs_overhead",
                 figures.curves(sweep_records(records, sweep), methods, "overhead",
-                               "ECC overhead (protected bits / all bits)", "SmallCNN, p = 0.10"))
+                               "ECC overhead (protected bits / all bits)", "SmallCNN, p = 0.10", claim=True))
     save_table(context.out, tables.accuracy("exp_5_2_sweep", "Table 2: accuracy against ECC overhead",
                                             "SmallCNN on digits, p = 0.10, n = 8.", sweep_records(records, sweep)))
     save_table(context.out, tables.accuracy("exp_5_2_ablation", "Table 3: component ablation",
