@@ -113,13 +113,15 @@ class TensorWorkspace:
         """
         tensor = self.tensor
         if self.held is _EVERYWHERE or self.version != tensor.parameter._version:
-            torch.index_select(tensor.lookup, 0, tensor.codes, out=tensor.parameter.view(-1))
+            tensor.write_readback_(tensor.codes)
             self.held = None
         return torch.empty(0, dtype=torch.int64) if self.held is None else self.held
 
-    def written_(self, mask) -> None:
-        """Record that the read-back of ``mask`` (a :class:`qtaml_tac.inject.FlipMask`) is in the parameter."""
-        self.held = _EVERYWHERE if mask.dense_mask is not None else mask.positions
+    def written_(self, mask, positions=None) -> None:
+        """Record that the read-back of ``mask`` (a :class:`qtaml_tac.inject.FlipMask`) is in the parameter
+        (noisy at ``positions``, default the mask's)."""
+        positions = mask.positions if positions is None else positions
+        self.held = _EVERYWHERE if mask.dense_mask is not None else positions
         self.version = self.tensor.parameter._version
 
     @torch.no_grad()
@@ -152,24 +154,43 @@ class TensorWorkspace:
         write patched (:meth:`patch_base_`).
         """
         tensor = self.tensor
-        flat = tensor.parameter.view(-1)
+        scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask)
+        positions = None
         if mask.dense_mask is not None:
             codes = torch.bitwise_xor(tensor.codes, mask.dense_mask, out=self.buffers.setdefault(
                 "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
-            torch.index_select(tensor.lookup, 0, codes, out=flat)
+            tensor.write_readback_(codes, None, scales, zero_points)
         else:
             previous = self.patch_base_()
-            flat[previous] = tensor.lookup.index_select(0, tensor.codes[previous])
-            flat[mask.positions] = tensor.lookup.index_select(0, tensor.codes[mask.positions] ^ mask.values)
+            tensor.write_readback_(tensor.codes[previous], previous)
+            positions, values = _with_scaled_blocks(tensor, mask)
+            tensor.write_readback_(tensor.codes[positions] ^ values, positions, scales, zero_points)
         if mask.zeroed is not None:
-            flat[mask.zeroed] = 0
-        self.written_(mask)
+            tensor.parameter.view(-1)[mask.zeroed] = 0
+        self.written_(mask, positions)
+
+
+def _with_scaled_blocks(tensor, mask):
+    """A sparse mask's positions and values, joined by every weight of a block whose scale or zero point has a
+    flipped bit (value 0 where the weight's own code did not flip)."""
+    flipped = [m for m in (mask.scale_mask, mask.zero_point_mask) if m is not None]
+    if not flipped:
+        return mask.positions, mask.values
+    blocks = torch.nonzero(sum(m != 0 for m in flipped)).flatten()
+    if blocks.numel() == 0:
+        return mask.positions, mask.values
+    hit = (blocks[:, None] * tensor.block + torch.arange(tensor.block)).flatten()
+    positions = torch.unique(torch.cat([mask.positions, hit]))
+    values = torch.zeros(positions.numel(), dtype=torch.int32)
+    values[torch.searchsorted(positions, mask.positions)] = mask.values.to(torch.int32)
+    return positions, values
 
 
 def fused_target(tensor, write: bool, kernels) -> tuple:
     """``(fused, lookup, out)``: whether a kernel can write the read-back into the parameter as it samples (a
     float32/float64 contiguous parameter on the CPU), with the NumPy views it writes through."""
-    fused = write and kernels is not None and tensor.lookup.dtype in (torch.float32, torch.float64) \
+    fused = write and kernels is not None and tensor.lookup is not None \
+        and tensor.lookup.dtype in (torch.float32, torch.float64) \
         and tensor.parameter.device.type == "cpu" and tensor.parameter.is_contiguous()
     if not fused:
         return False, np.zeros(1), np.zeros(1)
