@@ -20,6 +20,8 @@ from torch import nn
 
 from qtaml_theory.encodings import get_encoding
 
+from .formats import scale_bits
+
 if TYPE_CHECKING:  # for the type hints only: both modules import this one
     from .inject import FlipMask
     from .storage import StorageConfig
@@ -97,14 +99,6 @@ class StoredTensor:
     @property
     def size(self) -> int:
         return self.codes.numel()
-
-    @property
-    def stored_bits(self) -> int:
-        """Bits this tensor stores: its codes, and its scales and zero points (16 bits each, 8 in E8M0)."""
-        n_bits = int(self.table.numel()).bit_length() - 1
-        scale_bits = 8 if self.scale_format == "e8m0" else 16
-        per_block = scale_bits * (1 + (self.zero_points is not None))
-        return self.size * n_bits + self.scales.numel() * per_block
 
     def scales_read(self, scale_mask: torch.Tensor | None = None,
                     zero_point_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -198,6 +192,14 @@ class Storage:
 
     def __getitem__(self, name: str) -> StoredTensor:
         return self.tensors[name]
+
+    @property
+    def stored_bits(self) -> int:
+        """Bits the stored tensors take: codes, and scales and zero points (16 bits each, 8 for MX's E8M0,
+        none for a float format), whether or not they sit in the faulty memory."""
+        per_scale = scale_bits(self.config.encoding)
+        return sum(tensor.size * self.config.n_bits
+                   + tensor.scales.numel() * per_scale * (1 + (tensor.zero_points is not None)) for tensor in self)
 
     @property
     def names(self) -> list[str]:

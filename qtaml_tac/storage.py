@@ -27,10 +27,11 @@ from torch import nn
 
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mmse_codes, readback_table
-from qtaml_theory.encodings import ENCODINGS, get_encoding
+from qtaml_theory.encodings import get_encoding
 from qtaml_theory.validation import as_scale, check_bits
 
 from ._stored_tensors import Storage, StoredTensor
+from .formats import MX_BLOCK_SIZE, check_dtype, check_format, format_kind, mx_scales
 from .scales import block_scales, block_size, check_granularity, scale_codes
 
 __all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
@@ -106,17 +107,16 @@ class StorageConfig:
         if n_bits is None or n_bits > MAX_STORAGE_BITS:
             raise ValueError(f"n_bits must be an integer in 1..{MAX_STORAGE_BITS}, got {self.n_bits!r}")
         object.__setattr__(self, "n_bits", n_bits)
-        if not isinstance(self.encoding, str) or self.encoding not in ENCODINGS:
-            raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {self.encoding!r}")
-        if not get_encoding(self.encoding, self.n_bits).max_value > 0:
-            raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
-                             "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
         object.__setattr__(self, "granularity", check_granularity(self.granularity))
         for flag in ("include_bias", "include_norm", "symmetric", "scales_in_faulty_memory"):
             value = getattr(self, flag)
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{flag} must be True or False, got {value!r}")
             object.__setattr__(self, flag, bool(value))
+        check_format(self.encoding, self.n_bits, self.granularity, self.symmetric)
+        if not get_encoding(self.encoding, self.n_bits).max_value > 0:
+            raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
+                             "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
         if self.names is not None:
             names = (self.names,) if isinstance(self.names, str) else self.names
             try:
@@ -306,7 +306,11 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
     channels = {name: as_channel(channel) for name, channel in channels.items()}
     table = torch.as_tensor(encoding.decode(np.arange(encoding.n_codes)), dtype=torch.float64)
     low, high = float(encoding.min_value), float(encoding.max_value)
-    blocks = {name: block_size(config.granularity, tuple(parameters[name].shape), name) for name in names}
+    kind = format_kind(config.encoding)
+    granularity = {"fixed": config.granularity, "float": "tensor", "mx": ("group", MX_BLOCK_SIZE)}[kind]
+    blocks = {name: block_size(granularity, tuple(parameters[name].shape), name) for name in names}
+    for name in names:
+        check_dtype(name, parameters[name].dtype, config.encoding)
     tensors = {}
     for name in names:
         parameter = parameters[name]
@@ -330,8 +334,15 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
 
 def _scales_and_values(weight, block, factor, low, high, config, name):
     """Scales, zero points and values in scale units of one parameter; with the scales in faulty memory, their
-    float16 bits (a scale rounded up to the next float16, so that no weight clips)."""
+    float16 bits (a scale rounded up to the next float16, so that no weight clips), or E8M0 bits for MX."""
     flat = weight.double().flatten()
+    kind = format_kind(config.encoding)
+    if kind == "float":
+        return torch.ones(1, dtype=torch.float64), None, flat * factor, {}
+    if kind == "mx":
+        scales, codes, values = mx_scales(flat, factor, config.encoding)
+        faulty = {"scale_format": "e8m0", "scale_codes": codes} if config.scales_in_faulty_memory else {}
+        return scales, None, values, faulty
     scales, zero_points, values = block_scales(flat, block, factor, low, high, config.symmetric)
     if not config.scales_in_faulty_memory:
         return scales, zero_points, values, {}

@@ -5,6 +5,7 @@ The read-back after injection is held against a direct NumPy reference,
 once to float32, with faulty scales decoded by NumPy's own float16.
 """
 
+import ml_dtypes
 import numpy as np
 import pytest
 import torch
@@ -87,13 +88,15 @@ def test_default_storage_is_todays_per_tensor_storage():
 
 def test_faulty_scales_are_float16_rounded_up_and_count_in_stored_bits():
     model = _model()
-    safe = quantize(model, StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False))["0.weight"]
-    faulty = quantize(model, StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False,
-                                           scales_in_faulty_memory=True))["0.weight"]
+    safe_storage = quantize(model, StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False))
+    faulty_storage = quantize(model, StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False,
+                                                   scales_in_faulty_memory=True))
+    safe, faulty = safe_storage["0.weight"], faulty_storage["0.weight"]
     held = faulty.scale_codes.numpy().astype(np.uint16).view(np.float16).astype(np.float64)
     assert np.array_equal(held, faulty.scales.numpy())
     assert np.all(held >= safe.scales.numpy()) and np.all(held <= safe.scales.numpy() * (1 + 2**-10))
-    assert faulty.stored_bits == safe.stored_bits == 2048 * 4 + 128 * 32  # 16-bit scale and zero point per group
+    # a 16-bit scale and zero point per group of 16: 0.weight (2048 weights) and 2.weight (192 weights)
+    assert faulty_storage.stored_bits == safe_storage.stored_bits == (2048 + 192) * 4 + (128 + 12) * 32
 
 
 def _reference(tensor, mask):
@@ -102,13 +105,15 @@ def _reference(tensor, mask):
     blocks = np.arange(codes.size) // tensor.block
     scales, zeros = tensor.scales.numpy(), None if tensor.zero_points is None else tensor.zero_points.numpy()
     if mask.scale_mask is not None:
-        scales = (tensor.scale_codes.numpy() ^ mask.scale_mask.numpy()).astype(np.uint16).view(np.float16)
+        raw, dtype = {"float16": (np.uint16, np.float16), "e8m0": (np.uint8, ml_dtypes.float8_e8m0fnu)}[
+            tensor.scale_format]
+        scales = (tensor.scale_codes.numpy() ^ mask.scale_mask.numpy()).astype(raw).view(dtype)
         scales = scales.astype(np.float64)
         if zeros is not None:
-            zeros = (tensor.zero_point_codes.numpy() ^ mask.zero_point_mask.numpy()).astype(np.uint16)
-            zeros = zeros.view(np.float16).astype(np.float64)
+            zeros = (tensor.zero_point_codes.numpy() ^ mask.zero_point_mask.numpy()).astype(raw)
+            zeros = zeros.view(dtype).astype(np.float64)
     levels = tensor.table.numpy()[codes]
-    with np.errstate(invalid="ignore", over="ignore"):  # flipped scales may read back as NaN or infinity
+    with np.errstate(invalid="ignore", over="ignore"):  # flips may read back as NaN or infinity
         if zeros is not None:
             levels = levels - zeros[blocks]
         return (levels * (scales / tensor.factor)[blocks]).astype(np.float32)
@@ -118,12 +123,17 @@ CONFIGS = [StorageConfig(granularity="channel"), StorageConfig(n_bits=4, granula
            StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False),
            StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False, scales_in_faulty_memory=True),
            StorageConfig(n_bits=8, scales_in_faulty_memory=True),
-           StorageConfig(n_bits=3, encoding="twos_complement", granularity=("group", 4), scales_in_faulty_memory=True)]
+           StorageConfig(n_bits=3, encoding="twos_complement", granularity=("group", 4), scales_in_faulty_memory=True),
+           StorageConfig(encoding="bfloat16", n_bits=16), StorageConfig(encoding="float8_e4m3fn"),
+           StorageConfig(encoding="float4_e2m1fn", n_bits=4),
+           StorageConfig(encoding="mxfp4", n_bits=4, scales_in_faulty_memory=True),
+           StorageConfig(encoding="mxint8", n_bits=8, scales_in_faulty_memory=True),
+           StorageConfig(encoding="mxfp8_e4m3", n_bits=8)]
 
 
 @pytest.mark.parametrize("compiled", ["1", "0"])
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.n_bits}-{c.granularity}-{c.symmetric}-"
-                         f"{c.scales_in_faulty_memory}")
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.encoding}-{c.n_bits}-{c.granularity}-"
+                         f"{c.symmetric}-{c.scales_in_faulty_memory}")
 def test_injection_matches_a_numpy_reference_bit_for_bit(config, compiled, monkeypatch):
     monkeypatch.setenv("QTAML_COMPILED", compiled)
     model = _model()
