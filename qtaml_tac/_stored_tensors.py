@@ -21,6 +21,7 @@ from torch import nn
 from qtaml_theory.encodings import get_encoding
 
 from .formats import scale_bits
+from .kernel_dispatch import block_readback_into
 
 if TYPE_CHECKING:  # for the type hints only: both modules import this one
     from .inject import FlipMask
@@ -147,7 +148,11 @@ class StoredTensor:
         if positions is None and self.lookup is not None and (scales is None or scales is self.scales):
             torch.index_select(self.lookup, 0, codes, out=flat)
         elif positions is None:
-            flat.copy_(self.readback(codes, None, scales, zero_points))
+            if scales is None:
+                scales, zero_points = self.scales, self.zero_points
+            if not block_readback_into(codes, None, self.table, scales / self.factor, zero_points, self.block,
+                                       self.parameter):
+                flat.copy_(self.readback(codes, None, scales, zero_points))
         else:
             flat[positions] = self.readback(codes, positions, scales, zero_points)
 

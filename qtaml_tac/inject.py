@@ -310,14 +310,20 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
         mask = _tensor_mask(workspace, faults, n_bits, protected, generator, chip, reuse, write and not faulty)
         if faulty:
             law = _scale_law(faults, tensor, n_bits, chip)
-            flips = {key: torch.from_numpy(law.dense(codes.numpy(), _seed(generator)).astype(np.int32))
-                     for key, codes in (("scale_mask", tensor.scale_codes),
-                                        ("zero_point_mask", tensor.zero_point_codes)) if codes is not None}
+            flips = {key: _scale_flips(law, codes, generator) for key, codes in (
+                ("scale_mask", tensor.scale_codes), ("zero_point_mask", tensor.zero_point_codes)) if codes is not None}
             mask = dataclasses.replace(mask, **flips)
             if write:
                 workspace.write_(mask)
         masks[tensor.name] = mask
     return masks
+
+
+def _scale_flips(law, codes, generator):
+    """int32 XOR masks of scale (or zero point) codes: one dense draw of ``law``, by the compiled kernel if any."""
+    masks = mask_buffer({}, codes.numel(), law.n_bits)
+    dense_masks(compiled_kernels(), law, codes.numpy(), _seed(generator), masks, False, np.zeros(1), np.zeros(1))
+    return torch.from_numpy(masks.astype(np.int32))
 
 
 def _scale_law(faults, tensor, n_bits, chip):

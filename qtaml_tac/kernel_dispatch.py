@@ -26,7 +26,7 @@ import torch
 from .flip_law import CHUNK, compared_masks
 
 __all__ = ["compiled_kernels", "SPARSE_SLACK", "TensorWorkspace", "fused_target", "mask_buffer", "dense_masks",
-           "sparse_flips", "compared_masks_into"]
+           "sparse_flips", "compared_masks_into", "block_readback_into"]
 
 #: Serializes kernel launches from several Python threads (numba's "workqueue" threading layer, where neither
 #: TBB nor OpenMP is found, is not thread-safe); each launch is itself parallel.
@@ -149,41 +149,29 @@ class TensorWorkspace:
     def write_(self, mask) -> None:
         """Write the read-back of ``codes ^ mask`` into the parameter, in place.
 
-        A dense mask rewrites the whole tensor; a sparse one patches only the
-        flipped weights, after putting back the weights the previous sparse
-        write patched (:meth:`patch_base_`).
+        A dense mask rewrites the whole tensor, and so does any flip of a
+        scale or zero point (:class:`qtaml_tac.inject.FlipMask`'s scale
+        masks); a sparse one patches only the flipped weights, after putting
+        back the weights the previous sparse write patched (:meth:`patch_base_`).
         """
         tensor = self.tensor
-        scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask)
-        positions = None
-        if mask.dense_mask is not None:
-            codes = torch.bitwise_xor(tensor.codes, mask.dense_mask, out=self.buffers.setdefault(
-                "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
-            tensor.write_readback_(codes, None, scales, zero_points)
-        else:
+        scales_flipped = any(m is not None and bool(m.any()) for m in (mask.scale_mask, mask.zero_point_mask))
+        if mask.dense_mask is None and not scales_flipped:
             previous = self.patch_base_()
             tensor.write_readback_(tensor.codes[previous], previous)
-            positions, values = _with_scaled_blocks(tensor, mask)
-            tensor.write_readback_(tensor.codes[positions] ^ values, positions, scales, zero_points)
+            tensor.write_readback_(tensor.codes[mask.positions] ^ mask.values, mask.positions)
+        else:
+            scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask)
+            dense = mask.dense_mask if mask.dense_mask is not None else mask.dense()
+            if tensor.lookup is not None or not block_readback_into(tensor.codes, dense, tensor.table,
+                                                                    scales / tensor.factor, zero_points,
+                                                                    tensor.block, tensor.parameter):
+                codes = torch.bitwise_xor(tensor.codes, dense, out=self.buffers.setdefault(
+                    "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
+                tensor.write_readback_(codes, None, scales, zero_points)
         if mask.zeroed is not None:
             tensor.parameter.view(-1)[mask.zeroed] = 0
-        self.written_(mask, positions)
-
-
-def _with_scaled_blocks(tensor, mask):
-    """A sparse mask's positions and values, joined by every weight of a block whose scale or zero point has a
-    flipped bit (value 0 where the weight's own code did not flip)."""
-    flipped = [m for m in (mask.scale_mask, mask.zero_point_mask) if m is not None]
-    if not flipped:
-        return mask.positions, mask.values
-    blocks = torch.nonzero(sum(m != 0 for m in flipped)).flatten()
-    if blocks.numel() == 0:
-        return mask.positions, mask.values
-    hit = (blocks[:, None] * tensor.block + torch.arange(tensor.block)).flatten()
-    positions = torch.unique(torch.cat([mask.positions, hit]))
-    values = torch.zeros(positions.numel(), dtype=torch.int32)
-    values[torch.searchsorted(positions, mask.positions)] = mask.values.to(torch.int32)
-    return positions, values
+        self.written_(mask, _EVERYWHERE if scales_flipped else None)
 
 
 def fused_target(tensor, write: bool, kernels) -> tuple:
@@ -249,3 +237,24 @@ def compared_masks_into(kernels, codes, key, n_bits, exposed, by_bit, cell_rates
         kernels.compared_flips(codes, np.uint64(key), n_bits, exposed, by_bit[0], by_bit[1],
                                np.zeros(1) if cell_rates is None else cell_rates, cell_rates is not None,
                                masks, fused, lookup, out)
+
+
+def block_readback_into(codes, masks, table, multipliers, zero_points, block, out) -> bool:
+    """The read-back of block-scaled weights written into ``out`` by the compiled kernel; ``False`` (nothing
+    written) where there is none or ``out`` is not a float32/float64 contiguous CPU tensor.
+
+    ``out[i] = (table[codes[i] ^ masks[i]] - zero_points[b]) * multipliers[b]``, ``b = i // block``, in
+    float64 rounded once to ``out``'s dtype: the values of the torch route of
+    :meth:`qtaml_tac.storage.StoredTensor.readback`, bit for bit.
+    """
+    kernels = compiled_kernels()
+    if kernels is None or out.dtype not in (torch.float32, torch.float64) or out.device.type != "cpu" \
+            or not out.is_contiguous():
+        return False
+    shifted = zero_points is not None
+    with _KERNEL_LOCK:
+        kernels.block_readback(codes.numpy(), np.zeros(1, np.int32) if masks is None else masks.numpy(),
+                               masks is not None, table.numpy(), multipliers.numpy(),
+                               zero_points.numpy() if shifted else np.zeros(1), shifted, block,
+                               out.detach().view(-1).numpy())
+    return True
