@@ -14,9 +14,9 @@ each p, every format's ratio within 2x of int8 per tensor's.
 import argparse
 
 import torch
+from bench_injection import best_of  # the benchmarks' shared timer (this folder is on the path of a script)
 from torch import nn
 
-from bench_injection import best_of
 from qtaml_tac import StorageConfig, quantize
 from qtaml_tac.inject import compiled_kernels, inject_
 
@@ -51,7 +51,8 @@ def main(weights, repeats):
         storage = quantize(model, config)
         inject_(storage, 0.1, generator=generator)  # load the kernels and buffers before timing
         floor = best_of(storage.write_, repeats)
-        ratios = [best_of(lambda p=p: inject_(storage, p, generator=generator), repeats) / floor for p in RATES]
+        ratios = [best_of(lambda p=p, storage=storage: inject_(storage, p, generator=generator), repeats) / floor
+                  for p in RATES]
         baseline = ratios if baseline is None else baseline
         storage.restore_()
         marks = ["" if ratio <= 2 * base else " (!)" for ratio, base in zip(ratios, baseline)]
