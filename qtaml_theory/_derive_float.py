@@ -27,13 +27,18 @@ from ._derive_sign_magnitude import sign_mixture_error_mean
 from ._derive_symbols import drift, m0, pi, sigma, w
 
 __all__ = ["bit", "order", "position", "read_one_probability", "sign_flip_drift", "exponent_bit_factor",
-           "exponent_flip_error", "numeric"]
+           "exponent_flip_error", "scaled_raw_moments", "numeric", "ELEMENT_MOMENTS", "SCALE_MOMENTS"]
 
 #: The stored bit (0 or 1), the moment's order and the exponent bit's position within the exponent field.
 bit = sp.Symbol("b", integer=True, nonnegative=True)
 order = sp.Symbol("k", integer=True, nonnegative=True)
 position = sp.Symbol("j", integer=True, nonnegative=True)
 value = sp.Symbol("v", real=True)
+#: The stored element ``x`` and scale ``s`` of a scaled weight ``w = x s``, and the raw moments
+#: ``E[e_x**m]``, ``E[e_s**m]`` (``m = 1..4``) of their read-back errors.
+element, scale = sp.symbols("x s", real=True)
+ELEMENT_MOMENTS = sp.symbols("ex1:5", real=True)
+SCALE_MOMENTS = sp.symbols("es1:5", real=True)
 
 
 def read_one_probability() -> sp.Expr:
@@ -61,14 +66,35 @@ def exponent_flip_error() -> sp.Expr:
     return value * (sp.Integer(2) ** ((1 - 2 * bit) * 2**position) - 1)
 
 
+def scaled_raw_moments() -> tuple[sp.Expr, ...]:
+    """``E[e**m]`` (``m = 1..4``) of a scaled weight's error ``e = x' s' - x s`` from the parts' raw moments.
+
+    With ``e_x = x' - x`` and ``e_s = s' - s`` independent (the element and
+    its scale are stored in different cells), ``e = e_x (s + e_s) + x e_s``;
+    each monomial ``e_x**a e_s**b`` of ``e**m`` has the expectation
+    ``E[e_x**a] E[e_s**b]``. No moment of the stored value is subtracted, so
+    nothing cancels when flips are rare.
+    """
+    ex, es = sp.symbols("e_x e_s", real=True)
+    error = ex * (scale + es) + element * es
+    moments = []
+    for m in range(1, 5):
+        poly = sp.Poly(sp.expand(error**m), ex, es)
+        moments.append(sum(coeff * (ELEMENT_MOMENTS[a - 1] if a else 1) * (SCALE_MOMENTS[b - 1] if b else 1)
+                           for (a, b), coeff in poly.terms()))
+    return tuple(moments)
+
+
 @functools.cache
 def numeric(name: str):
     """The closed form ``name`` of this module as a NumPy function of its free symbols, in a fixed order.
 
-    ``"read_one_probability"``: ``f(b, pi)``; ``"exponent_bit_factor"``: ``f(k, j, b, pi)``.
+    ``"read_one_probability"``: ``f(b, pi)``; ``"exponent_bit_factor"``: ``f(k, j, b, pi)``;
+    ``"scaled_raw_moments"``: ``f(x, s, ex1..ex4, es1..es4)`` returning the four moments.
     """
     forms = {"read_one_probability": (read_one_probability, (bit, pi)),
-             "exponent_bit_factor": (exponent_bit_factor, (order, position, bit, pi))}
+             "exponent_bit_factor": (exponent_bit_factor, (order, position, bit, pi)),
+             "scaled_raw_moments": (scaled_raw_moments, (element, scale, *ELEMENT_MOMENTS, *SCALE_MOMENTS))}
     derivation, symbols = forms[name]
     return sp.lambdify(symbols, derivation(), "numpy")
 

@@ -35,7 +35,8 @@ from ._derive_float import numeric
 from .float_formats import NONFINITE_POLICIES
 
 __all__ = ["DEFAULT_MAX_FLIPS", "FULL_ENUMERATION_BITS", "check_policy", "float_rates", "policy_table",
-           "nonfinite_probability", "unit_law", "cumulant_bounds", "tail_mass", "sample_unit_errors"]
+           "nonfinite_probability", "unit_law", "cumulant_bounds", "raw_moments", "cumulants_from_raw",
+           "tail_mass", "sample_unit_errors"]
 
 #: Widest code whose law sums all ``2**n`` masks by default; wider codes sum masks of at most :data:`DEFAULT_MAX_FLIPS`.
 FULL_ENUMERATION_BITS = 8
@@ -190,6 +191,18 @@ _CUMULANT_TERMS = (
 )
 
 
+def raw_moments(cumulants):
+    """``E[e**m]`` (``m = 1..4``) from ``kappa_1..kappa_4``."""
+    k1, k2, k3, k4 = cumulants
+    return [k1, k2 + k1**2, k3 + 3 * k2 * k1 + k1**3, k4 + 4 * k3 * k1 + 3 * k2**2 + 6 * k2 * k1**2 + k1**4]
+
+
+def cumulants_from_raw(raw):
+    """``kappa_1..kappa_4`` from ``E[e**m]`` (``m = 1..4``): the polynomials of :data:`_CUMULANT_TERMS`."""
+    return [sum(c * np.prod([x**a for x, a in zip(raw, powers)], axis=0) for c, powers in terms)
+            for terms in _CUMULANT_TERMS]
+
+
 def cumulant_bounds(cumulants, tail, mass, bound):
     """Bounds on ``|kappa_m(true) - kappa_m(summed)|`` when masks of probability ``tail`` were left out.
 
@@ -201,9 +214,7 @@ def cumulant_bounds(cumulants, tail, mass, bound):
     most ``prod (|r_m| + b_m)**a_m - prod |r_m|**a_m``. Float64 rounding of
     the summed part is not included.
     """
-    k1, k2, k3, k4 = cumulants
-    raw = [k1, k2 + k1**2, k3 + 3 * k2 * k1 + k1**3, k4 + 4 * k3 * k1 + 3 * k2**2 + 6 * k2 * k1**2 + k1**4]
-    size = [np.abs(x) for x in raw]
+    size = [np.abs(x) for x in raw_moments(cumulants)]
     slack = [tail * (bound**m + size[m - 1]) / mass for m in (1, 2, 3, 4)]
     bounds = []
     for terms in _CUMULANT_TERMS:
