@@ -69,6 +69,11 @@ class StoredTensor:
         ``zero_point_codes``); ``None`` when they are safe.
     scale_codes, zero_point_codes : torch.Tensor, optional
         int32 bit patterns of the scales and zero points in ``scale_format``.
+    bit_order : tuple of int, optional
+        For float and MX formats: stored position ``n - 1 - j`` holds the
+        format's bit ``bit_order[j]`` (the law's protection order,
+        :func:`qtaml_tac.formats.stored_bit_order`), and ``table`` is indexed
+        by the stored word; ``None``: the codes are stored as they are.
     """
 
     name: str
@@ -85,6 +90,7 @@ class StoredTensor:
     scale_format: str | None = None
     scale_codes: torch.Tensor | None = None
     zero_point_codes: torch.Tensor | None = None
+    bit_order: tuple | None = None
     lookup: torch.Tensor | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +106,16 @@ class StoredTensor:
     @property
     def size(self) -> int:
         return self.codes.numel()
+
+    def format_codes(self) -> torch.Tensor:
+        """The codes as the format writes them (its own bit order): ``codes`` with ``bit_order`` undone."""
+        if self.bit_order is None:
+            return self.codes
+        n_bits = len(self.bit_order)
+        raw = torch.zeros_like(self.codes)
+        for j, position in enumerate(self.bit_order):
+            raw |= ((self.codes >> (n_bits - 1 - j)) & 1) << position
+        return raw
 
     def scales_read(self, scale_mask: torch.Tensor | None = None,
                     zero_point_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -26,11 +26,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from qtaml_theory.channels import SymmetricChannel
 from qtaml_theory.encodings import ENCODINGS, get_encoding
 from qtaml_theory.float_formats import FLOAT_ENCODINGS, MX_FORMATS, mx_format
+from qtaml_theory.float_law import protection_order
 
 __all__ = ["FLOAT_FORMATS", "WEIGHT_FORMATS", "MX_BLOCK_SIZE", "format_kind", "check_format", "check_dtype",
-           "mx_scales", "scale_bits"]
+           "mx_scales", "scale_bits", "stored_bit_order", "bit_permutation"]
 
 #: Float formats stored as raw bits with no scale.
 FLOAT_FORMATS = ("float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float6_e2m3fn", "float6_e3m2fn",
@@ -141,3 +143,29 @@ def mx_scales(weight: torch.Tensor, factor: float, encoding: str) -> tuple[torch
 def scale_bits(encoding: str) -> int:
     """Bits of one stored scale (or zero point): 0 for a float format (none), 8 for MX (E8M0), else 16 (float16)."""
     return {"float": 0, "mx": 8, "fixed": 16}[format_kind(encoding)]
+
+
+def stored_bit_order(encoding, codes: np.ndarray) -> tuple | None:
+    """Which of the format's bits each stored position holds, top first; ``None`` for fixed point (as is).
+
+    A float's most harmful bits are not at the top of its word (the
+    exponent's top bit comes first, the sign later): the stored word holds
+    the format's bits in :func:`qtaml_theory.float_law.protection_order`, by
+    decreasing share of the read-back variance of these ``codes``, so that
+    protecting a layer's top ``k`` stored bits (``IdealMSB(k)``, every
+    method's allocation) guards its ``k`` most harmful bits. The shares are
+    those of a symmetric channel, where the rate cancels out (any rate in
+    ``(0, 1)`` gives the same order).
+    """
+    if format_kind(encoding.name) == "fixed":
+        return None
+    return protection_order(encoding, codes, SymmetricChannel(0.25))
+
+
+def bit_permutation(order: tuple, n_bits: int) -> np.ndarray:
+    """``stored[c]``: the stored word of the format's code ``c`` when position ``n - 1 - j`` holds bit ``order[j]``."""
+    raw = np.arange(1 << n_bits, dtype=np.int64)
+    stored = np.zeros_like(raw)
+    for j, position in enumerate(order):
+        stored |= ((raw >> position) & 1) << (n_bits - 1 - j)
+    return stored

@@ -31,7 +31,15 @@ from qtaml_theory.encodings import get_encoding
 from qtaml_theory.validation import as_scale, check_bits
 
 from ._stored_tensors import Storage, StoredTensor
-from .formats import MX_BLOCK_SIZE, check_dtype, check_format, format_kind, mx_scales
+from .formats import (
+    MX_BLOCK_SIZE,
+    bit_permutation,
+    check_dtype,
+    check_format,
+    format_kind,
+    mx_scales,
+    stored_bit_order,
+)
 from .scales import block_scales, block_size, check_granularity, scale_codes
 
 __all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
@@ -326,9 +334,16 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
         else:
             codes, clipped = encoding.encode(values, return_clipped=True)
         scale = float(scales[0]) if scales.numel() == 1 else math.sqrt(float((scales**2).mean()))
+        order = stored_bit_order(encoding, codes)
+        stored_table = table
+        if order is not None:  # store the format's bits in the law's protection order (formats.stored_bit_order)
+            stored = bit_permutation(order, config.n_bits)
+            codes = stored[codes]
+            stored_table = torch.empty_like(table)
+            stored_table[torch.from_numpy(stored)] = table
         tensors[name] = StoredTensor(name, parameter, torch.as_tensor(codes, dtype=torch.int32), scale, factor,
-                                     table, weight.clone(), clipped, scales=scales, block=blocks[name],
-                                     zero_points=zero_points, **faulty)
+                                     stored_table, weight.clone(), clipped, scales=scales, block=blocks[name],
+                                     zero_points=zero_points, bit_order=order, **faulty)
     return Storage(model, config, tensors)
 
 

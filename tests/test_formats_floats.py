@@ -21,7 +21,7 @@ def test_a_model_in_its_own_format_reads_back_bit_for_bit(encoding, dtype):
     tensor = quantize(model, StorageConfig(encoding=encoding, n_bits=16))["weight"]
     assert torch.equal(tensor.decode(), model.weight.detach())
     raw = model.weight.detach().view(torch.int16).to(torch.int32) & 0xFFFF  # the stored codes are the raw bits
-    assert torch.equal(tensor.codes, raw.flatten())
+    assert torch.equal(tensor.format_codes(), raw.flatten())
 
 
 @pytest.mark.parametrize("encoding, n_bits, dtype", [("bfloat16", 16, ml_dtypes.bfloat16),
@@ -42,7 +42,7 @@ def test_mx_storage_is_the_ocp_conversion_block_by_block(name):
     tensor = storage["weight"]
     codes, scale_codes = fmt.quantize(model.weight.detach().double().numpy())
     assert tensor.block == 32
-    np.testing.assert_array_equal(tensor.codes.numpy(), codes.ravel())
+    np.testing.assert_array_equal(tensor.format_codes().numpy(), codes.ravel())
     np.testing.assert_array_equal(tensor.scale_codes.numpy(), scale_codes.ravel())
     np.testing.assert_array_equal(tensor.decode().numpy(),
                                   fmt.dequantize(codes, scale_codes).astype(np.float32))
@@ -76,3 +76,19 @@ def test_a_bfloat16_model_stores_float8_whose_values_it_holds():
 def test_mx_rows_must_be_whole_blocks():
     with pytest.raises(ValueError, match=r"granularity=\('group', 32\).*row length 48"):
         quantize(nn.Linear(48, 4), StorageConfig(encoding="mxfp4", n_bits=4))
+
+
+def test_a_floats_top_stored_bit_is_its_exponents_top_bit_by_the_law():
+    """Protecting one stored bit of bfloat16 guards the exponent's top bit (bit 14, the law's first), so no
+    weight of magnitude below 1 can read back above 2, even at p = 1/2; unprotected, some read back huge."""
+    from qtaml_tac.inject import inject_
+
+    model = _linear()
+    storage = quantize(model, StorageConfig(encoding="bfloat16", n_bits=16))
+    assert storage["weight"].bit_order[0] == 14
+    inject_(storage, 0.5, protection={"weight": 1}, generator=torch.Generator().manual_seed(0))
+    guarded = model.weight.detach().abs()
+    inject_(storage, 0.5, generator=torch.Generator().manual_seed(0))
+    unguarded = model.weight.detach().abs()
+    storage.restore_()
+    assert float(guarded[guarded.isfinite()].max()) < 2 and float(unguarded[unguarded.isfinite()].max()) > 1e30
