@@ -109,13 +109,17 @@ def _holds(dtype, encoding):
     return bool(torch.equal(finite.to(dtype).double(), finite))
 
 
-def mx_scales(weight: torch.Tensor, factor: float, encoding: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The E8M0 scale of every block of 32 and the weights in units of their scale (OCP MX v1.0, Section 6.3).
+def mx_scales(weight: torch.Tensor, block: int, factor: float,
+              encoding: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The E8M0 scale of every block and the weights in units of their scale (OCP MX v1.0, Section 6.3).
 
     Parameters
     ----------
     weight : torch.Tensor
-        float64, flattened, its length a multiple of 32 (rows already checked).
+        float64, flattened, its length a multiple of ``block``.
+    block : int
+        32, the specification's; a row's length for a parameter whose rows
+        are not whole blocks (``StorageConfig(uneven_rows="channel")``).
     factor : float
         Storage pre-scaling; the shared exponent is taken from ``W`` before it
         (as Delta is, Algorithm 1 Step 4).
@@ -133,7 +137,7 @@ def mx_scales(weight: torch.Tensor, factor: float, encoding: str) -> tuple[torch
         to the element's largest normal, as the specification says).
     """
     fmt = mx_format(encoding)
-    blocks = weight.view(-1, fmt.block_size)
+    blocks = weight.view(-1, block)
     exponent = torch.from_numpy(fmt.shared_exponent(blocks.abs().amax(1).numpy()))
     scales = torch.ldexp(torch.ones(exponent.shape, dtype=torch.float64), exponent)
     values = (blocks * factor / scales[:, None]).flatten()

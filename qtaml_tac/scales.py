@@ -30,7 +30,7 @@ import torch
 
 from qtaml_theory.validation import check_integer
 
-__all__ = ["GRANULARITIES", "SCALE_FORMATS", "check_granularity", "block_size", "block_scales", "scale_table",
+__all__ = ["GRANULARITIES", "UNEVEN_ROWS", "SCALE_FORMATS", "check_granularity", "block_size", "block_scales", "scale_table",
            "scale_codes"]
 
 #: The scale layouts: ``"tensor"``, ``"channel"`` or ``("group", G)``.
@@ -57,7 +57,11 @@ def check_granularity(granularity) -> str | tuple:
                      f"got {granularity!r}")
 
 
-def block_size(granularity, shape: tuple, name: str) -> int:
+#: What to do with a row that the group size does not divide: refuse it, or give that parameter a scale per channel.
+UNEVEN_ROWS = ("refuse", "channel")
+
+
+def block_size(granularity, shape: tuple, name: str, uneven_rows: str = "refuse") -> int:
     """Weights per scale of a parameter of ``shape``, in its flattened order.
 
     Parameters
@@ -69,13 +73,16 @@ def block_size(granularity, shape: tuple, name: str) -> int:
         1-D parameter as one row).
     name : str
         The parameter's name, for the error message.
+    uneven_rows : {"refuse", "channel"}
+        A row length that ``G`` does not divide is refused (default), or that
+        parameter gets one scale per output channel (as torchao leaves such
+        layers out of group quantization; a short row is one group).
 
     Raises
     ------
     ValueError
-        If a group size ``G`` does not divide the row length: the remainder is
-        not handled, the storage is refused (pick a ``G`` that divides every
-        stored row, or ``granularity="channel"``).
+        If a group size ``G`` does not divide the row length and
+        ``uneven_rows="refuse"``: the remainder is never padded or split.
     """
     size = int(np.prod(shape, dtype=np.int64))
     rows = int(shape[0]) if len(shape) >= 2 else 1
@@ -85,10 +92,12 @@ def block_size(granularity, shape: tuple, name: str) -> int:
     if granularity == "channel":
         return max(row, 1)
     group = granularity[1]
+    if row % group and uneven_rows == "channel":
+        return max(row, 1)
     if row % group:
         raise ValueError(f"granularity=('group', {group}): G = {group} does not divide the row length {row} of "
                          f"parameter {name!r} (viewed as [{rows}, {row}]); a remainder is refused, not padded: "
-                         f"use a G that divides {row}, or granularity='channel'")
+                         f"use a G that divides {row}, granularity='channel', or uneven_rows='channel'")
     return group
 
 

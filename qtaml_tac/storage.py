@@ -40,7 +40,7 @@ from .formats import (
     mx_scales,
     stored_bit_order,
 )
-from .scales import block_scales, block_size, check_granularity, scale_codes
+from .scales import UNEVEN_ROWS, block_scales, block_size, check_granularity, scale_codes
 
 __all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
            "MAX_STORAGE_BITS"]
@@ -83,6 +83,9 @@ class StorageConfig:
     symmetric : bool
         Scales from ``max|W|`` with no zero point (default), or asymmetric
         scales from ``[min(W, 0), max(W, 0)]`` with a zero point per scale.
+    uneven_rows : {"refuse", "channel"}
+        A stored row that the group size ``G`` (or MX's 32) does not divide:
+        refused (default), or that parameter gets a scale per output channel.
     scales_in_faulty_memory : bool
         Store the scales and zero points as float16 raw bits in the same
         faulty memory, so that their bits flip too (a scale rounded up to the
@@ -106,6 +109,7 @@ class StorageConfig:
     granularity: str | tuple = "tensor"
     symmetric: bool = True
     scales_in_faulty_memory: bool = False
+    uneven_rows: str = "refuse"
 
     def __post_init__(self) -> None:
         try:
@@ -122,6 +126,8 @@ class StorageConfig:
                 raise ValueError(f"{flag} must be True or False, got {value!r}")
             object.__setattr__(self, flag, bool(value))
         check_format(self.encoding, self.n_bits, self.granularity, self.symmetric)
+        if self.uneven_rows not in UNEVEN_ROWS:
+            raise ValueError(f"uneven_rows must be one of {UNEVEN_ROWS}, got {self.uneven_rows!r}")
         if not get_encoding(self.encoding, self.n_bits).max_value > 0:
             raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
                              "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
@@ -316,7 +322,8 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
     low, high = float(encoding.min_value), float(encoding.max_value)
     kind = format_kind(config.encoding)
     granularity = {"fixed": config.granularity, "float": "tensor", "mx": ("group", MX_BLOCK_SIZE)}[kind]
-    blocks = {name: block_size(granularity, tuple(parameters[name].shape), name) for name in names}
+    blocks = {name: block_size(granularity, tuple(parameters[name].shape), name, config.uneven_rows)
+              for name in names}
     for name in names:
         check_dtype(name, parameters[name].dtype, config.encoding)
     tensors = {}
@@ -355,7 +362,7 @@ def _scales_and_values(weight, block, factor, low, high, config, name):
     if kind == "float":
         return torch.ones(1, dtype=torch.float64), None, flat * factor, {}
     if kind == "mx":
-        scales, codes, values = mx_scales(flat, factor, config.encoding)
+        scales, codes, values = mx_scales(flat, block, factor, config.encoding)
         faulty = {"scale_format": "e8m0", "scale_codes": codes} if config.scales_in_faulty_memory else {}
         return scales, None, values, faulty
     scales, zero_points, values = block_scales(flat, block, factor, low, high, config.symmetric)

@@ -154,3 +154,11 @@ def test_faulty_scales_need_a_channel_with_rates_at_their_width():
     storage = quantize(_model(), StorageConfig(n_bits=4, granularity="channel", scales_in_faulty_memory=True))
     with pytest.raises(ValueError, match="scales_in_faulty_memory"):
         inject_(storage, PerBitChannel([0.01] * 4))
+
+
+def test_uneven_rows_can_fall_back_to_a_scale_per_channel():
+    model = _model()
+    storage = quantize(model, StorageConfig(n_bits=4, granularity=("group", 48), uneven_rows="channel"))
+    assert storage["0.weight"].block == 64 and storage["2.weight"].block == 32  # rows of 64 and 32: per channel
+    with pytest.raises(ValueError, match="uneven_rows must be one of"):
+        StorageConfig(uneven_rows="pad")
