@@ -82,6 +82,8 @@ def test_encode_rounds_float64_once_where_ml_dtypes_rounds_twice():
 def test_ties_go_to_the_even_code_and_zero_keeps_its_sign():
     e2m1 = get_encoding("float4_e2m1fn", 4)
     assert e2m1.encode([2.5, 3.5, 5.0, -0.25, -1e-9]).tolist() == [0x4, 0x6, 0x6, 0x8, 0x8]
+    e8m0 = get_encoding("e8m0", 8)  # ties between powers of two go to the even code too (ml_dtypes rounds 3 up)
+    assert e8m0.encode([3.0, 6.0, 1.5]).tolist() == [128, 130, 128]
 
 
 def test_values_beyond_the_finite_range_are_clipped_and_counted():

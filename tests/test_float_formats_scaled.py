@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+from float_checks import assert_cumulants_close, assert_matches_monte_carlo
 
 from qtaml_theory import WeightError, get_encoding
+from qtaml_theory.channels import PerBitChannel
 from qtaml_theory.protection import IdealBits
 from qtaml_theory.scaled_law import scaled_weight_error
 
@@ -11,12 +13,6 @@ E8M0 = get_encoding("e8m0", 8)
 F16 = get_encoding("float16", 16)
 CASES = [("mxfp4", 4, 3, E8M0, 124), ("mxfp8_e4m3", 8, 0x31, E8M0, 120), ("mxint8", 8, 0xE0, E8M0, 130),
          ("twos_complement", 4, 5, F16, int(F16.encode(0.013))), ("sign_magnitude", 4, 12, F16, int(F16.encode(-3e-3)))]
-
-
-def assert_cumulants_close(got, want, rtol):
-    sd = np.sqrt(abs(want[1]))
-    for m, (a, b) in enumerate(zip(got, want), start=1):
-        assert abs(a - b) <= rtol * (abs(b) + sd**m), (m, a, b)
 
 
 @pytest.mark.parametrize(("name", "n_bits", "code", "scale_encoding", "scale_code"), CASES)
@@ -47,21 +43,14 @@ def test_an_e8m0_flip_moves_the_weight_by_powers_of_two():
     assert only_top.mean() == pytest.approx(q * w * (2.0**128 - 1), rel=1e-12)
 
 
-# Monte Carlo: tolerance 5 standard errors of the exact law (mean: sqrt(k2/N), variance:
-# sqrt((k4 + 2 k2**2)/N)): false alarm ~6e-7 per check under the normal approximation. With
+# Monte Carlo (tests/float_checks.py): false alarm ~6e-7 per check. With
 # N = 400,000 the mean's standard error is 0.6% of the mean here, so a 5% error in the mean is
 # ~8 standard errors and is caught (power ~1); the variance's heavy tail leaves it a weaker check.
 @pytest.mark.parametrize("policy", ["keep", "clamp"])
 def test_formula_matches_monte_carlo(policy):
     law = scaled_weight_error(get_encoding("twos_complement", 4), 5, F16, int(F16.encode(0.5)), 0.01,
                               on_nonfinite=policy, max_flips=15)
-    size = 400_000
-    k1, k2, _, k4 = law.cumulants()
-    got = law.cumulants("montecarlo", size=size, rng=99)
-    assert abs(got[0] - k1) <= 5 * np.sqrt(k2 / size)
-    assert abs(got[1] - k2) <= 5 * np.sqrt((k4 + 2 * k2**2) / size)
-    q = law.nonfinite_probability()
-    assert abs(law.nonfinite_probability("montecarlo", size=size, rng=3) - q) <= 5 * np.sqrt(q * (1 - q) / size)
+    assert_matches_monte_carlo(law, 400_000, 99)
 
 
 def test_bad_input():
@@ -74,3 +63,10 @@ def test_bad_input():
         law.cumulants("enumeration")
     with pytest.raises(ValueError, match="method must be one of"):
         law.cumulants("exact")
+
+
+def test_nonfinite_probability_of_a_product_counts_both_parts_once():
+    """Element and scale each NaN with probability 1/2 (bit 0 of 0x7E and of E8M0 254): 3/4 together."""
+    law = scaled_weight_error(get_encoding("float8_e4m3fn", 8), 0x7E, E8M0, 254, PerBitChannel([0.5] + [0.0] * 7))
+    assert law.nonfinite_probability() == 0.75
+    assert abs(law.nonfinite_probability("montecarlo", size=20_000, rng=1) - 0.75) <= 5 * np.sqrt(0.75 * 0.25 / 20_000)

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import scipy.stats
 import sympy as sp
+from float_checks import assert_cumulants_close, assert_matches_monte_carlo, cumulant_scale
 
 from qtaml_theory import WeightError, error_cumulants, get_encoding
 from qtaml_theory._derive_float import sign_flip_drift
 from qtaml_theory._derive_symbols import r, w
-from qtaml_theory._law_float import unit_law
+from qtaml_theory._law_float import cumulant_bounds, policy_table, unit_law
 from qtaml_theory.channels import DirectionalChannel, MultiLevelChannel, PerBitChannel, SymmetricChannel, level_noise_transition
 from qtaml_theory.float_formats import FLOAT_ENCODINGS
 from qtaml_theory.float_law import exponent_flip_moments, float_law_table
@@ -18,19 +19,6 @@ SMALL = [name for name, cls in FLOAT_ENCODINGS.items() if cls.width <= 8]
 POLICIES = ("keep", "zero", "clamp")
 CHANNELS = {"symmetric": SymmetricChannel(0.03), "directional": DirectionalChannel(0.01, 0.2),
             "above_half": DirectionalChannel(0.02, 0.7)}
-
-
-def scale_of(cumulants):
-    """A size per order to compare cumulants against: |kappa_m| + sd**m (so a cumulant near zero is not divided by)."""
-    sd = np.sqrt(np.abs(cumulants[1]))
-    return np.stack([np.abs(k) + sd**m for m, k in enumerate(cumulants, start=1)])
-
-
-def assert_close(got, want, rtol=1e-9):
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    finite = np.isfinite(want)
-    assert np.array_equal(finite, np.isfinite(got))
-    assert np.all(np.abs(got - want)[finite] <= rtol * scale_of(want)[finite])
 
 
 def finite_codes(encoding):
@@ -47,7 +35,7 @@ def test_formula_matches_the_enumeration_of_every_mask_for_every_code(name, poli
     rates = CHANNELS[channel].rates_for_bits(encoding.bits(codes)).astype(float)
     formula = unit_law(encoding, codes, rates, policy)["cumulants"]
     enumerated = unit_law(encoding, codes, rates, policy, split_sign=False)["cumulants"]
-    assert_close(formula, enumerated)
+    assert_cumulants_close(formula, enumerated, 1e-9)
 
 
 @pytest.mark.parametrize(("name", "value", "policy"), [("float8_e4m3fn", 1.0, "keep"), ("float8_e5m2", 0.1, "clamp"),
@@ -55,7 +43,7 @@ def test_formula_matches_the_enumeration_of_every_mask_for_every_code(name, poli
 def test_weight_error_routes_agree(name, value, policy):
     encoding = get_encoding(name, 8)
     law = WeightError(encoding, int(encoding.encode(value)), 0.02, 0.5, on_nonfinite=policy)
-    assert_close(law.cumulants(), law.cumulants("enumeration"), 1e-11)
+    assert_cumulants_close(law.cumulants(), law.cumulants("enumeration"), 1e-11)
     pmf = law.pmf()
     assert abs(sum(pmf.values()) - 1) < 1e-12
     assert abs(sum(e * q for e, q in pmf.items()) - law.mean()) <= 1e-9 * (abs(law.mean()) + law.std())
@@ -94,8 +82,6 @@ def test_exponent_flip_closed_form_matches_enumeration(name, policy):
         law = WeightError(encoding, int(code), channel, on_nonfinite=policy)
         probabilities, masks = law._mask_law()
         reads = encoding.table[code ^ masks]
-        from qtaml_theory._law_float import policy_table
-
         values = policy_table(encoding, policy)[code ^ masks]
         counted = np.isfinite(values) & (probabilities > 0)
         for k in range(5):
@@ -128,16 +114,15 @@ def test_sixteen_bit_truncation_stays_within_its_bound(name):
         for column, code in enumerate(codes):
             exact = WeightError(encoding, int(code), p, on_nonfinite="clamp").cumulants("enumeration")
             gap = np.abs(np.array(exact) - table.cumulants[:, column])
-            assert np.all(gap <= table.cumulant_bounds[:, column] * (1 + 1e-9) + 1e-12 * scale_of(exact))
+            assert np.all(gap <= table.cumulant_bounds[:, column] * (1 + 1e-9) + 1e-12 * cumulant_scale(exact))
     # the bound is informative for a typical weight at a realistic rate (with one flip more than the default)
     typical = float_law_table(encoding, int(encoding.encode(0.01)), 1e-3, max_flips=4)
     assert np.all(typical.cumulant_bounds[:2] < 1e-3 * np.abs(typical.cumulants[:2]))
 
 
-# Monte Carlo: the tolerance is 5 standard errors of each statistic, computed from the exact law
-# (mean: sqrt(k2 / N); variance: sqrt((k4 + 2 k2**2) / N)), so a correct law fails with probability
-# about 6e-7 per check under the normal approximation; a 5% error in the variance is 10+ standard
-# errors at these sizes, so it is caught with probability ~1 (power checked by planting one).
+# Monte Carlo (tests/float_checks.py): false alarm ~6e-7 per check. At N = 400,000 these laws'
+# variances have standard errors of 0.2-2% of their value, so a 5% error in the variance is 2.5-25
+# standard errors (power ~0.3 for the heaviest tail, float16, ~1 for the others).
 MC_CASES = [("float8_e4m3fn", 0.3, 0.05, "keep"), ("float4_e2m1fn", -1.5, 0.05, "zero"),
             ("float6_e2m3fn", 0.625, 0.05, "clamp"), ("mxint8", 0.25, 0.05, "keep"),
             ("float16", 0.4, 0.004, "clamp")]
@@ -147,13 +132,7 @@ MC_CASES = [("float8_e4m3fn", 0.3, 0.05, "keep"), ("float4_e2m1fn", -1.5, 0.05, 
 def test_law_matches_monte_carlo(name, value, p, policy):
     encoding = get_encoding(name, FLOAT_ENCODINGS[name].width)
     law = WeightError(encoding, int(encoding.encode(value)), p, on_nonfinite=policy)
-    size = 400_000
-    k1, k2, _, k4 = law.cumulants()
-    got = law.cumulants("montecarlo", size=size, rng=2024)
-    assert abs(got[0] - k1) <= 5 * np.sqrt(k2 / size)
-    assert abs(got[1] - k2) <= 5 * np.sqrt((k4 + 2 * k2**2) / size)
-    q = law.nonfinite_probability()
-    assert abs(law.nonfinite_probability("montecarlo", size=size, rng=5) - q) <= 5 * np.sqrt(q * (1 - q) / size) + 1e-12
+    assert_matches_monte_carlo(law, 400_000, 2024)
 
 
 def test_policies_read_a_nan_as_specified():
@@ -195,3 +174,12 @@ def test_bad_input_names_the_argument():
         float_law_table(e4m3, 3, MultiLevelChannel(2, level_noise_transition(2, 0.01)))
     with pytest.raises(ValueError, match="exponent field"):
         exponent_flip_moments(get_encoding("mxint8", 8), 3, 0.1)
+
+
+def test_truncation_bound_is_attained_by_a_two_point_tail():
+    """Mass R at the largest error B left out of a point mass at 0: the true kappa_1 = R B sits within the
+    bound R B / (1 - R), which no smaller bound of this form would hold."""
+    R, B = 1e-3, 896.0
+    bounds = cumulant_bounds(np.zeros(4), R, 1 - R, B)
+    assert R * B <= bounds[0] <= R * B / (1 - R) * (1 + 1e-12)
+    assert R * (1 - R) * B**2 <= bounds[1]
