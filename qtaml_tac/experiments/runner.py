@@ -32,7 +32,6 @@ from ..storage import StorageConfig
 from ..zoo.models import trained
 from . import _points
 from . import finetune as _finetune_experiment
-from ._points import FORMAT_STORAGE as FORMAT_STORAGE
 from ._points import POINT_PROTECTIONS as POINT_PROTECTIONS
 from ._points import Point, _channel, point_seed
 from .finetune import FinetunePoint
@@ -66,6 +65,8 @@ REALIZING_CODE = {"kind": "secded", "data_bits": 4}
 
 #: The fault model of retention points: the cells' channel from a device preset at ``time_s`` (issue 16).
 RETENTION = _points.RETENTION
+#: A point's storage format: name -> the StorageConfig fields it sets (``""``: the paper's storage; issue 15).
+FORMAT_STORAGE = _points.FORMAT_STORAGE
 #: The ``noise`` of a :class:`FinetunePoint` that evaluates the trained model without fine-tuning (round 0).
 PRETRAINED = _finetune_experiment.PRETRAINED
 #: Adam's learning rate when the experiments fine-tune (a third of the models' training rate, 3e-3).
