@@ -74,6 +74,9 @@ class StoredTensor:
         format's bit ``bit_order[j]`` (the law's protection order,
         :func:`qtaml_tac.formats.stored_bit_order`), and ``table`` is indexed
         by the stored word; ``None``: the codes are stored as they are.
+    on_nonfinite : str
+        How a scale that reads back as NaN or infinity is read (``"keep"``,
+        ``"zero"``, ``"clamp"``); a float code's policy is already in ``table``.
     """
 
     name: str
@@ -91,6 +94,7 @@ class StoredTensor:
     scale_codes: torch.Tensor | None = None
     zero_point_codes: torch.Tensor | None = None
     bit_order: tuple | None = None
+    on_nonfinite: str = "keep"
     lookup: torch.Tensor | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -124,7 +128,7 @@ class StoredTensor:
             return self.scales, self.zero_points
         from .scales import scale_table  # scales imports nothing of this module; kept lazy for the safe path
 
-        table = scale_table(self.scale_format)
+        table = scale_table(self.scale_format, self.on_nonfinite)
         scales = self.scales if scale_mask is None else table[self.scale_codes ^ scale_mask]
         zeros = self.zero_points
         if zero_point_mask is not None and zeros is not None:

@@ -140,7 +140,7 @@ class Plan:
     saved before it existed load with an empty one. ``storage_options``
     holds the :class:`~qtaml_tac.storage.StorageConfig` fields of the scale
     layout that differ from the paper's (``granularity``, ``symmetric``,
-    ``scales_in_faulty_memory``, ``uneven_rows``; issue 15); empty for the paper's storage,
+    ``scales_in_faulty_memory``, ``uneven_rows``, ``on_nonfinite``; issue 15); empty for the paper's storage,
     and then absent from :meth:`to_dict`.
     """
 
@@ -292,7 +292,7 @@ def _storage_config(plan: Plan) -> StorageConfig:
 
 
 #: The StorageConfig fields a plan carries beyond n_bits and encoding (the scale layout, issue 15).
-STORAGE_OPTIONS = ("granularity", "symmetric", "scales_in_faulty_memory", "uneven_rows")
+STORAGE_OPTIONS = ("granularity", "symmetric", "scales_in_faulty_memory", "uneven_rows", "on_nonfinite")
 
 
 def storage_options(config: StorageConfig) -> dict:

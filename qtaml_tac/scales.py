@@ -28,6 +28,8 @@ import ml_dtypes
 import numpy as np
 import torch
 
+from qtaml_theory.encodings import get_encoding
+from qtaml_theory.float_law import policy_table
 from qtaml_theory.validation import check_integer
 
 __all__ = ["GRANULARITIES", "UNEVEN_ROWS", "SCALE_FORMATS", "check_granularity", "block_size", "block_scales", "scale_table",
@@ -148,15 +150,17 @@ def block_scales(weight: torch.Tensor, block: int, factor: float, low: float, hi
 
 
 @cache
-def scale_table(scale_format: str) -> torch.Tensor:
-    """float64 value of every bit pattern of a scale format (``2**bits`` entries; NaN and infinities included).
+def scale_table(scale_format: str, on_nonfinite: str = "keep") -> torch.Tensor:
+    """float64 value of every bit pattern of a scale format (``2**bits`` entries), read under ``on_nonfinite``.
 
-    Decoded by ``ml_dtypes`` (no hand-written bit tables): ``"float16"`` (IEEE
-    binary16) or ``"e8m0"`` (OCP MX's 8-bit power-of-two scale).
+    Decoded by ``ml_dtypes`` (:func:`qtaml_theory.get_encoding`; no
+    hand-written bit tables): ``"float16"`` (IEEE binary16) or ``"e8m0"``
+    (OCP MX's 8-bit power-of-two scale); NaN and infinities kept, read as 0,
+    or clamped to the largest finite value with the code's sign
+    (:func:`qtaml_theory.float_law.policy_table`).
     """
-    dtype, bits = SCALE_FORMATS[scale_format]
-    raw = np.arange(1 << bits, dtype=np.uint16 if bits == 16 else np.uint8)
-    return torch.from_numpy(raw.view(dtype).astype(np.float64))
+    encoding = get_encoding(scale_format, SCALE_FORMATS[scale_format][1])
+    return torch.from_numpy(policy_table(encoding, on_nonfinite))
 
 
 def scale_codes(values: torch.Tensor, scale_format: str, name: str, round_up: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,8 @@ from torch import nn
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mmse_codes, readback_table
 from qtaml_theory.encodings import get_encoding
+from qtaml_theory.float_formats import NONFINITE_POLICIES
+from qtaml_theory.float_law import policy_table
 from qtaml_theory.validation import as_scale, check_bits
 
 from ._stored_tensors import Storage, StoredTensor
@@ -86,6 +88,12 @@ class StorageConfig:
     uneven_rows : {"refuse", "channel"}
         A stored row that the group size ``G`` (or MX's 32) does not divide:
         refused (default), or that parameter gets a scale per output channel.
+    on_nonfinite : {"keep", "zero", "clamp"}
+        How a float code (or a float16/E8M0 scale) that reads back as NaN or
+        infinity is read: as it is (default), as 0, or as the format's largest
+        finite value with the code's sign (the laws' read policies,
+        :data:`qtaml_theory.float_formats.NONFINITE_POLICIES`); a clamped
+        scale times an element may still overflow the parameter's dtype.
     scales_in_faulty_memory : bool
         Store the scales and zero points as float16 raw bits in the same
         faulty memory, so that their bits flip too (a scale rounded up to the
@@ -110,6 +118,7 @@ class StorageConfig:
     symmetric: bool = True
     scales_in_faulty_memory: bool = False
     uneven_rows: str = "refuse"
+    on_nonfinite: str = "keep"
 
     def __post_init__(self) -> None:
         try:
@@ -128,6 +137,8 @@ class StorageConfig:
         check_format(self.encoding, self.n_bits, self.granularity, self.symmetric)
         if self.uneven_rows not in UNEVEN_ROWS:
             raise ValueError(f"uneven_rows must be one of {UNEVEN_ROWS}, got {self.uneven_rows!r}")
+        if self.on_nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, got {self.on_nonfinite!r}")
         if not get_encoding(self.encoding, self.n_bits).max_value > 0:
             raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
                              "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
@@ -342,15 +353,15 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
             codes, clipped = encoding.encode(values, return_clipped=True)
         scale = float(scales[0]) if scales.numel() == 1 else math.sqrt(float((scales**2).mean()))
         order = stored_bit_order(encoding, codes)
-        stored_table = table
+        stored_table = table if order is None else torch.from_numpy(policy_table(encoding, config.on_nonfinite))
         if order is not None:  # store the format's bits in the law's protection order (formats.stored_bit_order)
             stored = bit_permutation(order, config.n_bits)
             codes = stored[codes]
-            stored_table = torch.empty_like(table)
-            stored_table[torch.from_numpy(stored)] = table
+            stored_table = torch.empty_like(table).index_copy_(0, torch.from_numpy(stored), stored_table)
         tensors[name] = StoredTensor(name, parameter, torch.as_tensor(codes, dtype=torch.int32), scale, factor,
                                      stored_table, weight.clone(), clipped, scales=scales, block=blocks[name],
-                                     zero_points=zero_points, bit_order=order, **faulty)
+                                     zero_points=zero_points, bit_order=order, on_nonfinite=config.on_nonfinite,
+                                     **faulty)
     return Storage(model, config, tensors)
 
 

@@ -92,3 +92,31 @@ def test_a_floats_top_stored_bit_is_its_exponents_top_bit_by_the_law():
     unguarded = model.weight.detach().abs()
     storage.restore_()
     assert float(guarded[guarded.isfinite()].max()) < 2 and float(unguarded[unguarded.isfinite()].max()) > 1e30
+
+
+@pytest.mark.parametrize("config", [StorageConfig(encoding="bfloat16", n_bits=16),
+                                    StorageConfig(encoding="mxfp8_e4m3", n_bits=8, scales_in_faulty_memory=True),
+                                    StorageConfig(n_bits=4, granularity=("group", 16), scales_in_faulty_memory=True)],
+                         ids=lambda c: c.encoding)
+def test_read_policies_for_non_finite_reads(config):
+    """At p = 1/2 some codes or scales read back as NaN or infinity (of 1,024 E8M0 scales, about 4 are NaN):
+    kept, read as 0, or clamped to the largest finite value (bfloat16's 3.39e38; E8M0's 2**127; float16's 65504)."""
+    from dataclasses import replace
+
+    from qtaml_tac.inject import inject_
+
+    torch.manual_seed(1)
+    model = nn.Linear(256, 128, bias=False).double()  # float64 holds E8M0's 2**127 times 448 (float32 would not)
+    held = {}
+    for policy in ("keep", "zero", "clamp"):
+        storage = quantize(model, replace(config, on_nonfinite=policy))
+        inject_(storage, 0.5, generator=torch.Generator().manual_seed(2))
+        held[policy] = model.weight.detach().clone()
+        storage.restore_()
+    assert not torch.isfinite(held["keep"]).all()
+    assert torch.isfinite(held["zero"]).all() and torch.isfinite(held["clamp"]).all()
+    finite = torch.isfinite(held["keep"])
+    assert torch.equal(held["zero"][finite], held["keep"][finite])
+    assert torch.all(held["zero"][~finite] == 0) and not torch.equal(held["clamp"], held["zero"])
+    with pytest.raises(ValueError, match="on_nonfinite must be one of"):
+        replace(config, on_nonfinite="nan")
