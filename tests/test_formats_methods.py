@@ -16,15 +16,25 @@ def _model():
     return nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 8))
 
 
-@pytest.mark.parametrize("storage", FORMATS, ids=lambda c: c.encoding)
-def test_every_method_plans_on_every_format(storage):
+def _plans_on(storage, methods):
     model, batch = _model(), torch.randn(8, 32)
-    for method in METHODS:
+    for method in methods:
         if method == "sensitivity_ecc" and storage.encoding == "bfloat16":
             continue  # a measured deviation under exponent flips is infinite: not a score (see docs/formats.rst)
         plan = plan_deployment(model, batch, DeploymentConfig(p=1e-3, budget_fraction=0.3, storage=storage),
                                method=method)
         assert plan.bits_spent <= plan.budget_bits
+
+
+@pytest.mark.parametrize("storage", FORMATS, ids=lambda c: c.encoding)
+def test_tac_and_a_uniform_code_plan_on_every_format(storage):
+    _plans_on(storage, ("tac", "uniform_secded"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("storage", FORMATS, ids=lambda c: c.encoding)
+def test_every_method_plans_on_every_format(storage):
+    _plans_on(storage, METHODS)
 
 
 def test_a_plan_carries_its_scale_layout_to_evaluation():
