@@ -261,7 +261,7 @@ def test_the_registry_is_one_table_and_all_runs_the_paper():
     from qtaml_tac.experiments import PAPER_EXPERIMENTS
 
     assert PAPER_EXPERIMENTS == tuple(EXPERIMENTS)[:len(PAPER_EXPERIMENTS)]
-    assert set(EXPERIMENTS) - set(PAPER_EXPERIMENTS) == {"minilm", "codes", "finetune", "lifetime"}
+    assert set(EXPERIMENTS) - set(PAPER_EXPERIMENTS) == {"minilm", "codes", "finetune", "lifetime", "formats"}
 
 
 @pytest.mark.parametrize("old", ["models", "data", "minilm"])
