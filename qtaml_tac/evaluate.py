@@ -74,10 +74,15 @@ def accuracy(outputs, labels):
 
 
 def fidelity(outputs, reference):
-    """``(mean cosine similarity, SQNR in dB)`` of outputs against the clean reference outputs."""
+    """``(mean cosine similarity, SQNR in dB)`` of outputs against the clean reference outputs.
+
+    Outputs that are not finite (a float weight read back as infinity or NaN) have an SQNR of minus infinity.
+    """
     flat, clean = outputs.flatten(1).double(), reference.flatten(1).double()
     cosine = float(torch.nn.functional.cosine_similarity(flat, clean, dim=1).mean())
     noise = float(((flat - clean) ** 2).sum())
+    if not math.isfinite(noise):
+        return cosine, -math.inf
     sqnr = math.inf if noise == 0 else 10 * math.log10(float((clean**2).sum()) / noise)
     return cosine, sqnr
 

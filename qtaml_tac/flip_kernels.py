@@ -7,7 +7,9 @@ stream, so the result does not depend on the thread count: :data:`PARALLEL`
 runs the chunks on numba's threading layer, :data:`SERIAL` in the calling
 thread (no threading layer at all: safe in a forked child and from any number
 of Python threads).
-With ``write`` the kernels also write each sampled weight's read-back value
+``block_readback`` decodes block-scaled weights (channel and group scales,
+MX blocks) in one pass. With ``write`` the sampling kernels also write each
+sampled weight's read-back value
 ``lookup[code ^ mask]`` into ``out`` (the parameter's memory): one pass over
 the tensor (dense) or over its events (sparse, after putting back the clean
 read-back at the previous draw's positions).
@@ -186,6 +188,29 @@ def _compared_serial(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, c
                         write, lookup, out)
 
 
+@njit(inline="always")
+def _block(b, codes, masks, masked, table, multipliers, zero_points, shifted, block, out):
+    multiplier = multipliers[b]
+    zero = zero_points[b] if shifted else 0.0  # x - 0.0 is x, bit for bit
+    for i in range(b * block, (b + 1) * block):
+        code = np.int64(codes[i])
+        if masked:
+            code ^= np.int64(masks[i])
+        out[i] = (table[code] - zero) * multiplier
+
+
+@njit(parallel=True, cache=True)
+def _blocks_parallel(codes, masks, masked, table, multipliers, zero_points, shifted, block, out):
+    for b in prange(codes.size // block):
+        _block(b, codes, masks, masked, table, multipliers, zero_points, shifted, block, out)
+
+
+@njit(cache=True)
+def _blocks_serial(codes, masks, masked, table, multipliers, zero_points, shifted, block, out):
+    for b in range(codes.size // block):
+        _block(b, codes, masks, masked, table, multipliers, zero_points, shifted, block, out)
+
+
 @dataclass(frozen=True)
 class Kernels:
     """The three kernels of one kind (all arrays NumPy; ``write`` fuses the decode into ``out``).
@@ -204,14 +229,20 @@ class Kernels:
     compared_flips
         ``(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
         lookup, out)``: :func:`qtaml_tac.flip_law.compared_masks` into ``masks``.
+    block_readback
+        ``(codes, masks, masked, table, multipliers, zero_points, shifted, block, out)``: the read-back of
+        block-scaled weights, ``out[i] = (table[codes[i] ^ masks[i]] - zero_points[b]) * multipliers[b]``
+        with ``b = i // block`` (no mask unless ``masked``, no zero point unless ``shifted``), in float64
+        and rounded once to ``out``'s dtype (:meth:`qtaml_tac.storage.StoredTensor.readback`).
     """
 
     dense_flips: object
     sparse_flips: object
     compared_flips: object
+    block_readback: object
 
 
 #: Chunks in parallel on numba's threading layer.
-PARALLEL = Kernels(_dense_parallel, _sparse_parallel, _compared_parallel)
+PARALLEL = Kernels(_dense_parallel, _sparse_parallel, _compared_parallel, _blocks_parallel)
 #: Chunks one after the other in the calling thread.
-SERIAL = Kernels(_dense_serial, _sparse_serial, _compared_serial)
+SERIAL = Kernels(_dense_serial, _sparse_serial, _compared_serial, _blocks_serial)

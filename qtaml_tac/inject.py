@@ -28,6 +28,7 @@ The draw API: :func:`sample_masks`, :func:`inject_`, :func:`deployed` and
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import numbers
 import threading
 import weakref
@@ -108,7 +109,10 @@ class FlipMask:
 
     ``zeroed`` (int64 positions, or ``None``) are weights that read as zero
     whatever their code (a code's detected failure under ``on_failure="zero"``);
-    they are among ``positions``.
+    they are among ``positions``. ``scale_mask`` and ``zero_point_mask``
+    (int32, one per scale, or ``None``) flip the bits of the scales and zero
+    points when they sit in the faulty memory
+    (``StorageConfig(scales_in_faulty_memory=True)``).
     """
 
     size: int
@@ -116,6 +120,8 @@ class FlipMask:
     values: torch.Tensor | None = None
     dense_mask: torch.Tensor | None = None
     zeroed: torch.Tensor | None = None
+    scale_mask: torch.Tensor | None = None
+    zero_point_mask: torch.Tensor | None = None
 
     def dense(self) -> torch.Tensor:
         """The mask as a full int32 tensor."""
@@ -295,9 +301,48 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
                if wanted is None or tensor.name in wanted]
     for tensor, _ in targets:
         faults.channel_for(tensor, n_bits)  # raises on a channel of the wrong width
-    return {tensor.name: _tensor_mask(_workspace(storage, tensor), faults, n_bits, protected, generator, chip, reuse,
-                                      write)
-            for tensor, protected in targets}
+        if tensor.scale_format is not None:
+            _scale_law(faults, tensor, n_bits, chip)
+    masks = {}
+    for tensor, protected in targets:
+        workspace = _workspace(storage, tensor)
+        faulty = tensor.scale_format is not None
+        mask = _tensor_mask(workspace, faults, n_bits, protected, generator, chip, reuse, write and not faulty)
+        if faulty:
+            law = _scale_law(faults, tensor, n_bits, chip)
+            flips = {key: _scale_flips(law, codes, generator) for key, codes in (
+                ("scale_mask", tensor.scale_codes), ("zero_point_mask", tensor.zero_point_codes)) if codes is not None}
+            mask = dataclasses.replace(mask, **flips)
+            if write:
+                workspace.write_(mask)
+        masks[tensor.name] = mask
+    return masks
+
+
+def _scale_flips(law, codes, generator):
+    """int32 XOR masks of scale (or zero point) codes: one dense draw of ``law``, by the compiled kernel if any."""
+    masks = mask_buffer({}, codes.numel(), law.n_bits)
+    dense_masks(compiled_kernels(), law, codes.numpy(), _seed(generator), masks, False, np.zeros(1), np.zeros(1))
+    return torch.from_numpy(masks.astype(np.int32))
+
+
+def _scale_law(faults, tensor, n_bits, chip):
+    """The flip law of a tensor's scales and zero points in faulty memory: its channel's rates at their width."""
+    from .scales import SCALE_FORMATS
+
+    width = SCALE_FORMATS[tensor.scale_format][1]
+    channel = faults.channel_for(tensor, n_bits)
+    if channel is None or chip is not None or channel.bits_per_cell > 1:
+        raise ValueError(f"scales_in_faulty_memory=True needs a channel fault model of one bit per cell (a rate, "
+                         f"a channel or ChannelFaults) and no chip: the {width}-bit scales of {tensor.name!r} flip "
+                         f"by the channel's rates; got faults {faults!r}")
+    try:
+        rates = _rates_by_stored_bit(channel, width)
+    except ValueError as error:
+        raise ValueError(f"scales_in_faulty_memory=True: the channel of {tensor.name!r} has no rates for the "
+                         f"{width}-bit scales ({error}); use a channel whose rates do not depend on the bit "
+                         "position (SymmetricChannel, DirectionalChannel)") from None
+    return FlipLaw.from_rates(*rates, width)
 
 
 def check_protection(protection, names, n_bits: int) -> dict:

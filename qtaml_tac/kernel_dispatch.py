@@ -26,7 +26,7 @@ import torch
 from .flip_law import CHUNK, compared_masks
 
 __all__ = ["compiled_kernels", "SPARSE_SLACK", "TensorWorkspace", "fused_target", "mask_buffer", "dense_masks",
-           "sparse_flips", "compared_masks_into"]
+           "sparse_flips", "compared_masks_into", "block_readback_into"]
 
 #: Serializes kernel launches from several Python threads (numba's "workqueue" threading layer, where neither
 #: TBB nor OpenMP is found, is not thread-safe); each launch is itself parallel.
@@ -113,13 +113,15 @@ class TensorWorkspace:
         """
         tensor = self.tensor
         if self.held is _EVERYWHERE or self.version != tensor.parameter._version:
-            torch.index_select(tensor.lookup, 0, tensor.codes, out=tensor.parameter.view(-1))
+            tensor.write_readback_(tensor.codes)
             self.held = None
         return torch.empty(0, dtype=torch.int64) if self.held is None else self.held
 
-    def written_(self, mask) -> None:
-        """Record that the read-back of ``mask`` (a :class:`qtaml_tac.inject.FlipMask`) is in the parameter."""
-        self.held = _EVERYWHERE if mask.dense_mask is not None else mask.positions
+    def written_(self, mask, positions=None) -> None:
+        """Record that the read-back of ``mask`` (a :class:`qtaml_tac.inject.FlipMask`) is in the parameter
+        (noisy at ``positions``, default the mask's)."""
+        positions = mask.positions if positions is None else positions
+        self.held = _EVERYWHERE if mask.dense_mask is not None else positions
         self.version = self.tensor.parameter._version
 
     @torch.no_grad()
@@ -147,29 +149,36 @@ class TensorWorkspace:
     def write_(self, mask) -> None:
         """Write the read-back of ``codes ^ mask`` into the parameter, in place.
 
-        A dense mask rewrites the whole tensor; a sparse one patches only the
-        flipped weights, after putting back the weights the previous sparse
-        write patched (:meth:`patch_base_`).
+        A dense mask rewrites the whole tensor, and so does any flip of a
+        scale or zero point (:class:`qtaml_tac.inject.FlipMask`'s scale
+        masks); a sparse one patches only the flipped weights, after putting
+        back the weights the previous sparse write patched (:meth:`patch_base_`).
         """
         tensor = self.tensor
-        flat = tensor.parameter.view(-1)
-        if mask.dense_mask is not None:
-            codes = torch.bitwise_xor(tensor.codes, mask.dense_mask, out=self.buffers.setdefault(
-                "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
-            torch.index_select(tensor.lookup, 0, codes, out=flat)
-        else:
+        scales_flipped = any(m is not None and bool(m.any()) for m in (mask.scale_mask, mask.zero_point_mask))
+        if mask.dense_mask is None and not scales_flipped:
             previous = self.patch_base_()
-            flat[previous] = tensor.lookup.index_select(0, tensor.codes[previous])
-            flat[mask.positions] = tensor.lookup.index_select(0, tensor.codes[mask.positions] ^ mask.values)
+            tensor.write_readback_(tensor.codes[previous], previous)
+            tensor.write_readback_(tensor.codes[mask.positions] ^ mask.values, mask.positions)
+        else:
+            scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask)
+            dense = mask.dense_mask if mask.dense_mask is not None else mask.dense()
+            if tensor.lookup is not None or not block_readback_into(tensor.codes, dense, tensor.table,
+                                                                    scales / tensor.factor, zero_points,
+                                                                    tensor.block, tensor.parameter):
+                codes = torch.bitwise_xor(tensor.codes, dense, out=self.buffers.setdefault(
+                    "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
+                tensor.write_readback_(codes, None, scales, zero_points)
         if mask.zeroed is not None:
-            flat[mask.zeroed] = 0
-        self.written_(mask)
+            tensor.parameter.view(-1)[mask.zeroed] = 0
+        self.written_(mask, _EVERYWHERE if scales_flipped else None)
 
 
 def fused_target(tensor, write: bool, kernels) -> tuple:
     """``(fused, lookup, out)``: whether a kernel can write the read-back into the parameter as it samples (a
     float32/float64 contiguous parameter on the CPU), with the NumPy views it writes through."""
-    fused = write and kernels is not None and tensor.lookup.dtype in (torch.float32, torch.float64) \
+    fused = write and kernels is not None and tensor.lookup is not None \
+        and tensor.lookup.dtype in (torch.float32, torch.float64) \
         and tensor.parameter.device.type == "cpu" and tensor.parameter.is_contiguous()
     if not fused:
         return False, np.zeros(1), np.zeros(1)
@@ -228,3 +237,24 @@ def compared_masks_into(kernels, codes, key, n_bits, exposed, by_bit, cell_rates
         kernels.compared_flips(codes, np.uint64(key), n_bits, exposed, by_bit[0], by_bit[1],
                                np.zeros(1) if cell_rates is None else cell_rates, cell_rates is not None,
                                masks, fused, lookup, out)
+
+
+def block_readback_into(codes, masks, table, multipliers, zero_points, block, out) -> bool:
+    """The read-back of block-scaled weights written into ``out`` by the compiled kernel; ``False`` (nothing
+    written) where there is none or ``out`` is not a float32/float64 contiguous CPU tensor.
+
+    ``out[i] = (table[codes[i] ^ masks[i]] - zero_points[b]) * multipliers[b]``, ``b = i // block``, in
+    float64 rounded once to ``out``'s dtype: the values of the torch route of
+    :meth:`qtaml_tac.storage.StoredTensor.readback`, bit for bit.
+    """
+    kernels = compiled_kernels()
+    if kernels is None or out.dtype not in (torch.float32, torch.float64) or out.device.type != "cpu" \
+            or not out.is_contiguous():
+        return False
+    shifted = zero_points is not None
+    with _KERNEL_LOCK:
+        kernels.block_readback(codes.numpy(), np.zeros(1, np.int32) if masks is None else masks.numpy(),
+                               masks is not None, table.numpy(), multipliers.numpy(),
+                               zero_points.numpy() if shifted else np.zeros(1), shifted, block,
+                               out.detach().view(-1).numpy())
+    return True

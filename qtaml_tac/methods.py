@@ -51,7 +51,7 @@ from .calibrate import (
     residual_floor_names,
 )
 from .method_registry import METHOD_REGISTRY, METHODS, Method, get_method, register_method, unregister_method
-from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_names, nominal_rate
+from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_names, nominal_rate, storage_options
 from .storage import StorageConfig, excluded_parameters, quantize
 
 __all__ = ["METHODS", "DeploymentConfig", "plan_deployment", "Method", "METHOD_REGISTRY", "register_method",
@@ -349,4 +349,5 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     return Plan(method=record.name, p=nominal_rate(config.channel), n_bits=n, encoding=config.storage.encoding,
                 layers=layers, channel=channel_to_dict(config.channel),
                 budget_bits=max(budget, spent), bits_spent=spent, predicted_rho=rho,
-                allocation_method=allocation_method, excluded=excluded_parameters(model, config.storage))
+                allocation_method=allocation_method, excluded=excluded_parameters(model, config.storage),
+                storage_options=storage_options(config.storage))

@@ -137,7 +137,11 @@ class Plan:
     ``channel`` the channel itself as data (:func:`channel_to_dict`).
     ``excluded`` maps each parameter that is not stored in the faulty memory
     to the reason (:func:`qtaml_tac.storage.excluded_parameters`); plans
-    saved before it existed load with an empty one.
+    saved before it existed load with an empty one. ``storage_options``
+    holds the :class:`~qtaml_tac.storage.StorageConfig` fields of the scale
+    layout that differ from the paper's (``granularity``, ``symmetric``,
+    ``scales_in_faulty_memory``, ``uneven_rows``, ``on_nonfinite``; issue 15); empty for the paper's storage,
+    and then absent from :meth:`to_dict`.
     """
 
     method: str
@@ -153,6 +157,7 @@ class Plan:
     notes: dict = field(default_factory=dict)
     excluded: dict = field(default_factory=dict)
     version: int = PLAN_VERSION
+    storage_options: dict = field(default_factory=dict)
 
     @property
     def total_weights(self) -> int:
@@ -176,6 +181,8 @@ class Plan:
         did before real codes existed.
         """
         data = asdict(self)
+        if not data["storage_options"]:
+            del data["storage_options"]
         for layer in data["layers"]:
             if layer["protection"] is None:
                 del layer["protection"]
@@ -237,7 +244,12 @@ def _checked_plan_data(data: Mapping) -> dict:
         raise ValueError(f"plan version must be {PLAN_VERSION}, got {plan['version']!r}")
     _choice(plan["method"], "method", METHODS)
     plan["n_bits"] = check_integer(plan["n_bits"], "n_bits", 1)
-    StorageConfig(n_bits=plan["n_bits"], encoding=plan["encoding"])  # n_bits and encoding, named
+    options = plan.get("storage_options", {})
+    if not isinstance(options, Mapping) or not set(options) <= set(STORAGE_OPTIONS):
+        raise ValueError(f"storage_options must be an object with keys among {STORAGE_OPTIONS}, got {options!r}")
+    plan["storage_options"] = {key: tuple(value) if isinstance(value, list) else value
+                               for key, value in options.items()}
+    StorageConfig(n_bits=plan["n_bits"], encoding=plan["encoding"], **plan["storage_options"])  # named errors
     channel = channel_from_dict(plan["channel"])
     try:
         channel.check_width(plan["n_bits"])
@@ -275,7 +287,18 @@ def _checked_plan_data(data: Mapping) -> dict:
 
 
 def _storage_config(plan: Plan) -> StorageConfig:
-    return StorageConfig(n_bits=plan.n_bits, encoding=plan.encoding, names=tuple(layer.name for layer in plan.layers))
+    return StorageConfig(n_bits=plan.n_bits, encoding=plan.encoding, names=tuple(layer.name for layer in plan.layers),
+                         **plan.storage_options)
+
+
+#: The StorageConfig fields a plan carries beyond n_bits and encoding (the scale layout, issue 15).
+STORAGE_OPTIONS = ("granularity", "symmetric", "scales_in_faulty_memory", "uneven_rows", "on_nonfinite")
+
+
+def storage_options(config: StorageConfig) -> dict:
+    """The fields of :data:`STORAGE_OPTIONS` where ``config`` differs from the default (the paper's storage)."""
+    default = StorageConfig()
+    return {key: getattr(config, key) for key in STORAGE_OPTIONS if getattr(config, key) != getattr(default, key)}
 
 
 def protection_for(plan: Plan) -> dict[str, int | ProtectionScheme]:

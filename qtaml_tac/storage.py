@@ -17,6 +17,7 @@ back exactly.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,10 +27,22 @@ from torch import nn
 
 from qtaml_theory.channels import Channel, as_channel
 from qtaml_theory.compensation import mmse_codes, readback_table
-from qtaml_theory.encodings import ENCODINGS, get_encoding
+from qtaml_theory.encodings import get_encoding
+from qtaml_theory.float_formats import NONFINITE_POLICIES
+from qtaml_theory.float_law import policy_table
 from qtaml_theory.validation import as_scale, check_bits
 
 from ._stored_tensors import Storage, StoredTensor
+from .formats import (
+    MX_BLOCK_SIZE,
+    bit_permutation,
+    check_dtype,
+    check_format,
+    format_kind,
+    mx_scales,
+    stored_bit_order,
+)
+from .scales import UNEVEN_ROWS, block_scales, block_size, check_granularity, scale_codes
 
 __all__ = ["StorageConfig", "StoredTensor", "Storage", "select_parameters", "excluded_parameters", "quantize",
            "MAX_STORAGE_BITS"]
@@ -63,13 +76,36 @@ class StorageConfig:
         selection.
     filter_fn : callable, optional
         ``filter_fn(name, parameter) -> bool``; keeps only the parameters it accepts.
+    granularity : str or tuple
+        Where the scales sit (:mod:`qtaml_tac.scales`): ``"tensor"`` (one per
+        tensor, the paper's; default), ``"channel"`` (one per output channel)
+        or ``("group", G)`` (one per ``G`` consecutive weights along the input
+        dimension, torchao's and GPTQ's layout). A ``G`` that does not divide a
+        stored row is refused at storage.
+    symmetric : bool
+        Scales from ``max|W|`` with no zero point (default), or asymmetric
+        scales from ``[min(W, 0), max(W, 0)]`` with a zero point per scale.
+    uneven_rows : {"refuse", "channel"}
+        A stored row that the group size ``G`` (or MX's 32) does not divide:
+        refused (default), or that parameter gets a scale per output channel.
+    on_nonfinite : {"keep", "zero", "clamp"}
+        How a float code (or a float16/E8M0 scale) that reads back as NaN or
+        infinity is read: as it is (default), as 0, or as the format's largest
+        finite value with the code's sign (the laws' read policies,
+        :data:`qtaml_theory.float_formats.NONFINITE_POLICIES`); a clamped
+        scale times an element may still overflow the parameter's dtype.
+    scales_in_faulty_memory : bool
+        Store the scales and zero points as float16 raw bits in the same
+        faulty memory, so that their bits flip too (a scale rounded up to the
+        next float16); default ``False``: they are safe, as in the paper.
 
     Raises
     ------
     ValueError
         For a width outside 1..16 or not an integer, an unknown encoding,
-        flags that are not booleans, names that are not strings, or a
-        ``filter_fn`` that is not callable.
+        flags that are not booleans, names that are not strings, a
+        ``filter_fn`` that is not callable, or a granularity that is not
+        ``"tensor"``, ``"channel"`` or ``("group", G)``.
     """
 
     n_bits: int = 8
@@ -78,6 +114,11 @@ class StorageConfig:
     include_norm: bool = False
     names: tuple | None = None
     filter_fn: Callable | None = field(default=None, compare=False)
+    granularity: str | tuple = "tensor"
+    symmetric: bool = True
+    scales_in_faulty_memory: bool = False
+    uneven_rows: str = "refuse"
+    on_nonfinite: str = "keep"
 
     def __post_init__(self) -> None:
         try:
@@ -87,16 +128,20 @@ class StorageConfig:
         if n_bits is None or n_bits > MAX_STORAGE_BITS:
             raise ValueError(f"n_bits must be an integer in 1..{MAX_STORAGE_BITS}, got {self.n_bits!r}")
         object.__setattr__(self, "n_bits", n_bits)
-        if not isinstance(self.encoding, str) or self.encoding not in ENCODINGS:
-            raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {self.encoding!r}")
-        if not get_encoding(self.encoding, self.n_bits).max_value > 0:
-            raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
-                             "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
-        for flag in ("include_bias", "include_norm"):
+        object.__setattr__(self, "granularity", check_granularity(self.granularity))
+        for flag in ("include_bias", "include_norm", "symmetric", "scales_in_faulty_memory"):
             value = getattr(self, flag)
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{flag} must be True or False, got {value!r}")
             object.__setattr__(self, flag, bool(value))
+        check_format(self.encoding, self.n_bits, self.granularity, self.symmetric)
+        if self.uneven_rows not in UNEVEN_ROWS:
+            raise ValueError(f"uneven_rows must be one of {UNEVEN_ROWS}, got {self.uneven_rows!r}")
+        if self.on_nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, got {self.on_nonfinite!r}")
+        if not get_encoding(self.encoding, self.n_bits).max_value > 0:
+            raise ValueError(f"encoding {self.encoding!r} has no positive level at n_bits={self.n_bits}, so "
+                             "max|W| cannot be stored; use n_bits >= 2 or 'offset_binary_symmetric'")
         if self.names is not None:
             names = (self.names,) if isinstance(self.names, str) else self.names
             try:
@@ -285,22 +330,59 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
     factors = {name: float(as_scale(factor, f"factors[{name!r}]")) for name, factor in factors.items()}
     channels = {name: as_channel(channel) for name, channel in channels.items()}
     table = torch.as_tensor(encoding.decode(np.arange(encoding.n_codes)), dtype=torch.float64)
-    top = float(max(abs(encoding.min_value), abs(encoding.max_value)))
-    limit = float(encoding.max_value)
+    low, high = float(encoding.min_value), float(encoding.max_value)
+    kind = format_kind(config.encoding)
+    granularity = {"fixed": config.granularity, "float": "tensor", "mx": ("group", MX_BLOCK_SIZE)}[kind]
+    blocks = {name: block_size(granularity, tuple(parameters[name].shape), name, config.uneven_rows)
+              for name in names}
+    for name in names:
+        check_dtype(name, parameters[name].dtype, config.encoding)
     tensors = {}
     for name in names:
         parameter = parameters[name]
         weight = parameter.detach()
         _check_finite(name, weight)
-        magnitude = float(weight.abs().max())
-        scale = magnitude / limit if magnitude > 0 else 1.0 / top
         factor = factors.get(name, 1.0)
-        values = (weight.double().flatten() * factor / scale).cpu().numpy()
+        scales, zero_points, values, faulty = _scales_and_values(weight, blocks[name], factor, low, high, config,
+                                                                 name)
+        values = values.numpy()
         if name in channels:
             codes = mmse_codes(values, readback_table(encoding, channels[name]))
             clipped = int(np.count_nonzero((values < encoding.min_value) | (values > encoding.max_value)))
         else:
             codes, clipped = encoding.encode(values, return_clipped=True)
+        scale = float(scales[0]) if scales.numel() == 1 else math.sqrt(float((scales**2).mean()))
+        order = stored_bit_order(encoding, codes)
+        stored_table = table if order is None else torch.from_numpy(policy_table(encoding, config.on_nonfinite))
+        if order is not None:  # store the format's bits in the law's protection order (formats.stored_bit_order)
+            stored = bit_permutation(order, config.n_bits)
+            codes = stored[codes]
+            stored_table = torch.empty_like(table).index_copy_(0, torch.from_numpy(stored), stored_table)
         tensors[name] = StoredTensor(name, parameter, torch.as_tensor(codes, dtype=torch.int32), scale, factor,
-                                     table, weight.clone(), clipped)
+                                     stored_table, weight.clone(), clipped, scales=scales, block=blocks[name],
+                                     zero_points=zero_points, bit_order=order, on_nonfinite=config.on_nonfinite,
+                                     **faulty)
     return Storage(model, config, tensors)
+
+
+def _scales_and_values(weight, block, factor, low, high, config, name):
+    """Scales, zero points and values in scale units of one parameter; with the scales in faulty memory, their
+    float16 bits (a scale rounded up to the next float16, so that no weight clips), or E8M0 bits for MX."""
+    flat = weight.double().flatten()
+    kind = format_kind(config.encoding)
+    if kind == "float":
+        return torch.ones(1, dtype=torch.float64), None, flat * factor, {}
+    if kind == "mx":
+        scales, codes, values = mx_scales(flat, block, factor, config.encoding)
+        faulty = {"scale_format": "e8m0", "scale_codes": codes} if config.scales_in_faulty_memory else {}
+        return scales, None, values, faulty
+    scales, zero_points, values = block_scales(flat, block, factor, low, high, config.symmetric)
+    if not config.scales_in_faulty_memory:
+        return scales, zero_points, values, {}
+    codes, scales = scale_codes(scales, "float16", name, round_up=True)
+    # the weights in units of the stored (rounded-up) scales, and the zero points on them
+    _, zero_points, values = block_scales(flat, block, factor, low, high, config.symmetric, scales=scales)
+    faulty = {"scale_format": "float16", "scale_codes": codes}
+    if zero_points is not None:
+        faulty["zero_point_codes"] = scale_codes(zero_points, "float16", name, round_up=False)[0]
+    return scales, zero_points, values, faulty

@@ -328,17 +328,25 @@ def get_encoding(name: str, n_bits: numbers.Integral) -> Encoding:
     ----------
     name : str
         One of ``"offset_binary"``, ``"offset_binary_symmetric"``,
-        ``"twos_complement"``, ``"sign_magnitude"``.
+        ``"twos_complement"``, ``"sign_magnitude"``, or a floating-point or
+        microscaling format of :data:`qtaml_theory.float_formats.FLOAT_ENCODINGS`
+        (``"float16"``, ``"bfloat16"``, ``"float8_e4m3fn"``, ...), whose
+        width is fixed.
     n_bits : int
-        Number of bits, ``1 <= n_bits <= 32``. The former keyword ``n=``
-        still works, with a DeprecationWarning.
+        Number of bits, ``1 <= n_bits <= 32`` (exactly the format's width
+        for a float format). The former keyword ``n=`` still works, with a
+        DeprecationWarning.
 
     Returns
     -------
     Encoding
     """
+    from .float_formats import FLOAT_ENCODINGS
+
+    if isinstance(name, str) and name in FLOAT_ENCODINGS:
+        return FLOAT_ENCODINGS[name](n_bits)
     if not isinstance(name, str) or name not in ENCODINGS:
-        raise ValueError(f"name must be one of {sorted(ENCODINGS)}, got {name!r}")
+        raise ValueError(f"name must be one of {sorted(ENCODINGS) + sorted(FLOAT_ENCODINGS)}, got {name!r}")
     if isinstance(n_bits, numbers.Integral) and not isinstance(n_bits, bool):
         n_bits = int(n_bits)
     return ENCODINGS[name](n_bits)

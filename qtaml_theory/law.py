@@ -44,6 +44,7 @@ from ._law_arithmetic import (
     times_power,
     unit_cumulants,
 )
+from ._law_float import check_policy
 from ._law_inputs import check_encoding as _check_encoding
 from ._law_inputs import read_outcomes as _read_outcomes
 from ._law_inputs import scale_for as _scale_for
@@ -51,6 +52,7 @@ from ._law_mixture import mixture_enumerated_law, mixture_unit_cumulants, single
 from ._law_sampling import sample_errors
 from .channels import Channel, as_channel
 from .encodings import Encoding
+from .float_formats import TableEncoding
 from .protection import ProtectionScheme, as_protection
 
 #: A flip channel, or a number for the symmetric channel.
@@ -81,7 +83,8 @@ METHODS = ROUTES
 
 @renamed_argument("p", "channel")
 def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, delta: Real = 1.0, *,
-                    protection: ProtectionScheme | None = None) -> tuple | np.ndarray:
+                    protection: ProtectionScheme | None = None, on_nonfinite: str = "keep",
+                    max_flips: int | None = None) -> tuple | np.ndarray:
     """Cumulants ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each code (formula route).
 
     Parameters
@@ -98,6 +101,13 @@ def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, 
         What guards the code's bits (:mod:`qtaml_theory.protection`);
         ``None`` (default) is unprotected. ``IdealMSB(k)`` gives exactly
         the numbers of ``channel = ProtectedChannel(channel, k)``.
+    on_nonfinite : {"keep", "zero", "clamp"}, optional
+        How a float format's non-finite read-back is read
+        (:mod:`qtaml_theory.float_law`); no effect on the fixed-point encodings.
+    max_flips : int, optional
+        Float formats only: flips summed per code (default: all for
+        ``n <= 8``, 3 beyond); :func:`qtaml_theory.float_law.float_law_table`
+        gives the bound on what is left out.
 
     Returns
     -------
@@ -120,6 +130,13 @@ def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, 
     two-point mixture of :func:`qtaml_theory.derive.sign_mixture_cumulants`.
     """
     encoding = _check_encoding(encoding)
+    if isinstance(encoding, TableEncoding):
+        from .float_law import float_law_table
+
+        law = float_law_table(encoding, codes, channel, delta, protection=protection, on_nonfinite=on_nonfinite,
+                              max_flips=max_flips)
+        return tuple(float(k) for k in law.cumulants) if law.cumulants.ndim == 1 else law.cumulants
+    check_policy(on_nonfinite)
     outcomes, exact = _read_outcomes(encoding, channel, protection)
     codes = encoding.check_code(codes)
     delta = _scale_for(delta, exact)
@@ -155,6 +172,10 @@ class WeightError:
         ``None`` (default) is unprotected. :attr:`channel` is the scheme's
         residual channel: ``IdealMSB(k)`` gives exactly the law under
         ``ProtectedChannel(channel, k)`` (Lemma 4.2).
+    on_nonfinite : {"keep", "zero", "clamp"}, optional
+        How a non-finite read-back of a float format is read; a float
+        format's law is a :class:`qtaml_theory.float_law.FloatWeightError`
+        (issue 15), which adds ``nonfinite_probability()``.
 
     Notes
     -----
@@ -183,9 +204,19 @@ class WeightError:
     Fraction(-9, 10)
     """
 
+    def __new__(cls, encoding: Encoding = None, *args, **kwargs):
+        """A table encoding's law is a :class:`qtaml_theory.float_law.FloatWeightError`."""
+        if cls is WeightError and isinstance(encoding, TableEncoding):
+            from .float_law import FloatWeightError
+
+            cls = FloatWeightError
+        return super().__new__(cls)
+
     @renamed_argument("p", "channel")
     def __init__(self, encoding: Encoding, code: int, channel: ChannelLike, delta: Real = 1.0, *,
-                 protection: ProtectionScheme | None = None) -> None:
+                 protection: ProtectionScheme | None = None, on_nonfinite: str = "keep") -> None:
+        #: How a non-finite read-back is read (floats only; every policy reads the same for fixed point).
+        self.on_nonfinite = check_policy(on_nonfinite)
         self.encoding = _check_encoding(encoding)
         self.protection = as_protection(protection)
         self.outcomes, self.exact = _read_outcomes(self.encoding, channel, self.protection)

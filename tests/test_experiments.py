@@ -130,7 +130,7 @@ def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="trials must be an integer of at least 2"):
         run_experiments(["5.8"], tmp_path, trials=1)
     assert set(EXPERIMENTS) == {"5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7", "5.8", "5.9", "rho", "directional",
-                                "minilm", "finetune", "lifetime", "codes"}
+                                "minilm", "finetune", "lifetime", "codes", "formats"}
 
 
 def test_the_report_includes_the_experiment_tables(quick_run, tmp_path):
@@ -261,7 +261,7 @@ def test_the_registry_is_one_table_and_all_runs_the_paper():
     from qtaml_tac.experiments import PAPER_EXPERIMENTS
 
     assert PAPER_EXPERIMENTS == tuple(EXPERIMENTS)[:len(PAPER_EXPERIMENTS)]
-    assert set(EXPERIMENTS) - set(PAPER_EXPERIMENTS) == {"minilm", "codes", "finetune", "lifetime"}
+    assert set(EXPERIMENTS) - set(PAPER_EXPERIMENTS) == {"minilm", "codes", "finetune", "lifetime", "formats"}
 
 
 @pytest.mark.parametrize("old", ["models", "data", "minilm"])

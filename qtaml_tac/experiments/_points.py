@@ -24,6 +24,20 @@ POINT_PROTECTIONS = ("ideal_msb", "codes", "realized")
 #: The fault model of retention points: the cells' channel from a device preset at ``time_s`` (issue 16).
 RETENTION = "retention"
 
+#: A point's storage format (issue 15): name -> the StorageConfig fields it sets ("" is the paper's storage).
+#: Rows that a group of 32 or 128 (or MX's 32) does not divide get a scale per channel (``uneven_rows``).
+FORMAT_STORAGE = {
+    "": {},
+    "int8_tensor": {"n_bits": 8},
+    "int8_channel": {"n_bits": 8, "granularity": "channel"},
+    "int4_g128": {"n_bits": 4, "granularity": ("group", 128), "uneven_rows": "channel"},
+    "int4_g32": {"n_bits": 4, "granularity": ("group", 32), "uneven_rows": "channel"},
+    "bfloat16": {"n_bits": 16, "encoding": "bfloat16"},
+    "float16": {"n_bits": 16, "encoding": "float16"},
+    "float8_e4m3": {"n_bits": 8, "encoding": "float8_e4m3fn"},
+    "mxfp4": {"n_bits": 4, "encoding": "mxfp4", "uneven_rows": "channel"},
+}
+
 
 @dataclass(frozen=True)
 class Point:
@@ -39,6 +53,8 @@ class Point:
     (:func:`qtaml_tac.lifetime.retention_device`) and the
     ``cell_compensation`` (``"none"`` or ``"drift"``); other points leave them at their defaults,
     which their keys omit (so results written before them still resume).
+    ``format`` names the storage format (:data:`FORMAT_STORAGE`; issue 15),
+    omitted at the paper's ``""``.
     """
 
     experiment: str
@@ -55,10 +71,13 @@ class Point:
     level_map: str = ""
     device: str = ""
     cell_compensation: str = ""
+    format: str = ""
 
     def __post_init__(self):
         if self.protection not in POINT_PROTECTIONS:
             raise ValueError(f"protection must be one of {POINT_PROTECTIONS}, got {self.protection!r}")
+        if self.format not in FORMAT_STORAGE:
+            raise ValueError(f"format must be one of {sorted(FORMAT_STORAGE)}, got {self.format!r}")
 
     def fields(self):
         """The point as a dict, without the optional fields at their defaults (:data:`_OPTIONAL_DEFAULTS`).
@@ -82,9 +101,9 @@ class Point:
 
 
 #: The optional fields of a :class:`Point` and their defaults, left out of the keys and records of the points that
-#: do not use them (real codes' menu; retention's time, cells, device and compensation).
+#: do not use them (real codes' menu; retention's time, cells, device and compensation; the storage format).
 _OPTIONAL_DEFAULTS = {"protection": "ideal_msb", "time_s": None, "bits_per_cell": 1, "level_map": "", "device": "",
-                      "cell_compensation": ""}
+                      "cell_compensation": "", "format": ""}
 #: The fields that every retention point's key and record carry.
 _RETENTION_FIELDS = ("time_s", "bits_per_cell", "level_map", "device", "cell_compensation")
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from qtaml_theory.report.cli import write_atomically
 from ..evaluate import evaluate, t_interval
 from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, ClusteredFaults, LayerVariationFaults
 from ..methods import DeploymentConfig, plan_deployment
+from ..storage import StorageConfig
 from ..zoo.models import trained
 from . import _points
 from . import finetune as _finetune_experiment
@@ -35,7 +37,8 @@ from ._points import Point, _channel, point_seed
 from .finetune import FinetunePoint
 
 __all__ = ["Point", "FinetunePoint", "Results", "FAULTS", "RETENTION", "fault_model", "point_faults", "point_seed",
-           "run_points", "plan_for", "retention_plan_for", "PRETRAINED", "FINETUNE_LR"]
+           "run_points", "plan_for", "retention_plan_for", "PRETRAINED", "FINETUNE_LR", "FORMAT_STORAGE",
+           "format_storage"]
 
 #: The fault models of Section 5.7 (and the charge-loss channel), all at average flip rate p.
 FAULTS = {
@@ -62,6 +65,8 @@ REALIZING_CODE = {"kind": "secded", "data_bits": 4}
 
 #: The fault model of retention points: the cells' channel from a device preset at ``time_s`` (issue 16).
 RETENTION = _points.RETENTION
+#: A point's storage format: name -> the StorageConfig fields it sets (``""``: the paper's storage; issue 15).
+FORMAT_STORAGE = _points.FORMAT_STORAGE
 #: The ``noise`` of a :class:`FinetunePoint` that evaluates the trained model without fine-tuning (round 0).
 PRETRAINED = _finetune_experiment.PRETRAINED
 #: Adam's learning rate when the experiments fine-tune (a third of the models' training rate, 3e-3).
@@ -202,8 +207,6 @@ def realized(plan):
     the paper's one stored bit per protected bit, now a real code that
     corrects one flip per word, detects two, and fails beyond.
     """
-    from dataclasses import replace
-
     from qtaml_theory.protection import scheme_from_dict
 
     layers = [replace(layer, protection=None if layer.bits == 0 else {**REALIZING_CODE, "k": layer.bits})
@@ -215,20 +218,29 @@ def realized(plan):
 
 
 @lru_cache(maxsize=256)
-def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data="", protection="ideal_msb"):
-    """The plan of one method (cached within a process: calibration is deterministic)."""
+def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data="", protection="ideal_msb",
+             fmt=""):
+    """The plan of one method (cached within a process: calibration is deterministic), in the storage format
+    ``fmt`` (:data:`FORMAT_STORAGE`; ``""``: the paper's)."""
     if protection == "realized":
-        return realized(plan_for(model_name, method, p, budget_fraction, faults, data))
+        return realized(plan_for(model_name, method, p, budget_fraction, faults, data, fmt=fmt))
     model, split = _model(model_name)[:2]
     if model_name == MINILM:
         from ..zoo.minilm import storage_config
 
         _, batch, calibration, gains = _minilm_setup(data)
-        config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, storage=storage_config(),
-                                  calibration=calibration, protection=protection)
+        config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction,
+                                  storage=format_storage(storage_config(), fmt), calibration=calibration,
+                                  protection=protection)
         return plan_deployment(model, batch, config, method, gains=gains)
-    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, protection=protection)
+    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, protection=protection,
+                              **({"storage": format_storage(StorageConfig(), fmt)} if fmt else {}))
     return plan_deployment(model, split.calibration_batch(64), config, method)
+
+
+def format_storage(base, fmt):
+    """``base`` (a StorageConfig) in the storage format ``fmt`` of :data:`FORMAT_STORAGE`."""
+    return replace(base, **FORMAT_STORAGE[fmt])
 
 
 @lru_cache(maxsize=64)
@@ -270,7 +282,8 @@ def _plan_key(point):
                 point.level_map, point.cell_compensation)
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
     return (point.model, point.method, calibrate_p, point.budget_fraction,
-            "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data, point.protection)
+            "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data, point.protection,
+            point.format)
 
 
 def evaluate_point(point, trials, seed, bundle=None):

@@ -7,7 +7,7 @@ stores them in ``results.json``, then hands them to
 to draw and tabulate. Grids are stated here; ``--quick`` takes the coarse ones.
 The experiments beyond the paper's measurements live in modules of their own
 (:mod:`~qtaml_tac.experiments.codes`, :mod:`~qtaml_tac.experiments.finetune`,
-:mod:`~qtaml_tac.experiments.lifetime`), with their grids.
+:mod:`~qtaml_tac.experiments.lifetime`, :mod:`~qtaml_tac.experiments.formats`), with their grids.
 :data:`EXPERIMENTS` is the one table of experiments, by name.
 """
 
@@ -37,6 +37,7 @@ from .finetune import (
     finetune_accuracy_rows,
     finetune_points,
 )
+from .formats import formats
 from .lifetime import lifetime
 from .output import save_figure, save_table
 from .runner import FAULTS, Point, plan_for, run_points
@@ -353,9 +354,9 @@ _PAPER = {
     "directional": directional,
 }
 #: Experiments run on request only, never by ``all`` (``minilm`` needs ``pip install qtaml[models]``; ``codes``,
-#: ``finetune`` and ``lifetime`` go beyond the paper's measurements: real codes, the conclusion's fault-aware
-#: training, and multi-level cells over years).
-_ON_REQUEST = {"minilm": minilm, "codes": codes, "finetune": finetune, "lifetime": lifetime}
+#: ``finetune``, ``lifetime`` and ``formats`` go beyond the paper's measurements: real codes, the conclusion's
+#: fault-aware training, multi-level cells over years, and the number formats deployments use).
+_ON_REQUEST = {"minilm": minilm, "codes": codes, "finetune": finetune, "lifetime": lifetime, "formats": formats}
 
 #: Every experiment by name: ``EXPERIMENTS[name](context)`` runs one.
 EXPERIMENTS = {**_PAPER, **_ON_REQUEST}

@@ -13,6 +13,9 @@ the law of the read-back error (:mod:`qtaml_theory.law`) mixes.
 :class:`IdealMSB`
     The paper's selective ECC (Lemma 4.2): the top ``k`` bits never flip, at
     a cost of ``k`` stored bits per weight.
+:class:`IdealBits`
+    The same guard on named bit positions (:mod:`.positions`): for floats,
+    whose variance is not carried most significant bit first.
 :class:`Repetition`, :class:`SECDED`, :class:`BCH`
     Real codes over the top ``k`` bit planes (:mod:`.codes`): they cost a
     fraction of a bit per protected bit and sometimes fail.
@@ -23,7 +26,8 @@ Menus of schemes for allocation and the schemes as JSON data: :mod:`.menus`.
 from .base import IdealMSB, ProtectionScheme, ReadOutcome, Unprotected, as_protection, draw_flips
 from .codes import BCH, FAILURE_POLICIES, SECDED, SECDED_DATA_BITS, Repetition
 from .menus import PROTECTION_MENUS, protection_menu, scheme_from_dict, scheme_to_dict
+from .positions import IdealBits
 
-__all__ = ["ProtectionScheme", "Unprotected", "IdealMSB", "Repetition", "SECDED", "BCH", "ReadOutcome",
+__all__ = ["ProtectionScheme", "Unprotected", "IdealMSB", "IdealBits", "Repetition", "SECDED", "BCH", "ReadOutcome",
            "FAILURE_POLICIES", "SECDED_DATA_BITS", "PROTECTION_MENUS", "as_protection", "draw_flips",
            "protection_menu", "scheme_to_dict", "scheme_from_dict"]

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from .base import IdealMSB, ProtectionScheme, Unprotected
 from .codes import BCH, SECDED, Repetition
+from .positions import IdealBits
 
 __all__ = ["PROTECTION_MENUS", "protection_menu", "scheme_to_dict", "scheme_from_dict", "SCHEME_KINDS"]
 
@@ -32,8 +33,8 @@ PROTECTION_MENUS = ("ideal_msb", "codes")
 
 #: Scheme classes by the ``kind`` of their data (:func:`scheme_to_dict`).
 SCHEME_KINDS = {"unprotected": Unprotected, "ideal_msb": IdealMSB, "repetition": Repetition, "secded": SECDED,
-                "bch": BCH}
-_FIELDS = {"unprotected": (), "ideal_msb": ("k",), "repetition": ("k", "copies"),
+                "bch": BCH, "ideal_bits": IdealBits}
+_FIELDS = {"unprotected": (), "ideal_msb": ("k",), "ideal_bits": ("positions",), "repetition": ("k", "copies"),
            "secded": ("k", "data_bits", "on_failure"), "bch": ("k", "data_bits", "t", "on_failure")}
 
 

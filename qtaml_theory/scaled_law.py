@@ -1,0 +1,189 @@
+"""The law of a weight whose scale is stored in the same faulty memory (issue 15).
+
+Grouped and channel-wise storage keep ``w = x s``: an element ``x`` (a code
+of any encoding, decoded in its own units: the integer grid of fixed point,
+the values of an MX element) times its scale ``s`` (a float16 code, or an
+E8M0 code for MX). With ``scales_in_faulty_memory`` both are read back
+through the channel, independently (different cells), so the read-back is
+``x' s'`` with ``x'`` and ``s'`` drawn from their own laws
+(:class:`qtaml_theory.law.WeightError`, :class:`qtaml_theory.float_law.FloatWeightError`).
+
+The moments are exact from the parts' moments: with ``e_x = x' - x`` and
+``e_s = s' - s``, ``e = x' s' - x s = e_x (s + e_s) + x e_s``, and
+``E[e_x**a e_s**b] = E[e_x**a] E[e_s**b]``
+(:func:`qtaml_theory._derive_float.scaled_raw_moments`, expanded in SymPy).
+
+Non-finite reads (``on_nonfinite``) follow the policy of each stored number
+as it is read: "keep" gives the law given that *both* reads are finite
+(independent events, so the conditioned parts stay independent), and
+``P(not finite) = 1 - (1 - P_x)(1 - P_s)``; "zero" reads a non-finite part
+as 0, which makes the weight 0; "clamp" clamps each part to its own format's
+largest finite value with its read sign (an E8M0 NaN scale to ``2**127``).
+One flip of a shared scale moves every weight of its block or channel
+together: this law is per weight; the weights of one block are not
+independent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._derive_float import numeric
+from ._law_arithmetic import check_size, excess_kurtosis, sample_cumulants, skewness
+from ._law_float import check_policy, cumulants_from_raw, raw_moments
+from .encodings import Encoding
+from .float_formats import TableEncoding
+from .law import ROUTES, WeightError
+
+__all__ = ["ScaledWeightError", "scaled_weight_error", "MAX_JOINT_ENUMERATION_BITS"]
+
+#: Widest element plus scale (in bits) whose joint law the enumeration route sums.
+MAX_JOINT_ENUMERATION_BITS = 20
+
+
+class ScaledWeightError:
+    """Law of ``e = x' s' - x s`` for an element code and a scale code read through the same channel.
+
+    Build it with :func:`scaled_weight_error`. ``element`` and ``scale`` are
+    the parts' laws (scale 1 each); every quantity has the routes
+    ``"formula"`` (the exact combination of the parts' cumulants),
+    ``"enumeration"`` (the joint law of both parts' masks) and ``"montecarlo"``.
+    """
+
+    def __init__(self, element: WeightError, scale: WeightError) -> None:
+        self.element = element
+        self.scale = scale
+        self.on_nonfinite = scale.on_nonfinite
+        self.stored_value = float(element.stored_value) * float(scale.stored_value)
+
+    def __repr__(self) -> str:
+        return f"ScaledWeightError({self.element!r}, {self.scale!r})"
+
+    def cumulants(self, method: str = "formula", *, size: int | None = None, rng=None) -> tuple:
+        """``(kappa_1, kappa_2, kappa_3, kappa_4)`` of ``e`` (given finite reads under "keep")."""
+        if method == "formula":
+            x, s = float(self.element.stored_value), float(self.scale.stored_value)
+            parts = [raw_moments([float(k) for k in law.cumulants()]) for law in (self.element, self.scale)]
+            raw = numeric("scaled_raw_moments")(x, s, *parts[0], *parts[1])
+            return tuple(float(k) for k in cumulants_from_raw(list(raw)))
+        if method == "enumeration":
+            errors, probabilities = self._joint_law()
+            mean = float(errors @ probabilities)
+            central = [float(((errors - mean) ** m) @ probabilities) for m in (2, 3, 4)]
+            return (mean, central[0], central[1], central[2] - 3 * central[0] ** 2)
+        if method == "montecarlo":
+            draws = self.sample(check_size(size), rng)
+            return sample_cumulants(draws[np.isfinite(draws)])
+        raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
+
+    def mean(self, method: str = "formula", **kwargs) -> float:
+        return self.cumulants(method, **kwargs)[0]
+
+    def var(self, method: str = "formula", **kwargs) -> float:
+        return self.cumulants(method, **kwargs)[1]
+
+    def std(self, method: str = "formula", **kwargs) -> float:
+        return float(np.sqrt(self.var(method, **kwargs)))
+
+    def stats(self, method: str = "formula", **kwargs) -> tuple:
+        """``(mean, var, skewness, excess_kurtosis)``."""
+        k1, k2, k3, k4 = self.cumulants(method, **kwargs)
+        return k1, k2, skewness(k2, k3), excess_kurtosis(k2, k4)
+
+    def nonfinite_probability(self, method: str = "formula", **kwargs) -> float:
+        """``P(x' or s' not finite) = 1 - (1 - P_x)(1 - P_s)`` (before the policy)."""
+        if method == "montecarlo":
+            size, rng = check_size(kwargs.get("size")), np.random.default_rng(kwargs.get("rng"))
+            x, s = self._raw_reads(size, rng)
+            return float(np.mean(~np.isfinite(x) | ~np.isfinite(s)))
+        px, ps = (_nonfinite(law, method, **kwargs) for law in (self.element, self.scale))
+        return px + ps - px * ps  # 1 - (1 - px)(1 - ps), without cancellation when both are small
+
+    def _raw_reads(self, size, rng):
+        """``size`` draws of the parts' read-back values, non-finite kept."""
+        return tuple(float(law.stored_value) + _kept(law).sample(size, rng) for law in (self.element, self.scale))
+
+    def sample(self, size: int, rng=None) -> np.ndarray:
+        """``size`` draws of ``e`` (each part read under the policy; NaN and infinities stay under "keep")."""
+        rng = np.random.default_rng(rng)
+        x = float(self.element.stored_value) + self.element.sample(size, rng)
+        s = float(self.scale.stored_value) + self.scale.sample(size, rng)
+        with np.errstate(invalid="ignore"):
+            return x * s - self.stored_value
+
+    def _joint_law(self):
+        width = self.element.encoding.n + self.scale.encoding.n
+        if width > MAX_JOINT_ENUMERATION_BITS:
+            raise ValueError(f"method='enumeration' needs element and scale bits <= {MAX_JOINT_ENUMERATION_BITS}, "
+                             f"got {width}")
+        laws = [law.pmf() for law in (self.element, self.scale)]
+        (ex, px), (es, ps) = [(np.array([float(v) for v in law]), np.array([float(q) for q in law.values()]))
+                              for law in laws]
+        x, s = float(self.element.stored_value), float(self.scale.stored_value)
+        errors = (x + ex)[:, None] * (s + es)[None, :] - x * s
+        return errors.ravel(), np.outer(px, ps).ravel()
+
+
+def _nonfinite(law, method, **kwargs):
+    if isinstance(law.encoding, TableEncoding):
+        return law.nonfinite_probability(method, **kwargs)
+    return 0.0
+
+
+def _kept(law):
+    """The same law read under "keep" (non-finite reads stay), for the non-finite probability."""
+    if law.on_nonfinite == "keep" or not isinstance(law.encoding, TableEncoding):
+        return law
+    return WeightError(law.encoding, law.code, law.cells, protection=law.protection)
+
+
+def scaled_weight_error(encoding: Encoding, code: int, scale_encoding: TableEncoding, scale_code: int, channel, *,
+                        protection=None, scale_protection=None, on_nonfinite: str = "keep",
+                        max_flips: int | None = None) -> ScaledWeightError:
+    """The law of a weight ``x s`` whose element and scale codes are both read through ``channel``.
+
+    Parameters
+    ----------
+    encoding : Encoding
+        The element's encoding (fixed point, a float, or an MX element).
+    code : int
+        The element's code; ``x = encoding.decode(code)``.
+    scale_encoding : TableEncoding
+        The scale's format: ``get_encoding("float16", 16)``, or
+        ``get_encoding("e8m0", 8)`` for MX.
+    scale_code : int
+        The scale's code; ``s = scale_encoding.table[scale_code]``.
+    channel : float or Channel
+        The cells' channel, for both.
+    protection, scale_protection : ProtectionScheme, optional
+        What guards the element's and the scale's bits (``None``: unprotected).
+    on_nonfinite : {"keep", "zero", "clamp"}, optional
+        The read policy (module docstring).
+    max_flips : int, optional
+        Flips summed by a 16-bit part's formula route
+        (:class:`~qtaml_theory.float_law.FloatWeightError`; default 3, whose
+        bound :meth:`~qtaml_theory.float_law.FloatWeightError.truncation` gives).
+
+    Returns
+    -------
+    ScaledWeightError
+
+    Examples
+    --------
+    >>> from qtaml_theory import get_encoding
+    >>> from qtaml_theory.scaled_law import scaled_weight_error
+    >>> e8m0 = get_encoding("e8m0", 8)
+    >>> law = scaled_weight_error(get_encoding("mxfp4", 4), 3, e8m0, 124, 1e-3)
+    >>> law.stored_value, law.nonfinite_probability() > 0
+    (0.1875, True)
+    """
+    policy = check_policy(on_nonfinite)
+    if not isinstance(scale_encoding, TableEncoding):
+        raise ValueError(f"scale_encoding must be a float format such as get_encoding('float16', 16) or "
+                         f"get_encoding('e8m0', 8), got {scale_encoding!r}")
+    flips = {"max_flips": max_flips}
+    element = WeightError(encoding, code, channel, protection=protection, on_nonfinite=policy,
+                          **(flips if isinstance(encoding, TableEncoding) else {}))
+    scale = WeightError(scale_encoding, scale_code, channel, protection=scale_protection, on_nonfinite=policy, **flips)
+    return ScaledWeightError(element, scale)
+
