@@ -20,7 +20,7 @@ from .grids import budget_rows, first_reach, methods_of
 
 __all__ = ["moments_claims", "sweep_claims", "budget_claims", "transformer_claims", "robustness_claims",
            "ranking_claims", "scoring_claims", "rho_claims", "directional_claims", "minilm_claims", "codes_claims",
-           "lifetime_claims", "finetune_claims"]
+           "lifetime_claims", "formats_claims", "finetune_claims"]
 
 
 def _row(claim, paper, ours, holds):
@@ -199,6 +199,26 @@ def codes_claims(records: Sequence[Mapping]) -> list[dict]:
                                                           ("codes", "TAC over real codes")) if menu in at]
     return [_row("protected bits never flip and cost one stored bit each", "assumed",
                  f"p = {p:g}, budget {budget:g}: " + ", ".join(parts), "beyond")]
+
+
+def formats_claims(records: Sequence[Mapping]) -> list[dict]:
+    """Number formats (beyond the paper's per-tensor 8-bit fixed point): at p = 1e-3, the format with the most
+    accuracy per stored bit under TAC, against the paper's int8 per tensor and unprotected bfloat16."""
+    from .formats import bits_per_weight
+
+    at = {(r["format"], r["method"]): r for r in records if r["p"] == 1e-3}
+    tac = {fmt: r for (fmt, method), r in at.items() if method == "tac"}
+    if "int8_tensor" not in tac:
+        return []
+    per_bit = {fmt: r["accuracy_mean"] / bits_per_weight(r) for fmt, r in tac.items()}
+    best = max(per_bit, key=per_bit.get)
+    parts = [f"most accuracy per stored bit under TAC: {best} ({tac[best]['accuracy_mean']:.3f} at "
+             f"{bits_per_weight(tac[best]):.2f} bits), int8 per tensor {tac['int8_tensor']['accuracy_mean']:.3f} at "
+             f"{bits_per_weight(tac['int8_tensor']):.2f} bits"]
+    if ("bfloat16", "uncompensated") in at:
+        parts.append(f"bfloat16 unprotected {at['bfloat16', 'uncompensated']['accuracy_mean']:.3f}")
+    return [_row("weights are 8-bit fixed point with one scale per tensor", "assumed", "p = 0.001: " + "; ".join(parts),
+                 "beyond")]
 
 
 def lifetime_claims(records: Sequence[Mapping]) -> list[dict]:

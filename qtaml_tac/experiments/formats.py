@@ -20,13 +20,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
+from qtaml_theory.report.palette import FIGURE_HEIGHT_IN, TEXT_WIDTH_IN, colour, label
+
 from ..storage import StorageConfig, quantize
-from .figures import pyplot
+from .figures import pyplot, styled
 from .output import save_figure, save_table
 from .runner import FORMAT_STORAGE, MINILM, Point, _model, format_storage
 from .tables import table
 
-__all__ = ["formats", "FORMAT_RATES", "FORMAT_NAMES", "FORMAT_METHODS", "FORMAT_BUDGET_BITS", "bits_per_weight"]
+__all__ = ["formats", "FORMAT_RATES", "FORMAT_NAMES", "FORMAT_METHODS", "FORMAT_BUDGET_BITS", "bits_per_weight",
+           "per_bit_figure", "formats_table"]
 
 #: Flip rates of the experiment (fresh flash to past the paper's stress test).
 FORMAT_RATES = (1e-5, 1e-4, 1e-3, 1e-2, 0.05)
@@ -66,30 +69,37 @@ def bits_per_weight(record: Mapping) -> float:
     return _format_bits(record["model"], record["format"]) + record["overhead"] * _n_bits(record["format"])
 
 
-def _figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
-    """Left: accuracy against p per format (TAC solid, unprotected dashed); then accuracy per stored bit at each p."""
-    figure, axes = pyplot().subplots(1, 1 + len(rates), figsize=(3.2 * (1 + len(rates)), 3.4), squeeze=False)
-    colors = dict(zip(FORMAT_NAMES, pyplot().rcParams["axes.prop_cycle"].by_key()["color"] * 2))
+@styled
+def per_bit_figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
+    """Left: accuracy against p per format (TAC solid, unprotected dashed); right: TAC's accuracy per stored bit.
+
+    The right panel answers the deployer's question at each rate: which format keeps the most accuracy per
+    stored bit (codes, scales and protection, :func:`bits_per_weight`).
+    """
+    figure, (accuracy, per_bit) = pyplot().subplots(1, 2, figsize=(TEXT_WIDTH_IN, FIGURE_HEIGHT_IN + 0.4))
     for fmt in FORMAT_NAMES:
         for method, style in zip(FORMAT_METHODS, ("--", "-")):
             rows = sorted((r for r in records if r["format"] == fmt and r["method"] == method), key=lambda r: r["p"])
-            axes[0][0].plot([r["p"] for r in rows], [r["accuracy_mean"] for r in rows], style, marker="o",
-                            color=colors[fmt], label=fmt if method == "tac" else None)
-    axes[0][0].set_xscale("log")
-    axes[0][0].set_xlabel("flip probability p")
-    axes[0][0].set_ylabel("accuracy")
-    axes[0][0].set_title(f"{model}: TAC (solid), unprotected (dashed)", fontsize=8)
-    axes[0][0].legend(fontsize=6)
-    for axis, p in zip(axes[0][1:], rates):
-        for r in (r for r in records if r["p"] == p):
-            axis.scatter(bits_per_weight(r), r["accuracy_mean"] / bits_per_weight(r), color=colors[r["format"]],
-                         marker="o" if r["method"] == "tac" else "x")
-        axis.set_title(f"p = {p:g}: accuracy per stored bit", fontsize=8)
-        axis.set_xlabel("stored bits per weight (scales, protection)")
+            if not rows:
+                continue
+            accuracy.plot([r["p"] for r in rows], [r["accuracy_mean"] for r in rows], style, marker="o",
+                          color=colour(fmt), label=label(fmt) if method == "tac" else None)
+            if method == "tac":
+                per_bit.plot([r["p"] for r in rows], [r["accuracy_mean"] / bits_per_weight(r) for r in rows], style,
+                             marker="o", color=colour(fmt))
+    for axis, ylabel in ((accuracy, "accuracy"), (per_bit, "accuracy per stored bit (1/bit)")):
+        axis.set_xscale("log")
+        axis.set_xlabel("flip probability p")
+        axis.set_ylabel(ylabel)
+    per_bit.set_yscale("log")
+    accuracy.set_title(f"{model}: TAC (solid), unprotected (dashed)")
+    per_bit.set_title(f"TAC at {FORMAT_BUDGET_BITS} protected bits per weight")
+    accuracy.legend(ncol=2)
     return figure
 
 
-def _table(records: Sequence[Mapping], model: str):
+def formats_table(records: Sequence[Mapping], model: str):
+    """Every point of one model: format, method, stored bits per weight, accuracy and accuracy per bit."""
     rows = [{**r, "bits": bits_per_weight(r), "per_bit": r["accuracy_mean"] / bits_per_weight(r)}
             for r in sorted(records, key=lambda r: (r["p"], FORMAT_NAMES.index(r["format"]), r["method"]))]
     return table(f"exp_formats_{model}", f"Number formats on {model}: accuracy under flips",
@@ -108,5 +118,5 @@ def formats(context) -> None:
     for model in models:
         data = "full" if model == MINILM else ""
         records = context.run(_points(model, FORMAT_RATES, data))
-        save_figure(context.out, f"exp_formats_{model}", _figure(records, FORMAT_RATES, model))
-        save_table(context.out, _table(records, model))
+        save_figure(context.out, f"exp_formats_{model}", per_bit_figure(records, FORMAT_RATES, model))
+        save_table(context.out, formats_table(records, model))

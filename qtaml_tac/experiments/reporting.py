@@ -24,6 +24,7 @@ from .claim_rules import (
     codes_claims,
     directional_claims,
     finetune_claims,
+    formats_claims,
     lifetime_claims,
     minilm_claims,
     moments_claims,
@@ -36,6 +37,7 @@ from .claim_rules import (
 )
 from .codes import CODE_VARIANTS, accuracy_figure, accuracy_table, variant_label
 from .finetune import FINETUNE_LEVEL, FINETUNE_NOISES
+from .formats import FORMAT_NAMES, formats_table, per_bit_figure
 from .grids import budget_rows, grid_table, methods_of, point_records, reach_table
 from .lifetime import LIFETIME_DEVICES
 
@@ -220,6 +222,20 @@ REPORTS = (
              and r["round"] <= 1], FINETUNE_LEVEL), name="exp_finetune_headline"),
         lambda rs: [tables.budget_saved([r for r in rs if r.get("quantity") == "budget_saved"], FINETUNE_LEVEL)],
         finetune_claims),
+    ExperimentReport(
+        "formats", "Number formats: int8, int4 groups, floats and MXFP4",
+        lambda rs: [ReportFigure(f"exp_formats_{model}", f"{model}: accuracy against the flip rate per format (left) "
+                                 "and, under TAC, accuracy per stored bit (right; codes, scales and protection).",
+                                 per_bit_figure([r for r in rs if r["model"] == model],
+                                                sorted({r["p"] for r in rs}), model), True)
+                    for model in sorted({r["model"] for r in rs})],
+        lambda rs: grid_table("exp_formats_headline", "Accuracy under TAC by format",
+                              "Rows: model and flip rate; equal budget of protected bits per weight.",
+                              [r for r in rs if r["method"] == "tac"],
+                              [f for f in FORMAT_NAMES if any(r["format"] == f for r in rs)],
+                              row_key=("model", "p"), column_key="format"),
+        lambda rs: [formats_table([r for r in rs if r["model"] == m], m) for m in sorted({r["model"] for r in rs})],
+        formats_claims),
 )
 
 for _report in REPORTS:

@@ -47,6 +47,9 @@ COLOURS = {
     "SLC": _BLUE, "MLC-Gray": _ORANGE, "MLC-binary": _VERMILION, "TLC-Gray": _GREEN, "TLC-binary": _PURPLE,
     # oxides (physics)
     "sio2": _BLUE, "hfo2": _VERMILION,
+    # number formats (qtaml_tac.experiments.formats.FORMAT_NAMES)
+    "int8_tensor": _BLACK, "int8_channel": _GREY, "int4_g128": _BLUE, "int4_g32": _SKY, "bfloat16": _VERMILION,
+    "float16": _ORANGE, "float8_e4m3": _PURPLE, "mxfp4": _GREEN,
 }
 
 #: Printed name by the same keys (a name not listed prints as itself, underscores as spaces).
@@ -56,6 +59,8 @@ LABELS = {
     "tac_always_mean": "TAC, mean always", "tac_exact_mean": "TAC, exact MMSE", "sensitivity_ecc": "sensitivity ECC",
     "random_ecc": "random ECC", "weight_scaling": "weight scaling", "uniform_secded": "uniform SEC-DED",
     "uniform_bch": "uniform BCH", "sio2": "SiO$_2$-like", "hfo2": "HfO$_2$-like",
+    "int8_tensor": "int8 per tensor", "int8_channel": "int8 per channel", "int4_g128": "int4, groups of 128",
+    "int4_g32": "int4, groups of 32", "float8_e4m3": "FP8 E4M3", "mxfp4": "MXFP4",
 }
 
 #: Colours for names not in :data:`COLOURS` (matplotlib's tab10 less the ones above).
