@@ -15,8 +15,12 @@ CASES = [("mxfp4", 4, 3, E8M0, 124), ("mxfp8_e4m3", 8, 0x31, E8M0, 120), ("mxint
          ("twos_complement", 4, 5, F16, int(F16.encode(0.013))), ("sign_magnitude", 4, 12, F16, int(F16.encode(-3e-3)))]
 
 
-@pytest.mark.parametrize(("name", "n_bits", "code", "scale_encoding", "scale_code"), CASES)
-@pytest.mark.parametrize("policy", ["keep", "zero", "clamp"])
+# every policy with an E8M0 scale; one with a float16 scale, whose 2**20 joint masks take a second each
+POLICY_CASES = [(*case, policy) for case in CASES for policy in
+                (("keep", "zero", "clamp") if case[3] is E8M0 else ("keep",) if case[0] == "twos_complement" else ("clamp",))]
+
+
+@pytest.mark.parametrize(("name", "n_bits", "code", "scale_encoding", "scale_code", "policy"), POLICY_CASES)
 def test_formula_matches_the_joint_enumeration(name, n_bits, code, scale_encoding, scale_code, policy):
     law = scaled_weight_error(get_encoding(name, n_bits), code, scale_encoding, scale_code, 0.02,
                               on_nonfinite=policy, max_flips=15)
