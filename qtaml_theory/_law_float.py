@@ -13,8 +13,10 @@ deviations are summed; the rest has the probability ``R = P(K > J)`` of a
 Poisson-binomial ``K`` (:func:`tail_mass`, a recursion over the bits whose
 terms are all non-negative, so no cancellation), and every error is bounded
 by ``B = max |finite value| + |stored value|`` under every read policy, so the
-missed part of each moment ``E[e**m]`` is at most ``R B**m`` in magnitude
-(:func:`cumulant_bounds` carries this to the cumulants).
+missed part of each moment ``E[e**m]`` is at most ``R B**m`` in magnitude;
+for floats a tighter bound comes from the exact left-out absolute moments
+(:func:`_missed`), and :func:`cumulant_bounds` carries the smaller to the
+cumulants.
 
 Floats with a sign bit enumerate the magnitude bits only: the sign bit is
 independent of them (and of whether the read is finite), so the sign enters
@@ -32,6 +34,7 @@ import numpy as np
 
 from . import _closed_forms as cf
 from ._derive_float import numeric
+from ._float_tail import absolute_moments
 from .float_formats import NONFINITE_POLICIES
 
 __all__ = ["DEFAULT_MAX_FLIPS", "FULL_ENUMERATION_BITS", "check_policy", "float_rates", "policy_table",
@@ -109,8 +112,9 @@ def tail_mass(rho, max_flips):
     return tail[..., max_flips + 1]
 
 
-def _body_moments(values, counted, body_codes, stored, rates, max_flips):
-    """Per code: mass summed, mean error and central moments 2-4 of the error (over masks of <= max_flips).
+def _body_moments(values, counted, body_codes, stored, rates, max_flips, absolute):
+    """Per code: mass summed, mean error, central moments 2-4 of the error and ``sum P |v'|**j`` (j = 1..4),
+    over the masks of at most ``max_flips`` deviations.
 
     Each mask's probability is its parent's times the odds ``rho / (1 - rho) <= 1``
     of its added bit (:func:`flip_masks`), from the empty mask's ``prod (1 - rho)``.
@@ -121,7 +125,7 @@ def _body_moments(values, counted, body_codes, stored, rates, max_flips):
     odds = rho / (1 - rho)
     base = np.prod(1 - rho, axis=-1)
     masks, parents, added = flip_masks(width, max_flips)
-    out = np.empty((5, body_codes.size))
+    out = np.empty((9, body_codes.size))
     level_ends = np.cumsum([math.comb(width, j) for j in range(1, max_flips)])
     rows = max(1, _CHUNK // masks.size)
     for start in range(0, body_codes.size, rows):
@@ -132,24 +136,31 @@ def _body_moments(values, counted, body_codes, stored, rates, max_flips):
         for level in np.split(np.arange(1, masks.size), level_ends):
             weight[:, level] = weight[:, parents[level]] * odds[part][:, added[level]]
         weight *= counted[read]
+        if absolute:
+            magnitude = np.abs(values[read])
+            power = np.ones(read.shape)
+            for j in range(1, 5):
+                power *= magnitude
+                out[4 + j, part] = np.einsum("ij,ij->i", weight, power)
         error = values[read] - stored[part, None]
         mass = weight.sum(axis=1)
         mean = np.einsum("ij,ij->i", weight, error) / mass
         error -= mean[:, None]
         square = error * error
-        out[:, part] = [mass, mean, np.einsum("ij,ij->i", weight, square) / mass,
+        out[:5, part] = [mass, mean, np.einsum("ij,ij->i", weight, square) / mass,
                         np.einsum("ij,ij->i", weight, square * error) / mass,
                         np.einsum("ij,ij->i", weight, square * square) / mass]
     tail = tail_mass(rho, max_flips) if max_flips < width else np.zeros(body_codes.size)
     return out, tail
 
 
-def unit_law(encoding, codes, rates, policy, max_flips=None, split_sign=True):
+def unit_law(encoding, codes, rates, policy, max_flips=None, split_sign=True, bounds=True):
     """The law of ``table[c ^ mask] - table[c]`` for flat checked ``codes`` (units of the format's values).
 
     Returns a dict: ``cumulants`` (4, C), ``mass`` (the probability summed, of
-    finite reads under "keep"), ``tail`` (``R``), ``max_flips`` and ``bound``
-    (``B``). ``split_sign``: the sign bit by the A.8 mixture (the formula
+    finite reads under "keep"), ``tail`` (``R``), ``max_flips``, and the
+    bounds ``missed_mass`` and ``missed`` (4, C) on what was left out
+    (:func:`_missed`; None when not ``bounds``). ``split_sign``: the sign bit by the A.8 mixture (the formula
     route); False enumerates every bit (the enumeration route).
     """
     bits = encoding.bits(codes)
@@ -167,8 +178,14 @@ def unit_law(encoding, codes, rates, policy, max_flips=None, split_sign=True):
         counted = np.where(encoding.nonfinite[: values.size], 0.0, 1.0)
         values = np.where(counted > 0, values, 0.0)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        moments, tail = _body_moments(values, counted, body_codes, stored, rates[..., :width], max_flips)
-    mass, mean, c2, c3, c4 = moments
+        moments, tail = _body_moments(values, counted, body_codes, stored, rates[..., :width], max_flips,
+                                      bounds and max_flips < width)
+    mass, mean, c2, c3, c4 = moments[:5]
+    missed_mass, missed = tail, None
+    if bounds:
+        with np.errstate(invalid="ignore"):
+            missed_mass, missed = _missed(encoding, values, counted, body_codes, rates[..., :width], split, max_flips,
+                                          tail, np.concatenate([mass[None], moments[5:]]), np.abs(stored))
     if split:
         sigma, r = 1 - 2 * bits[..., -1], rates[..., -1]
         first = cf.sign_mixture_error_mean(sigma, r, stored, mean)
@@ -176,9 +193,34 @@ def unit_law(encoding, codes, rates, policy, max_flips=None, split_sign=True):
         cumulants = np.stack([first, k2, k3, k4])
     else:
         cumulants = np.stack([mean, c2, c3, c4 - 3 * c2**2])
+    return {"cumulants": cumulants, "mass": mass, "tail": tail, "max_flips": max_flips, "missed_mass": missed_mass,
+            "missed": missed}
+
+
+#: Relative rounding margin added to the exact tail of the absolute moments (a difference of two sums).
+_TAIL_MARGIN = 1e-10
+
+
+def _missed(encoding, values, counted, body_codes, rates, split, max_flips, tail, included, magnitude):
+    """Bounds on the left-out mass and on ``|sum over left-out masks P e**m|`` (m = 1..4), per code.
+
+    Always ``R`` and ``R B**m`` with ``B = max |finite value| + |w|``. For a
+    float whose exponent rows factor (:mod:`qtaml_theory._float_tail`), also
+    the exact left-out part ``T_i`` of ``E[|v'|**i]`` (the full sum minus the
+    summed part, plus a rounding margin), and ``|e| <= |v'| + |w|`` gives
+    ``sum_i C(m, i) |w|**(m - i) T_i``; the smaller bound is kept.
+    """
     largest = max(abs(encoding.min_finite), encoding.max_finite)
-    return {"cumulants": cumulants, "mass": mass, "tail": tail, "max_flips": max_flips,
-            "bound": largest + np.abs(encoding.table[codes] if not split else stored)}
+    crude = np.stack([tail * (largest + magnitude) ** m for m in (1, 2, 3, 4)])
+    width = rates.shape[-1]
+    if max_flips >= width or not (split or encoding.sign_bit is None) or not encoding.exponent_bits:
+        return tail, crude
+    full = absolute_moments(values, counted, body_codes, rates, encoding.mantissa_width)
+    if full is None:
+        return tail, crude
+    left = np.maximum(full - included, 0.0) + _TAIL_MARGIN * full
+    tight = np.stack([sum(math.comb(m, i) * magnitude ** (m - i) * left[i] for i in range(m + 1)) for m in (1, 2, 3, 4)])
+    return np.minimum(tail, left[0]), np.minimum(crude, tight)
 
 
 #: Raw moments ``E[e**m]`` as polynomials of the cumulants, and the cumulants as polynomials of the raw
@@ -203,19 +245,20 @@ def cumulants_from_raw(raw):
             for terms in _CUMULANT_TERMS]
 
 
-def cumulant_bounds(cumulants, tail, mass, bound):
-    """Bounds on ``|kappa_m(true) - kappa_m(summed)|`` when masks of probability ``tail`` were left out.
+def cumulant_bounds(cumulants, missed_mass, missed, mass):
+    """Bounds on ``|kappa_m(true) - kappa_m(summed)|`` when masks of (counted) probability ``missed_mass`` were left out.
 
     The summed law's raw moments ``r_m`` (from its cumulants) differ from the
-    true ones by at most ``b_m = R (B**m + |r_m|) / S``, with ``S`` the mass
-    summed: the missed part of ``sum P e**m`` is at most ``R B**m``, and the
-    normalizer (one, or the finite mass under "keep") lies in ``[S, S + R]``.
+    true ones by at most ``b_m = (D_m + R |r_m|) / S``, with ``S`` the mass
+    summed, ``D_m = missed[m - 1]`` a bound on the left-out part of
+    ``sum P e**m`` and ``R = missed_mass``: the normalizer (one, or the finite
+    mass under "keep") lies in ``[S, S + R]``.
     Each cumulant is a polynomial in the ``r_m``; a monomial changes by at
     most ``prod (|r_m| + b_m)**a_m - prod |r_m|**a_m``. Float64 rounding of
     the summed part is not included.
     """
     size = [np.abs(x) for x in raw_moments(cumulants)]
-    slack = [tail * (bound**m + size[m - 1]) / mass for m in (1, 2, 3, 4)]
+    slack = [(missed[m - 1] + missed_mass * size[m - 1]) / mass for m in (1, 2, 3, 4)]
     bounds = []
     for terms in _CUMULANT_TERMS:
         total = 0.0

@@ -99,10 +99,12 @@ class FloatLawTable:
         Deviations from the most likely read summed per code.
     tail_mass : ndarray, shape codes.shape
         Probability of the masks left out (0 when every mask was summed).
-    cumulant_bounds : ndarray, shape (4,) + codes.shape
-        ``|kappa_m(true) - cumulants[m]| <= cumulant_bounds[m]`` (module
-        :mod:`qtaml_theory._law_float`: ``R B**m`` per raw moment, carried
-        through the cumulant polynomials; float64 rounding not included).
+    cumulant_bounds : ndarray, shape (4,) + codes.shape, or None
+        ``|kappa_m(true) - cumulants[m]| <= cumulant_bounds[m]``, None when
+        not asked for (:mod:`qtaml_theory._law_float`: the smaller of
+        ``R B**m`` and the exact left-out absolute moments per raw moment,
+        carried through the cumulant polynomials; float64 rounding of the
+        summed part not included).
     """
 
     cumulants: np.ndarray
@@ -113,7 +115,7 @@ class FloatLawTable:
 
 
 def float_law_table(encoding: TableEncoding, codes: ArrayLike, channel, delta: Real = 1.0, *, protection=None,
-                    on_nonfinite: str = "keep", max_flips: int | None = None) -> FloatLawTable:
+                    on_nonfinite: str = "keep", max_flips: int | None = None, bounds: bool = True) -> FloatLawTable:
     """The law of the read-back error ``Delta (read - table[c])`` of every code in ``codes``, vectorised.
 
     Parameters
@@ -130,11 +132,16 @@ def float_law_table(encoding: TableEncoding, codes: ArrayLike, channel, delta: R
     on_nonfinite : {"keep", "zero", "clamp"}, optional
     max_flips : int, optional
         Deviations summed per code; default every mask for ``n <= 8``, 3 beyond.
+    bounds : bool, optional
+        Compute ``cumulant_bounds`` (default); False leaves it None and
+        saves the absolute moments the bound needs (about half the time).
 
     Returns
     -------
     FloatLawTable
     """
+    if not isinstance(bounds, bool):
+        raise ValueError(f"bounds must be True or False, got {bounds!r}")
     encoding = _check_table_encoding(encoding)
     policy = check_policy(on_nonfinite)
     _check_max_flips(max_flips)
@@ -144,15 +151,17 @@ def float_law_table(encoding: TableEncoding, codes: ArrayLike, channel, delta: R
     flat = codes.reshape(-1)
     bits = encoding.bits(flat)
     rates = float_rates(residual, bits)
-    law = unit_law(encoding, flat, rates, policy, max_flips)
-    bounds = cumulant_bounds(law["cumulants"], law["tail"], law["mass"], law["bound"])
+    law = unit_law(encoding, flat, rates, policy, max_flips, bounds=bounds)
     scale = delta ** np.arange(1, 5)[:, None]
+    if bounds:
+        bounds = cumulant_bounds(law["cumulants"], law["missed_mass"], law["missed"], law["mass"])
+        bounds = (bounds * scale).reshape((4,) + codes.shape)
     return FloatLawTable(
         cumulants=(law["cumulants"] * scale).reshape((4,) + codes.shape),
         nonfinite_probability=nonfinite_probability(encoding, bits, rates).reshape(codes.shape),
         max_flips=law["max_flips"],
         tail_mass=law["tail"].reshape(codes.shape),
-        cumulant_bounds=(bounds * scale).reshape((4,) + codes.shape),
+        cumulant_bounds=bounds if law["missed"] is not None else None,
     )
 
 
@@ -206,7 +215,7 @@ class FloatWeightError(WeightError):
     def _unit_cumulants(self, method, size=None, rng=None):
         if method == "formula":
             law = unit_law(self.encoding, np.array([self.code]), np.array([self.rates]), self.on_nonfinite,
-                           self.max_flips)
+                           self.max_flips, bounds=False)
             return tuple(float(k[0]) for k in law["cumulants"])
         if method == "enumeration":
             values, weights = self._enumerated()

@@ -134,7 +134,7 @@ def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, 
         from .float_law import float_law_table
 
         law = float_law_table(encoding, codes, channel, delta, protection=protection, on_nonfinite=on_nonfinite,
-                              max_flips=max_flips)
+                              max_flips=max_flips, bounds=False)
         return tuple(float(k) for k in law.cumulants) if law.cumulants.ndim == 1 else law.cumulants
     check_policy(on_nonfinite)
     outcomes, exact = _read_outcomes(encoding, channel, protection)

@@ -27,15 +27,17 @@ independent.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._derive_float import numeric
 from ._law_arithmetic import check_size, excess_kurtosis, sample_cumulants, skewness
 from ._law_float import check_policy, cumulants_from_raw, raw_moments
 from .encodings import Encoding
 from .float_formats import TableEncoding
-from .law import ROUTES, WeightError
+from .law import ROUTES, WeightError, error_cumulants
 
-__all__ = ["ScaledWeightError", "scaled_weight_error", "MAX_JOINT_ENUMERATION_BITS"]
+__all__ = ["ScaledWeightError", "scaled_weight_error", "scaled_error_cumulants", "combine_cumulants",
+           "MAX_JOINT_ENUMERATION_BITS"]
 
 #: Widest element plus scale (in bits) whose joint law the enumeration route sums.
 MAX_JOINT_ENUMERATION_BITS = 20
@@ -62,10 +64,9 @@ class ScaledWeightError:
     def cumulants(self, method: str = "formula", *, size: int | None = None, rng=None) -> tuple:
         """``(kappa_1, kappa_2, kappa_3, kappa_4)`` of ``e`` (given finite reads under "keep")."""
         if method == "formula":
-            x, s = float(self.element.stored_value), float(self.scale.stored_value)
-            parts = [raw_moments([float(k) for k in law.cumulants()]) for law in (self.element, self.scale)]
-            raw = numeric("scaled_raw_moments")(x, s, *parts[0], *parts[1])
-            return tuple(float(k) for k in cumulants_from_raw(list(raw)))
+            parts = [np.array([float(k) for k in law.cumulants()]) for law in (self.element, self.scale)]
+            combined = combine_cumulants(float(self.element.stored_value), float(self.scale.stored_value), *parts)
+            return tuple(float(k) for k in combined)
         if method == "enumeration":
             errors, probabilities = self._joint_law()
             mean = float(errors @ probabilities)
@@ -124,6 +125,61 @@ class ScaledWeightError:
         return errors.ravel(), np.outer(px, ps).ravel()
 
 
+def combine_cumulants(element: ArrayLike, scale: ArrayLike, element_cumulants: ArrayLike,
+                      scale_cumulants: ArrayLike) -> np.ndarray:
+    """Cumulants of ``e = x' s' - x s`` from the stored ``x``, ``s`` and the parts' error cumulants (module notes).
+
+    Parameters
+    ----------
+    element, scale : array_like
+        Stored element values ``x`` and scale values ``s`` (broadcast together).
+    element_cumulants, scale_cumulants : array_like, shape (4, ...)
+        ``kappa_1..kappa_4`` of ``e_x`` and of ``e_s``.
+
+    Returns
+    -------
+    ndarray, shape (4,) + the broadcast shape
+    """
+    parts = [raw_moments(np.asarray(k, dtype=np.float64)) for k in (element_cumulants, scale_cumulants)]
+    raw = numeric("scaled_raw_moments")(np.asarray(element, dtype=np.float64), np.asarray(scale, dtype=np.float64),
+                                        *parts[0], *parts[1])
+    return np.stack(np.broadcast_arrays(*cumulants_from_raw(list(raw))))
+
+
+def scaled_error_cumulants(encoding: Encoding, codes: ArrayLike, scale_encoding: TableEncoding,
+                           scale_codes: ArrayLike, channel, *, protection=None, scale_protection=None,
+                           on_nonfinite: str = "keep", max_flips: int | None = None) -> np.ndarray:
+    """``kappa_1..kappa_4`` of ``x' s' - x s`` for arrays of element codes and their scale codes, vectorised.
+
+    The arguments are those of :func:`scaled_weight_error`, with ``codes`` and
+    ``scale_codes`` arrays that broadcast together (a scale per channel or per
+    group, repeated over its weights by the caller). Each distinct scale
+    code's law is computed once.
+
+    Returns
+    -------
+    ndarray, shape (4,) + the broadcast shape
+    """
+    policy = check_policy(on_nonfinite)
+    _check_scale_encoding(scale_encoding)
+    codes = np.asarray(encoding.check_code(codes))
+    scale_codes = np.asarray(scale_encoding.check_code(scale_codes, "scale_codes"))
+    flips = {"max_flips": max_flips} if isinstance(encoding, TableEncoding) else {}
+    element = np.asarray(error_cumulants(encoding, codes, channel, protection=protection, on_nonfinite=policy,
+                                         **flips), dtype=np.float64).reshape((4,) + codes.shape)
+    distinct, inverse = np.unique(scale_codes, return_inverse=True)
+    scale = error_cumulants(scale_encoding, distinct, channel, protection=scale_protection, on_nonfinite=policy,
+                            max_flips=max_flips)[:, inverse.reshape(scale_codes.shape)]
+    values = np.asarray(encoding.decode(codes), dtype=np.float64)
+    return combine_cumulants(values, scale_encoding.table[scale_codes], element, scale)
+
+
+def _check_scale_encoding(scale_encoding):
+    if not isinstance(scale_encoding, TableEncoding):
+        raise ValueError(f"scale_encoding must be a float format such as get_encoding('float16', 16) or "
+                         f"get_encoding('e8m0', 8), got {scale_encoding!r}")
+
+
 def _nonfinite(law, method, **kwargs):
     if isinstance(law.encoding, TableEncoding):
         return law.nonfinite_probability(method, **kwargs)
@@ -178,9 +234,7 @@ def scaled_weight_error(encoding: Encoding, code: int, scale_encoding: TableEnco
     (0.1875, True)
     """
     policy = check_policy(on_nonfinite)
-    if not isinstance(scale_encoding, TableEncoding):
-        raise ValueError(f"scale_encoding must be a float format such as get_encoding('float16', 16) or "
-                         f"get_encoding('e8m0', 8), got {scale_encoding!r}")
+    _check_scale_encoding(scale_encoding)
     flips = {"max_flips": max_flips}
     element = WeightError(encoding, code, channel, protection=protection, on_nonfinite=policy,
                           **(flips if isinstance(encoding, TableEncoding) else {}))
