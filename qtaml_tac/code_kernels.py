@@ -38,10 +38,13 @@ from numba import njit, prange
 
 from .kernel_dispatch import _KERNEL_LOCK
 
-__all__ = ["block_residual", "patch_read_back", "SEGMENT_WORDS"]
+__all__ = ["block_residual", "patch_read_back", "SEGMENT_WORDS", "PARALLEL_FLIPS"]
 
 #: Words of a segment: the unit of work of a task (its syndromes, 8 bytes a plane a word, stay in cache).
 SEGMENT_WORDS = 4096
+#: Below this many flips a parallel launch costs more than the work: the segments run in the calling thread
+#: (the result is the same either way).
+PARALLEL_FLIPS = 200_000
 
 _DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
 _DE_BRUIJN_INDEX = np.zeros(64, dtype=np.int64)
@@ -196,7 +199,8 @@ def block_residual(positions, values, n_bits, first_plane, size, code, check_cel
     detected : int
         The table's status of a detected failure.
     parallel : bool
-        Run the segments on numba's threading layer (else in this thread).
+        Run the segments on numba's threading layer (else in this thread),
+        when there are at least :data:`PARALLEL_FLIPS` flips.
 
     Returns
     -------
@@ -222,7 +226,8 @@ def block_residual(positions, values, n_bits, first_plane, size, code, check_cel
     out_counts = np.empty(segments, dtype=np.int64)
     failed = np.empty(words if zero else 0, dtype=np.int64)
     failed_counts = np.empty(segments, dtype=np.int64)
-    kernel = _segments_parallel if parallel else _segments_serial
+    small = positions.size + sum(cells.size for cells in check_cells) < PARALLEL_FLIPS
+    kernel = _segments_parallel if parallel and not small else _segments_serial
     with _KERNEL_LOCK:
         kernel(positions, values, event_bounds, n_bits, first_plane, n_planes, size, data_bits, words,
                code.columns[:data_bits], np.concatenate(check_cells), check_bounds, check_bits,
