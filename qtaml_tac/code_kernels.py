@@ -212,6 +212,8 @@ def block_residual(positions, values, n_bits, first_plane, size, code, check_cel
     data_bits, check_bits = code.data_bits, code.check_bits
     words = -(-size // data_bits)
     n_planes = len(check_cells)
+    if words == 0:
+        return positions, values.astype(np.int64), np.zeros(0, dtype=np.int64)
     word_bounds = np.minimum(np.arange(0, words + SEGMENT_WORDS, SEGMENT_WORDS, dtype=np.int64), words)
     segments = word_bounds.size - 1
     event_bounds = np.searchsorted(positions, word_bounds * data_bits)

@@ -36,7 +36,7 @@ def _routes(monkeypatch, codes, n_bits, scheme, channel, mask):
     SECDED(5, 128), BCH(2, 100, 2, on_failure="zero"), SECDED(8, 8), BCH(6, 16, 3, on_failure="zero"),
     BCH(3, 256, 2, on_failure="zero"),
 ])
-@pytest.mark.parametrize("size, p", [(6401, 1e-3), (6401, 0.03), (1000, 0.15), (131, 0.3)])
+@pytest.mark.parametrize("size, p", [(6401, 1e-3), (6401, 0.03), (1000, 0.15), (131, 0.3), (0, 0.1)])
 def test_compiled_decoding_equals_the_real_decoder(monkeypatch, scheme, size, p):
     """Same positions, values and zeroed weights from both routes (partial last words, k < n, sparse and dense)."""
     rng = np.random.default_rng(size)
