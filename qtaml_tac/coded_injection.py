@@ -32,6 +32,8 @@ from qtaml_theory.ecc.linear import MAX_PACKED_DATA_BITS
 from qtaml_theory.protection import BCH, SECDED, Repetition
 from qtaml_theory.protection.base import plane_rates
 
+from .kernel_dispatch import compiled_kernels
+
 __all__ = ["CODED_SCHEMES", "coded_flips", "flipped_cells", "stored_words"]
 
 #: The schemes injected by :func:`coded_flips` (the others are a count of never-flipping top bits).
@@ -59,12 +61,18 @@ def flipped_cells(rng: np.random.Generator, cells: int, rate: float) -> np.ndarr
 
 
 def _sparse(mask):
-    """``(positions, values)`` of a :class:`~qtaml_tac.inject.FlipMask`, int64, sorted by position."""
+    """``(positions, values)`` of a :class:`~qtaml_tac.inject.FlipMask`, int64, sorted by position (the compiled
+    sparse draw's already are)."""
     if mask.dense_mask is not None:
         dense = mask.dense_mask.numpy()
         positions = np.flatnonzero(dense)
         return positions.astype(np.int64), dense[positions].astype(np.int64)
-    return mask.positions.numpy().astype(np.int64), mask.values.numpy().astype(np.int64)
+    positions = np.asarray(mask.positions.numpy(), dtype=np.int64)
+    values = np.asarray(mask.values.numpy(), dtype=np.int64)
+    if positions.size > 1 and np.any(positions[1:] < positions[:-1]):
+        order = np.argsort(positions, kind="stable")
+        positions, values = positions[order], values[order]
+    return positions, values
 
 
 def _merge(positions, values, extra_positions, extra_values):
@@ -113,16 +121,25 @@ def coded_flips(codes: np.ndarray, n_bits: int, scheme, channel, raw_mask, rng: 
         Positions of the weights that read as zero.
     """
     positions, values = _sparse(raw_mask)
-    order = np.argsort(positions, kind="stable")
-    positions, values = positions[order], values[order]
     top = n_bits - scheme.k
     protected_mask = ((1 << n_bits) - 1) ^ ((1 << top) - 1)
     if isinstance(scheme, Repetition):
         residual_positions, residual_values = _majority(codes, n_bits, scheme, channel, positions, values, rng)
         zeroed = np.zeros(0, dtype=np.int64)
     else:
-        residual_positions, residual_values, zeroed = _block_decoded(codes, n_bits, scheme, channel, positions,
-                                                                     values, rng, cache)
+        code = scheme.code
+        words = math.ceil(codes.size / code.data_bits)
+        rates = plane_rates(channel, n_bits)
+        check_cells = [flipped_cells(rng, words * code.check_bits, float(rates[j])) for j in range(top, n_bits)]
+        kernels = compiled_kernels()
+        if kernels is not None:
+            from .code_kernels import block_residual
+            from .flip_kernels import PARALLEL
+
+            return block_residual(positions, values, n_bits, top, codes.size, code, check_cells,
+                                  scheme.on_failure == "zero", DETECTED, kernels is PARALLEL)
+        residual_positions, residual_values, zeroed = _block_decoded(codes, n_bits, scheme, check_cells, positions,
+                                                                     values, cache)
     kept = values & ~protected_mask
     positions, values = _merge(positions, kept, residual_positions, residual_values)
     keep = values != 0
@@ -188,23 +205,26 @@ def _word_masks(flagged, word, bit):
     return masks
 
 
-def _block_decoded(codes, n_bits, scheme, channel, positions, values, rng, cache=None):
-    """Decode the words that received a flip, over every protected plane at once; the data bits that read wrong."""
+def _block_decoded(codes, n_bits, scheme, check_cells, positions, values, cache=None):
+    """Decode the words that received a flip, over every protected plane at once; the data bits that read wrong.
+
+    ``check_cells[q]``: the flipped check cells (``word * check_bits + bit``) of protected plane ``q``. The
+    NumPy twin of :func:`qtaml_tac.code_kernels.block_residual`, which gives the same read-back.
+    """
     code = scheme.code
     if code.data_bits > MAX_PACKED_DATA_BITS:
-        return _block_decoded_unpacked(codes, n_bits, scheme, channel, positions, values, rng)
+        return _block_decoded_unpacked(codes, n_bits, scheme, check_cells, positions, values)
     size, data_bits, check_bits = codes.size, code.data_bits, code.check_bits
     words = math.ceil(size / data_bits)
     planes = range(n_bits - scheme.k, n_bits)
-    rates = plane_rates(channel, n_bits)
     shifts = np.arange(planes.start, planes.stop, dtype=np.int64)[:, None]
     plane_index, row = np.nonzero((values[None, :] >> shifts) & 1)  # plane-major, then by position: sorted words
     word, bit = np.divmod(positions[row], data_bits)
     data_word = plane_index * words + word
     data_bit = np.left_shift(np.uint64(1), bit.astype(np.uint64))
     check_word, check_bit = [], []
-    for index, plane in enumerate(planes):
-        word, bit = np.divmod(flipped_cells(rng, words * check_bits, float(rates[plane])), check_bits)
+    for index, cells in enumerate(check_cells):
+        word, bit = np.divmod(cells, check_bits)
         check_word.append(index * words + word)
         check_bit.append(np.int64(1) << bit)
     check_word, check_bit = np.concatenate(check_word), np.concatenate(check_bit)
@@ -249,17 +269,14 @@ def _set_bits(words):
     return np.concatenate(rows), np.concatenate(bits)
 
 
-def _block_decoded_unpacked(codes, n_bits, scheme, channel, positions, values, rng):
+def _block_decoded_unpacked(codes, n_bits, scheme, check_cells, positions, values):
     """:func:`_block_decoded` for words of more than 64 data bits, plane by plane, as bit arrays."""
     code = scheme.code
     size, data_bits = codes.size, code.data_bits
-    words = math.ceil(size / data_bits)
-    rates = plane_rates(channel, n_bits)
     wrong_positions, wrong_values, zeroed = [], [], []
     offsets = np.arange(data_bits, dtype=np.int64)
-    for j in range(n_bits - scheme.k, n_bits):
+    for j, check_flipped in zip(range(n_bits - scheme.k, n_bits), check_cells):
         data_flipped = positions[(values >> j) & 1 == 1]
-        check_flipped = flipped_cells(rng, words * code.check_bits, float(rates[j]))
         flagged = np.union1d(data_flipped // data_bits, check_flipped // code.check_bits)
         if flagged.size == 0:
             continue

@@ -138,11 +138,16 @@ class TensorWorkspace:
             return
         codes = self.tensor.codes.numpy()
         previous = self.patch_base_().numpy()
-        out[previous] = lookup[codes[previous]]
-        positions = mask.positions.numpy()
-        out[positions] = lookup[codes[positions] ^ mask.values.numpy()]
-        if mask.zeroed is not None:
-            out[mask.zeroed.numpy()] = 0
+        positions, values = mask.positions.numpy(), mask.values.numpy()
+        zeroed = np.zeros(0, dtype=np.int64) if mask.zeroed is None else mask.zeroed.numpy()
+        if compiled_kernels() is not None:
+            from .code_kernels import patch_read_back
+
+            patch_read_back(out, lookup, codes, previous, positions, values, zeroed)
+        else:
+            out[previous] = lookup[codes[previous]]
+            out[positions] = lookup[codes[positions] ^ values]
+            out[zeroed] = 0
         self.written_(mask)
 
     @torch.no_grad()

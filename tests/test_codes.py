@@ -124,7 +124,7 @@ def test_costs_are_the_real_check_bits():
     (lambda: SECDED(9).cost_bits_per_weight(8), "k must be an integer in 1..8"),
     (lambda: SECDED(1, data_bits=0), "data_bits"),
     (lambda: SECDED(1, data_bits=8.0), "data_bits"),
-    (lambda: BCH(1, 64, 3), r"t \(for 64 data bits\) must be an integer in 1..2"),
+    (lambda: BCH(1, 64, 4), r"t \(for 64 data bits\) must be an integer in 1..3"),
     (lambda: BCH(1, 64, 0), "t "),
     (lambda: Repetition(1, copies=4), "copies must be an odd"),
     (lambda: Repetition(1, copies=1), "copies"),

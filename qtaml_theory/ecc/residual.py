@@ -11,14 +11,22 @@ syndrome group (all ``2**R`` syndromes):
 ``P(e_i = 1, S = s) = p P(S_{-i} = s ^ h_i)`` and ``P(e_i = 0, S = s) = (1 - p) P(S_{-i} = s)``,
 
 where ``S_{-i}`` is the syndrome of the other positions, built by ``n - 1``
-steps ``P' (s) = (1 - p) P(s) + p P(s ^ h_j)``. Every term is a sum of
-products of non-negative numbers: in floating point each result carries a
-relative error of at most about ``2 n`` units of rounding (no cancellation),
-and with rational ``p`` (Fractions) the result is exact.
+steps ``P' (s) = (1 - p) P(s) + p P(s ^ h_j)`` (for all data positions ``i``
+at once by divide and conquer: about ``L log2 L`` steps for ``L`` data bits,
+not ``L**2``). Every term is a sum of products of non-negative numbers: in
+floating point each result carries a relative error of at most about ``2 n``
+units of rounding (no cancellation), and with rational ``p`` (Fractions) the
+result is exact.
+
+Above :data:`MAX_EXACT_SYNDROME_BITS` the ``2**R`` syndromes are out of reach:
+the patterns are enumerated by number of errors up to ``J`` and the rest is
+bounded rigorously (:mod:`~qtaml_theory.ecc.truncated`); the bound is reported
+beside the values (:attr:`DecodedBits.bound`).
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -26,10 +34,12 @@ from functools import lru_cache
 import numpy as np
 
 from .linear import DETECTED, SyndromeCode
+from .truncated import default_error_limit, truncated_bits
 
 __all__ = ["DecodedBits", "decoded_bits", "MAX_EXACT_SYNDROME_BITS"]
 
-#: Largest syndrome (in bits) over which :func:`decoded_bits` runs its dynamic programme.
+#: Largest syndrome (in bits) over which :func:`decoded_bits` runs its dynamic programme (above it: the
+#: enumeration by number of errors, :mod:`~qtaml_theory.ecc.truncated`).
 MAX_EXACT_SYNDROME_BITS = 16
 
 
@@ -46,31 +56,58 @@ class DecodedBits:
         ``P(e'_i = 1, no detected failure)`` (policy ``"zero"`` conditions on it).
     detected : float or Fraction
         ``P(the decoder declares a failure)``.
+    bound : float or Fraction
+        ``0`` for the exact law. Otherwise (``errors`` set) the values are the
+        exact law of the decoder restricted to patterns of at most ``errors``
+        errors, and each true value lies in ``[value, value + bound]``, with
+        ``bound = P(more than errors errors)`` (:mod:`~qtaml_theory.ecc.truncated`).
+    average_bound : float or Fraction
+        The mean of ``flip`` over the data positions lies within
+        ``[mean, mean + average_bound]`` (``0`` when exact).
+    errors : int or None
+        ``J``, the most errors per codeword enumerated; ``None``: all (exact).
     """
 
     flip: tuple
     flip_and_accepted: tuple
     detected: object
+    bound: object = 0
+    average_bound: object = 0
+    errors: int | None = None
 
 
-def decoded_bits(code: SyndromeCode, p) -> DecodedBits:
-    """Exact law of the decoded data bits of ``code`` when every stored bit flips with probability ``p``.
+def decoded_bits(code: SyndromeCode, p, errors: int | None = None) -> DecodedBits:
+    """The law of the decoded data bits of ``code`` when every stored bit flips with probability ``p``.
 
     Parameters
     ----------
     code : SyndromeCode
     p : float or Fraction
         In ``[0, 1]``; a Fraction gives exact Fractions.
+    errors : int, optional
+        Enumerate the error patterns of at most this many errors and bound
+        the rest (``t + 1 <= errors <= length``). By default the law is exact
+        (all syndromes) for syndromes of at most
+        :data:`MAX_EXACT_SYNDROME_BITS` bits, and enumerated up to
+        :func:`~qtaml_theory.ecc.truncated.default_error_limit` above.
 
     Raises
     ------
     ValueError
-        If the code's syndrome has more than :data:`MAX_EXACT_SYNDROME_BITS` bits.
+        ``errors`` out of range.
     """
-    if code.syndrome_bits > MAX_EXACT_SYNDROME_BITS:
-        raise ValueError(f"the exact residual law runs over at most 2**{MAX_EXACT_SYNDROME_BITS} syndromes; "
-                         f"{code.name} has 2**{code.syndrome_bits}")
-    return _decoded_bits(code, p)
+    if errors is None:
+        if code.syndrome_bits <= MAX_EXACT_SYNDROME_BITS:
+            return _decoded_bits(code, p)
+        errors = default_error_limit(code)
+    if isinstance(errors, bool) or not isinstance(errors, numbers.Integral) \
+            or not code.corrects + 1 <= errors <= code.length:
+        raise ValueError(f"errors must be an integer in {code.corrects + 1}..{code.length} (errors per codeword "
+                         f"enumerated for {code.name}), got {errors!r}")
+    flip, accepted, detected, bound, average_bound = truncated_bits(code, p, int(errors))
+    if not isinstance(p, Fraction):
+        flip, accepted, detected = [float(x) for x in flip], [float(x) for x in accepted], float(detected)
+    return DecodedBits(tuple(flip), tuple(accepted), detected, bound, average_bound, int(errors))
 
 
 @lru_cache(maxsize=256)
@@ -82,25 +119,40 @@ def _decoded_bits(code, p):
     index = np.arange(size, dtype=np.int64)
     partners = [index ^ h for h in code.columns.tolist()]
     failure = code.status == DETECTED
-    full = _syndrome_law(partners, range(code.length), p, size, dtype, one, zero)
+
+    def step(law, positions):
+        for j in positions:
+            law = (one - p) * law + p * law[partners[j]]
+        return law
+
+    start = np.full(size, zero, dtype=dtype)
+    start[0] = one
+    checks = step(start, range(code.data_bits, code.length))
+    full = step(checks, range(code.data_bits))
     detected = full[failure].sum() if failure.any() else zero
-    flip, accepted = [], []
-    for i in range(code.data_bits):
-        others = _syndrome_law(partners, (j for j in range(code.length) if j != i), p, size, dtype, one, zero)
+    flip, accepted = [zero] * code.data_bits, [zero] * code.data_bits
+    for i, others in _all_but_one(checks, list(range(code.data_bits)), step):
         error_one = p * others[partners[i]]
         error_zero = (one - p) * others
         corrected = (code.corrections == i).any(axis=1)
         residual_one = np.where(corrected, error_zero, error_one)
-        flip.append(residual_one.sum())
-        accepted.append(residual_one[~failure].sum())
+        flip[i] = residual_one.sum()
+        accepted[i] = residual_one[~failure].sum()
     if not exact:
         flip, accepted, detected = ([float(x) for x in flip], [float(x) for x in accepted], float(detected))
     return DecodedBits(tuple(flip), tuple(accepted), detected)
 
 
-def _syndrome_law(partners, positions, p, size, dtype, one, zero):
-    law = np.full(size, zero, dtype=dtype)
-    law[0] = one
-    for j in positions:
-        law = (one - p) * law + p * law[partners[j]]
-    return law
+def _all_but_one(law, positions, step):
+    """``(i, law with every position of positions but i applied)`` for each ``i``: divide and conquer.
+
+    Each half is applied to the law before recursing into the other, so the
+    ``L`` laws cost about ``L log2 L`` steps instead of ``L**2`` (the steps,
+    sums of non-negative products, are the same as applying them one by one).
+    """
+    if len(positions) == 1:
+        yield positions[0], law
+        return
+    half = len(positions) // 2
+    yield from _all_but_one(step(law, positions[half:]), positions[:half], step)
+    yield from _all_but_one(step(law, positions[:half]), positions[half:], step)

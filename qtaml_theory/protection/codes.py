@@ -40,11 +40,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..channels import Channel, PerBitChannel
+from ..channels import Channel, PerBitChannel, as_channel
 from ..ecc import bch_code, decoded_bits, secded_code
 from ..ecc.field import bch_generator
 from ..ecc.linear import DETECTED, MAX_TABLE_SYNDROME_BITS, smallest_field
-from ..ecc.residual import MAX_EXACT_SYNDROME_BITS
 from ..validation import check_integer
 from .base import ProtectionScheme, ReadOutcome, binomial_tail, plane_rates
 
@@ -189,6 +188,27 @@ class _BlockCode(ProtectionScheme):
     def _protected_bits(self, n_bits):
         return tuple(range(n_bits - self.k, n_bits))
 
+    def truncation_bound(self, channel, n_bits: int):
+        """How far the computed law of a protected weight may be from the true one (0 where it is exact).
+
+        Where a code's law is enumerated up to ``J`` errors per word
+        (:class:`qtaml_theory.ecc.DecodedBits`), the computed law is the exact
+        law of a decoder that reads the rarer patterns as clean. The two
+        differ only when one of the weight's ``k`` words holds more than
+        ``J`` errors and, under ``"keep"``, the weight's own bit is then
+        wrong: a total-variation distance of at most the sum over the planes
+        of :attr:`~qtaml_theory.ecc.DecodedBits.average_bound` (``"keep"``,
+        the weight's position being uniform over the word) or of
+        :attr:`~qtaml_theory.ecc.DecodedBits.bound` (``"zero"``). So every
+        probability of the weight's law is within it, and every moment
+        ``E[X**r]`` within it times the range of ``x**r`` over the errors a
+        weight can take.
+        """
+        _, planes = self._decoded(as_channel(channel), self.check_width(n_bits))
+        if self.on_failure == "keep":
+            return sum(plane.average_bound for plane in planes)
+        return sum(plane.bound for plane in planes)
+
     def _decoded(self, channel, n_bits):
         rates = plane_rates(channel, n_bits)
         return rates, [decoded_bits(self.code, rates[j]) for j in range(n_bits - self.k, n_bits)]
@@ -277,13 +297,13 @@ class SECDED(_BlockCode):
 
 
 def _largest_t(data_bits):
-    """Largest t whose BCH code over ``data_bits`` has a syndrome small enough for the exact law."""
+    """Largest t whose BCH code over ``data_bits`` has a syndrome small enough for the decoder's table."""
     t, best = 1, 0
     while True:
         m = smallest_field(data_bits, t)
         if m is None:
             return best
-        if bch_generator(m, t).bit_length() - 1 > min(MAX_EXACT_SYNDROME_BITS, MAX_TABLE_SYNDROME_BITS):
+        if bch_generator(m, t).bit_length() - 1 > MAX_TABLE_SYNDROME_BITS:
             return best
         best, t = t, t + 1
 
@@ -294,10 +314,14 @@ class BCH(_BlockCode):
 
     The narrow-sense BCH code over the smallest GF(2^m) that holds
     ``data_bits`` data bits, shortened to them; decoded by its syndrome table
-    (bounded distance: what Berlekamp-Massey decoding returns). Its residual
-    law is exact (a dynamic programme over all syndromes), which bounds the
-    check bits at :data:`qtaml_theory.ecc.MAX_EXACT_SYNDROME_BITS`: e.g.
-    ``t <= 2`` for 64 data bits ((78,64)), ``t <= 3`` for 16 ((31,16)).
+    (bounded distance: what Berlekamp-Massey decoding returns), which bounds
+    the check bits at :data:`qtaml_theory.ecc.linear.MAX_TABLE_SYNDROME_BITS`
+    (22): e.g. ``t <= 3`` for 64 data bits ((85,64)), ``t <= 2`` for 256 or
+    512 ((274,256), (532,512)). Its residual law is exact (a dynamic programme
+    over all syndromes) up to :data:`qtaml_theory.ecc.MAX_EXACT_SYNDROME_BITS`
+    (16) check bits; above, the error patterns are enumerated up to ``J``
+    errors per word and the rest bounded (:mod:`qtaml_theory.ecc.truncated`;
+    :meth:`truncation_bound` gives the bound on a weight's law).
 
     Parameters
     ----------
