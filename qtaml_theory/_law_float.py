@@ -172,7 +172,8 @@ def unit_law(encoding, codes, rates, policy, max_flips=None, split_sign=True, bo
     max_flips = min(max_flips, width)
     body_codes = codes & ((1 << width) - 1)
     values = np.abs(table[: 1 << width]) if split else table
-    stored = values[body_codes]  # NaN for a stored non-finite code: its law is NaN
+    # A stored non-finite code is not a weight: its law is NaN under every policy (the policy reads, not stores).
+    stored = np.where(encoding.nonfinite[codes], np.nan, values[body_codes])
     counted = np.ones(values.size)
     if policy == "keep":  # a non-finite read weighs 0; its value 0 keeps the products finite
         counted = np.where(encoding.nonfinite[: values.size], 0.0, 1.0)

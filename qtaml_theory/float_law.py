@@ -30,10 +30,17 @@ enumerates the magnitude bits (all masks up to ``n = 8``; masks of at most
 3 by default) and brings in the sign bit by the exact mixture of A.8;
 ``"enumeration"`` sums all ``2**n`` masks of the whole code; ``"montecarlo"``
 draws flips. The float laws work in float64 (rational rates are converted).
+The formula route warns (``RuntimeWarning``) when its bound on the masks left
+out exceeds :data:`LOOSE_BOUND` of the mean or the variance: near zero, a
+bfloat16 weight's mean comes from masks of many exponent flips.
+
+A stored NaN or infinity is not a weight: :class:`FloatWeightError` refuses
+it (``ValueError``), and the tables give NaN for it under every policy.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from numbers import Real
 
@@ -55,10 +62,12 @@ from .protection import as_protection
 from .validation import as_scale
 
 __all__ = ["FloatWeightError", "FloatLawTable", "float_law_table", "exponent_flip_moments", "bit_variance_share",
-           "protection_order"]
+           "protection_order", "policy_table", "LOOSE_BOUND"]
 
 #: Widest code whose ``2**n`` masks the enumeration route sums for one code.
 MAX_FLOAT_ENUMERATION_BITS = 16
+#: The formula route warns when its truncation bound exceeds this share of the mean or the variance.
+LOOSE_BOUND = 0.01
 
 
 def _check_table_encoding(encoding):
@@ -202,6 +211,9 @@ class FloatWeightError(WeightError):
         code = self.encoding.check_code(code)
         if not isinstance(code, int):
             raise ValueError("code must be a single integer; use float_law_table or error_cumulants for arrays")
+        if self.encoding.nonfinite[code]:
+            raise ValueError(f"code must store a finite value of {self.encoding!r}, got {code} "
+                             f"({self.encoding.table[code]}): a stored NaN or infinity is not a weight")
         self.code = code
         self.max_flips = _check_max_flips(max_flips)
         self.delta = float(as_scale(delta, "delta"))
@@ -215,14 +227,28 @@ class FloatWeightError(WeightError):
     def _unit_cumulants(self, method, size=None, rng=None):
         if method == "formula":
             law = unit_law(self.encoding, np.array([self.code]), np.array([self.rates]), self.on_nonfinite,
-                           self.max_flips, bounds=False)
-            return tuple(float(k[0]) for k in law["cumulants"])
+                           self.max_flips)
+            cumulants = tuple(float(k[0]) for k in law["cumulants"])
+            self._warn_if_loose(cumulants, cumulant_bounds(law["cumulants"], law["missed_mass"], law["missed"],
+                                                           law["mass"]), law["max_flips"])
+            return cumulants
         if method == "enumeration":
             values, weights = self._enumerated()
             return moment_cumulants(values, weights, False)
         if method == "montecarlo":
             return sample_cumulants(self._finite(self._unit_sample(check_size(size), rng)))
         raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
+
+    def _warn_if_loose(self, cumulants, bounds, max_flips):
+        """A ``RuntimeWarning`` when the bound on the masks left out exceeds :data:`LOOSE_BOUND` of the mean or
+        the variance (the truncated sum may be far off, as for bfloat16 zero, whose mean comes from masks of many
+        exponent flips)."""
+        mean_bound, var_bound = (float(np.ravel(bound)[0]) for bound in bounds[:2])
+        if mean_bound > LOOSE_BOUND * abs(cumulants[0]) or var_bound > LOOSE_BOUND * abs(cumulants[1]):
+            warnings.warn(f"{self!r}: the sum over at most {max_flips} flips leaves out "
+                          f"masks worth up to {mean_bound:.3g} on the mean ({cumulants[0]:.3g}) and {var_bound:.3g} on "
+                          "the variance; raise max_flips or use method='enumeration' (truncation() gives the bounds)",
+                          RuntimeWarning, stacklevel=4)
 
     def truncation(self) -> FloatLawTable:
         """The formula route's law with its bound on the masks left out (:class:`FloatLawTable`, scalar fields)."""

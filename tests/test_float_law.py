@@ -184,3 +184,28 @@ def test_truncation_bound_is_attained_by_a_two_point_tail():
     bounds = cumulant_bounds(np.zeros(4), R, R * B ** np.arange(1, 5), 1 - R)
     assert R * B <= bounds[0] <= R * B / (1 - R) * (1 + 1e-12)
     assert R * (1 - R) * B**2 <= bounds[1]
+
+
+def test_the_formula_route_warns_where_its_truncation_bound_is_loose_and_not_elsewhere():
+    # bfloat16 zero at p = 1e-3: the mean comes from masks of many exponent flips, and the 3-flip sum is ~99% off.
+    bfloat16 = get_encoding("bfloat16", 16)
+    with pytest.warns(RuntimeWarning, match="raise max_flips"):
+        WeightError(bfloat16, 0, 1e-3).mean()
+    exact = WeightError(bfloat16, 0, 1e-3).mean(method="enumeration")
+    assert exact == pytest.approx(1.347e22, rel=1e-3)  # the truth the warning points to
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WeightError(bfloat16, int(bfloat16.encode(0.02)), 1e-3).stats()
+
+
+@pytest.mark.parametrize("policy", ("keep", "zero", "clamp"))
+def test_a_stored_nan_or_infinity_is_refused_alone_and_nan_in_a_table(policy):
+    float16 = get_encoding("float16", 16)
+    infinity, nan = 0x7C00, 0x7E00
+    for code in (infinity, nan):
+        with pytest.raises(ValueError, match="code must store a finite value"):
+            WeightError(float16, code, 1e-3, on_nonfinite=policy)
+    table = error_cumulants(float16, np.array([infinity, nan, 0x3C00]), 1e-3, on_nonfinite=policy)
+    assert np.isnan(table[:, :2]).all() and np.isfinite(table[:, 2]).all()
