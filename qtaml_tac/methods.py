@@ -327,7 +327,8 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
         gains = {}
     elif gains is None:
         gains = jacobian_gains(model, batch, names, config.calibration)
-    else:
+    errors = getattr(gains, "standard_errors", {})  # Step 1's Gains carry them; a plain dict does not
+    if record.uses_jacobian_gains:
         gains = _checked_gains(gains, names)
     scores = _scores(record, model, batch, storage, config, gains)
     schemes, allocation_method = _allocated(record, sizes, scores, budget, n, floors, config)
@@ -338,6 +339,7 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     for index, tensor in enumerate(storage):
         layers.append(LayerPlan(
             name=tensor.name, size=tensor.size, scale=tensor.scale, gain=gains.get(tensor.name),
+            gain_standard_error=errors.get(tensor.name),
             score=None if scores is None else float(scores[index]), bits=getattr(schemes[index], "k", 0),
             compensation=compensation[tensor.name], factor=factor,
             protection=None if isinstance(schemes[index], (IdealMSB, Unprotected)) else scheme_to_dict(schemes[index]),

@@ -15,6 +15,7 @@ import hashlib
 import json
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from qtaml_theory.channels import DirectionalChannel, SymmetricChannel
 from qtaml_theory.report.cli import write_atomically
 
+from ..calibrate import PAPER_CALIBRATION
 from ..evaluate import evaluate, t_interval
 from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, ClusteredFaults, LayerVariationFaults
 from ..methods import DeploymentConfig, plan_deployment
@@ -167,7 +169,7 @@ def _model(name):
 @lru_cache(maxsize=4)
 def _minilm_setup(data):
     """MiniLM's corpus, calibration batch, calibration settings and Step 1 gains (once per process)."""
-    from ..calibrate import CalibrationConfig, jacobian_gains
+    from ..calibrate import jacobian_gains
     from ..storage import select_parameters
     from ..zoo.minilm import corpus, storage_config
 
@@ -175,7 +177,7 @@ def _minilm_setup(data):
     quick = data == "quick"
     texts = corpus(quick=quick)
     batch = model.tokenize(texts.train[:32])
-    calibration = CalibrationConfig(probes=4 if quick else 8, trials=2 if quick else 4)
+    calibration = replace(PAPER_CALIBRATION, probes=4 if quick else 8, trials=2 if quick else 4)
     gains = jacobian_gains(model, batch, select_parameters(model, storage_config()), calibration)
     return texts, batch, calibration, gains
 
@@ -202,7 +204,6 @@ def realized(plan):
     the paper's one stored bit per protected bit, now a real code that
     corrects one flip per word, detects two, and fails beyond.
     """
-    from dataclasses import replace
 
     from qtaml_theory.protection import scheme_from_dict
 
@@ -227,7 +228,8 @@ def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data=""
         config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, storage=storage_config(),
                                   calibration=calibration, protection=protection)
         return plan_deployment(model, batch, config, method, gains=gains)
-    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, protection=protection)
+    config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, protection=protection,
+                              calibration=PAPER_CALIBRATION)
     return plan_deployment(model, split.calibration_batch(64), config, method)
 
 
