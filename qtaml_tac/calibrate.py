@@ -279,7 +279,8 @@ def output_deviation(model: nn.Module, batch: object, storage: Storage, channel:
 @torch.no_grad()
 def mean_correction_decisions(model: nn.Module, batch: object, storage_config: StorageConfig, channel: float | Channel,
                               protection: Mapping[str, int | ProtectionScheme],
-                              config: CalibrationConfig = CalibrationConfig()) -> dict[str, bool]:
+                              config: CalibrationConfig = CalibrationConfig(),
+                              storage: Storage | None = None) -> dict[str, bool]:
     """Algorithm 1 Step 3: per layer, mean correction on (True) or off, by the smaller output deviation.
 
     ``config.mean_correction_decision`` says how the deviations are found:
@@ -289,7 +290,9 @@ def mean_correction_decisions(model: nn.Module, batch: object, storage_config: S
     pass, and the batch is not used); ``"measured"`` (the paper's) measures
     ``E ||f(W_hat) - f(W_clean)||**2`` with ``config.trials`` noisy trials
     per layer and storage, each against that storage's own clean read-back
-    (:func:`output_deviation`). Ties keep the layer uncorrected.
+    (:func:`output_deviation`). Ties keep the layer uncorrected. ``storage``,
+    the plain ``quantize(model, storage_config)`` if the caller has it, spares
+    the law route storing every layer plainly again.
 
     Layers whose every bit never flips (the paper's protection of all ``n``
     bits) need no correction (False); a real code leaves residual flips, so
@@ -313,7 +316,7 @@ def mean_correction_decisions(model: nn.Module, batch: object, storage_config: S
     exposed = [name for name in names if protection.get(name, 0) != storage_config.n_bits]
     if config.mean_correction_decision == "law":
         law = predicted_deviations(model, dataclasses.replace(storage_config, names=tuple(exposed), filter_fn=None),
-                                   channel, protection) if exposed else {}
+                                   channel, protection, storage=storage) if exposed else {}
         return {name: bool(name in law and law[name][1] < law[name][0]) for name in names}
     plain = quantize(model, storage_config)
     corrected = quantize(model, storage_config, factors={name: factor for name in names})

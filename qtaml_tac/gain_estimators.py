@@ -26,9 +26,7 @@ the same ``||J_l||_F**2 / B``).
     ``E ||J_l^T v||**2 = tr(J_l J_l^T) = ||J_l||_F**2`` (the cross terms
     between inputs vanish in expectation). Unbiased.
 
-Variance and probes
--------------------
-With ``A = J_l J_l^T`` (the outputs' Gram matrix), one probe's variance is,
+**Variance and probes.** With ``A = J_l J_l^T`` (the outputs' Gram matrix), one probe's variance is,
 in units of ``1/B**2``,
 
 * Gaussian probes (finite difference, in its linear regime):
@@ -44,8 +42,8 @@ number of outputs), the relative standard error of ``K`` probes is at most
 estimator reports the sample standard error of its ``K`` probes,
 ``std(q, ddof=1) / sqrt(K)``, beside each gain (``None`` for ``K = 1``).
 
-Memory: the finite-difference route keeps one float copy of the probed
-layers (to restore them bit for bit); the Hutchinson route changes no
+Memory: the finite-difference route keeps a float copy of one layer at a
+time (to restore it bit for bit); the Hutchinson route changes no
 weight and reduces each layer's gradient to its squared norm as soon as
 backward has accumulated it (``register_post_accumulate_grad_hook``), so at
 most one layer's gradient is alive at a time; the computation graph of one
@@ -54,7 +52,6 @@ forward pass (activations) is held across the ``K`` backward passes.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -122,43 +119,34 @@ def _gains(samples: dict, gains: dict, estimator: str, probes: int) -> Gains:
     return Gains(gains, errors, estimator, probes)
 
 
-@contextlib.contextmanager
-def _restoring(parameters):
-    saved = {name: parameter.detach().clone() for name, parameter in parameters.items()}
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for name, parameter in parameters.items():
-                parameter.copy_(saved[name])
-
-
 @torch.no_grad()
 def finite_difference_gains(model: nn.Module, batch: object, parameters: dict, probes: int, probe_scale: float,
                             seed: int) -> Gains:
     """Gaussian probes on each layer alone, one forward pass each (the paper's Step 1; module docstring).
 
-    ``parameters`` maps the checked names to the model's parameters; they
-    are put back bit for bit afterwards.
+    ``parameters`` maps the checked names to the model's parameters; each is
+    put back bit for bit after its probes (also on error), so only one
+    layer's float copy is held at a time.
     """
     from .calibrate import forward, reference_output
 
     generator = torch.Generator().manual_seed(seed)
     gains, samples = {}, {}
-    with _restoring(parameters):
-        clean, per_input = reference_output(model, batch)
-        for name, parameter in parameters.items():
-            original = parameter.detach().clone()
-            sigma = probe_scale * float(original.abs().max() or 1.0)
-            total, samples[name] = 0.0, []
+    clean, per_input = reference_output(model, batch)
+    for name, parameter in parameters.items():
+        original = parameter.detach().clone()
+        sigma = probe_scale * float(original.abs().max() or 1.0)
+        total, samples[name] = 0.0, []
+        try:
             for _ in range(probes):
                 probe = torch.randn(original.shape, generator=generator, dtype=original.dtype) * sigma
                 parameter.copy_(original + probe)
                 deviation = float(((forward(model, batch) - clean) ** 2).sum())
                 total += deviation
                 samples[name].append(deviation / (per_input * sigma**2))
+        finally:
             parameter.copy_(original)
-            gains[name] = total / (probes * per_input * sigma**2)
+        gains[name] = total / (probes * per_input * sigma**2)
     return _gains(samples, gains, "finite_difference", probes)
 
 

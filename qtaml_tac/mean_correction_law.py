@@ -25,8 +25,9 @@ plainly and stored with the mean-correction factor
 gain multiplies both sides, so the decision is the comparison of the two
 second moments (any ``G_l > 0``); no forward pass is needed.
 
-Memory: one layer is quantized at a time (its codes and float copy), and
-the moments run over chunks of :data:`CHUNK` weights.
+Memory: one layer is quantized at a time (its codes and float copy; the
+plain storage of the plan is reused when given), and the moments run over
+chunks of :data:`CHUNK` weights.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from qtaml_theory.compensation import ReadbackTable, mean_correction_factor
 from qtaml_theory.law import error_cumulants
 from qtaml_theory.protection import IdealMSB, ProtectionScheme
 
-from .storage import StorageConfig, StoredTensor, quantize, select_parameters
+from .storage import Storage, StorageConfig, StoredTensor, quantize, select_parameters
 
 __all__ = ["CHUNK", "predicted_deviations", "second_moment"]
 
@@ -78,7 +79,8 @@ def second_moment(tensor: StoredTensor, table: ReadbackTable) -> float:
 @torch.no_grad()
 def predicted_deviations(model: nn.Module, storage_config: StorageConfig, channel: Channel | float,
                          protection: Mapping[str, int | ProtectionScheme],
-                         gains: Mapping[str, float] | None = None) -> dict[str, tuple[float, float]]:
+                         gains: Mapping[str, float] | None = None,
+                         storage: Storage | None = None) -> dict[str, tuple[float, float]]:
     """``{name: (without, with)}``: Lemma 4.3's ``G_l m_l`` stored plainly and with mean correction.
 
     Parameters
@@ -91,6 +93,10 @@ def predicted_deviations(model: nn.Module, storage_config: StorageConfig, channe
         ``{name: protected top bits or scheme}`` (checked by the caller); absent names are unprotected.
     gains : dict, optional
         ``{name: G_l}``; ``None`` gives ``G_l = 1`` (the decision does not depend on it).
+    storage : Storage, optional
+        The model's plain storage under ``storage_config``'s width and
+        encoding (``quantize(model, ...)`` without factors), reused instead
+        of storing each layer plainly again.
 
     Returns
     -------
@@ -98,20 +104,17 @@ def predicted_deviations(model: nn.Module, storage_config: StorageConfig, channe
         Per stored parameter, the predicted output deviations without and with the correction.
     """
     factor = mean_correction_factor(channel)
-    encoding = None
     tables = {}
     deviations = {}
     for name in select_parameters(model, storage_config):
         single = dataclasses.replace(storage_config, names=(name,), filter_fn=None)
         scheme = protection.get(name, 0)
         scheme = IdealMSB(scheme) if isinstance(scheme, int) else scheme
-        moments = []
-        for factors in ({}, {name: factor}):
-            storage = quantize(model, single, factors=factors)
-            encoding = storage.encoding
-            if scheme not in tables:
-                tables[scheme] = _table(encoding, channel, scheme)
-            moments.append(second_moment(storage[name], tables[scheme]))
+        plain = storage if storage is not None else quantize(model, single)
+        corrected = quantize(model, single, factors={name: factor})
+        if scheme not in tables:
+            tables[scheme] = _table(corrected.encoding, channel, scheme)
+        moments = [second_moment(stored[name], tables[scheme]) for stored in (plain, corrected)]
         gain = 1.0 if gains is None else gains[name]
         deviations[name] = (gain * moments[0], gain * moments[1])
     return deviations
