@@ -80,3 +80,11 @@ def test_predicted_deviations_scale_with_the_gain():
     scaled = predicted_deviations(model, StorageConfig(), P, {}, gains={"0.weight": 2.0, "2.weight": 3.0})
     assert scaled["0.weight"] == pytest.approx(tuple(2 * v for v in unit["0.weight"]), rel=1e-12)
     assert scaled["2.weight"] == pytest.approx(tuple(3 * v for v in unit["2.weight"]), rel=1e-12)
+
+
+def test_law_gives_the_same_decisions_with_the_plans_plain_storage():
+    model, batch = _model(), torch.randn(4, 64)
+    protection = {"0.weight": 0, "2.weight": 7}
+    alone = mean_correction_decisions(model, batch, StorageConfig(), P, protection)
+    reused = mean_correction_decisions(model, batch, StorageConfig(), P, protection, storage=quantize(model))
+    assert alone == reused == {"0.weight": True, "2.weight": False}
