@@ -60,20 +60,47 @@ def _table(encoding, channel: Channel | float, scheme: ProtectionScheme) -> Read
     return ReadbackTable(stored=stored, mean=stored + kappa[0], variance=kappa[1])
 
 
+def _affine_readback(tensor: StoredTensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per weight, ``(a, b)`` with read-back value ``a * table[c] + b`` for code ``c``, from two decodes.
+
+    The storage decides how a code reads back (per-tensor, per-channel or
+    per-group scales and zero points); read-back is affine in the table value,
+    so decoding two constant code tensors gives its slope and offset.
+    """
+    table = tensor.table.double()
+    low, high = int(torch.argmin(table)), int(torch.argmax(table))
+    first = tensor.decode(torch.full_like(tensor.codes, low)).reshape(-1).double()
+    second = tensor.decode(torch.full_like(tensor.codes, high)).reshape(-1).double()
+    slope = (second - first) / float(table[high] - table[low])
+    return slope, first - slope * float(table[low])
+
+
 def second_moment(tensor: StoredTensor, table: ReadbackTable) -> float:
     """``m_l = mean_j E[(w_hat_j - w_j)**2]`` of one stored tensor against its float original.
 
-    ``table`` holds the read-back moments of every code (:func:`qtaml_theory.compensation.readback_table`
-    or the cumulants under a protection scheme); the read-back step is ``scale / factor``.
+    ``table`` holds the read-back moments of every code in units of the
+    encoding's table (:func:`qtaml_theory.compensation.readback_table`, or
+    the cumulants under a protection scheme). With one scale per tensor the
+    read-back step is ``scale / factor``; otherwise each weight's affine
+    read-back comes from the storage's own decoding (:func:`_affine_readback`).
     """
-    step = tensor.scale / tensor.factor
-    codes = tensor.codes
+    codes = tensor.codes.reshape(-1)
     original = tensor.original.reshape(-1)
+    scales = getattr(tensor, "scales", None)
+    single = (scales is None or scales.numel() == 1) and getattr(tensor, "zero_points", None) is None
+    slope, offset = (None, None) if single else _affine_readback(tensor)
+    step = tensor.scale / tensor.factor
     total = 0.0
     for start in range(0, codes.numel(), CHUNK):
-        values = original[start:start + CHUNK].double().numpy() / step
-        total += float(table.mse(values, codes[start:start + CHUNK].numpy()).sum())
-    return total * step**2 / codes.numel()
+        part = slice(start, start + CHUNK)
+        values = original[part].double()
+        if single:
+            total += float(table.mse(values.numpy() / step, codes[part].numpy()).sum()) * step**2
+        else:
+            a = slope[part].numpy()
+            total += float((a**2 * table.mse(((values - offset[part]) / slope[part]).numpy(),
+                                             codes[part].numpy())).sum())
+    return total / codes.numel()
 
 
 @torch.no_grad()

@@ -88,3 +88,19 @@ def test_law_gives_the_same_decisions_with_the_plans_plain_storage():
     alone = mean_correction_decisions(model, batch, StorageConfig(), P, protection)
     reused = mean_correction_decisions(model, batch, StorageConfig(), P, protection, storage=quantize(model))
     assert alone == reused == {"0.weight": True, "2.weight": False}
+
+
+def test_affine_read_back_route_equals_the_per_tensor_step():
+    """The route for per-channel or per-group storage (read-back from the storage's decoding) on per-tensor storage."""
+    from qtaml_tac.mean_correction_law import _affine_readback
+
+    storage = quantize(_model(), StorageConfig(names=("0.weight",)), factors={"0.weight": mean_correction_factor(P)})
+    tensor = storage["0.weight"]
+    table = _table(storage.encoding, P, IdealMSB(2))
+    slope, offset = _affine_readback(tensor)
+    assert torch.allclose(slope, torch.full_like(slope, tensor.scale / tensor.factor), rtol=1e-6)
+    assert torch.allclose(offset, torch.zeros_like(offset), atol=1e-6 * tensor.scale)
+    per_tensor = second_moment(tensor, table)
+    tensor.zero_points = torch.zeros(1, dtype=torch.float64)  # a zero point forces the general route
+    general = second_moment(tensor, table)
+    assert general == pytest.approx(per_tensor, rel=1e-5) and general != per_tensor
