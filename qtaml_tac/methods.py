@@ -264,12 +264,13 @@ def _injected(scheme):
     return 0 if isinstance(scheme, Unprotected) else scheme
 
 
-def _compensation(method, model, batch, config, names, protection):
-    """Per-layer compensation: the method's own, or Step 3's decision for ``"decide"``."""
+def _compensation(method, model, batch, config, storage, protection):
+    """Per-layer compensation: the method's own, or Step 3's decision for ``"decide"`` (reusing the plain storage)."""
+    names = storage.names
     if method.compensation != "decide":
         return {name: method.compensation for name in names}
     decisions = mean_correction_decisions(model, batch, config.storage, config.channel, protection,
-                                          config.calibration)
+                                          config.calibration, storage)
     return {name: "mean" if decisions[name] else "none" for name in names}
 
 
@@ -327,17 +328,19 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
         gains = {}
     elif gains is None:
         gains = jacobian_gains(model, batch, names, config.calibration)
-    else:
+    errors = getattr(gains, "standard_errors", {})  # Step 1's Gains carry them; a plain dict does not
+    if record.uses_jacobian_gains:
         gains = _checked_gains(gains, names)
     scores = _scores(record, model, batch, storage, config, gains)
     schemes, allocation_method = _allocated(record, sizes, scores, budget, n, floors, config)
     protection = {name: _injected(scheme) for name, scheme in zip(names, schemes)}
-    compensation = _compensation(record, model, batch, config, names, protection)
+    compensation = _compensation(record, model, batch, config, storage, protection)
     factor = config.weight_scaling_target if record.weight_scaling else 1.0
     layers = []
     for index, tensor in enumerate(storage):
         layers.append(LayerPlan(
             name=tensor.name, size=tensor.size, scale=tensor.scale, gain=gains.get(tensor.name),
+            gain_standard_error=errors.get(tensor.name),
             score=None if scores is None else float(scores[index]), bits=getattr(schemes[index], "k", 0),
             compensation=compensation[tensor.name], factor=factor,
             protection=None if isinstance(schemes[index], (IdealMSB, Unprotected)) else scheme_to_dict(schemes[index]),

@@ -93,6 +93,9 @@ class LayerPlan:
         Per-tensor quantization step Delta_l.
     gain : float or None
         Jacobian gain G_l (Step 1), where calibrated.
+    gain_standard_error : float or None
+        The standard error of ``gain`` from its probes
+        (:attr:`qtaml_tac.gain_estimators.Gains.standard_errors`), where known.
     score : float or None
         Per-weight score s_l = Delta_l**2 G_l / N_l (or the method's own signal).
     bits : int
@@ -115,6 +118,7 @@ class LayerPlan:
     compensation: str = "none"
     factor: float = 1.0
     protection: dict | None = None
+    gain_standard_error: float | None = None
 
     def __post_init__(self) -> None:
         if self.compensation not in COMPENSATIONS:
@@ -178,14 +182,16 @@ class Plan:
         """The plan as JSON data; a layer's ``protection`` appears only when it is a real code.
 
         Plans of the paper's protection therefore serialize exactly as they
-        did before real codes existed.
+        did before real codes existed; likewise ``gain_standard_error``
+        appears only where it is known.
         """
         data = asdict(self)
         if not data["storage_options"]:
             del data["storage_options"]
         for layer in data["layers"]:
-            if layer["protection"] is None:
-                del layer["protection"]
+            for key in ("protection", "gain_standard_error"):
+                if layer[key] is None:
+                    del layer[key]
         return data
 
     def to_json(self, **kwargs: object) -> str:
@@ -222,7 +228,7 @@ def _checked_layer(data: Mapping, where: str, n_bits: int) -> dict:
         raise ValueError(f"{where}.name must be a non-empty string, got {layer['name']!r}")
     layer["size"] = check_integer(layer["size"], f"{where}.size", 1)
     layer["scale"] = _number(layer["scale"], f"{where}.scale", positive=True)
-    for key in ("gain", "score"):
+    for key in ("gain", "score", "gain_standard_error"):
         layer[key] = _number(layer.get(key), f"{where}.{key}", optional=True)
     layer["bits"] = check_integer(layer.get("bits", 0), f"{where}.bits", 0, n_bits)
     _choice(layer.get("compensation", "none"), f"{where}.compensation", COMPENSATIONS)

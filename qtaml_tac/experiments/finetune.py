@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from ..calibrate import PAPER_CALIBRATION
 from ..evaluate import t_interval
 from ..finetune import NOISES
 from ..methods import DeploymentConfig
@@ -56,7 +57,8 @@ class FinetunePoint(Point):
             return model, plan
         from ..finetune import finetune
 
-        config = DeploymentConfig(p=_channel(self.faults, self.p), budget_fraction=self.budget_fraction)
+        config = DeploymentConfig(p=_channel(self.faults, self.p), budget_fraction=self.budget_fraction,
+                                  calibration=PAPER_CALIBRATION)
         result = finetune(model, (split.x_train, split.y_train), config, noise=self.noise, plan=plan,
                           epochs=self.epochs, lr=FINETUNE_LR, seed=point_seed(self, seed), progress=False,
                           rounds=self.round)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from qtaml_theory.channels import DirectionalChannel, SymmetricChannel
 from qtaml_theory.report.cli import write_atomically
 
+from ..calibrate import PAPER_CALIBRATION
 from ..evaluate import evaluate, t_interval
 from ..inject import BitRampFaults, CellVariationFaults, ChannelFaults, ClusteredFaults, LayerVariationFaults
 from ..methods import DeploymentConfig, plan_deployment
@@ -172,7 +173,7 @@ def _model(name):
 @lru_cache(maxsize=4)
 def _minilm_setup(data):
     """MiniLM's corpus, calibration batch, calibration settings and Step 1 gains (once per process)."""
-    from ..calibrate import CalibrationConfig, jacobian_gains
+    from ..calibrate import jacobian_gains
     from ..storage import select_parameters
     from ..zoo.minilm import corpus, storage_config
 
@@ -180,7 +181,7 @@ def _minilm_setup(data):
     quick = data == "quick"
     texts = corpus(quick=quick)
     batch = model.tokenize(texts.train[:32])
-    calibration = CalibrationConfig(probes=4 if quick else 8, trials=2 if quick else 4)
+    calibration = replace(PAPER_CALIBRATION, probes=4 if quick else 8, trials=2 if quick else 4)
     gains = jacobian_gains(model, batch, select_parameters(model, storage_config()), calibration)
     return texts, batch, calibration, gains
 
@@ -234,6 +235,7 @@ def plan_for(model_name, method, p, budget_fraction, faults="symmetric", data=""
                                   protection=protection)
         return plan_deployment(model, batch, config, method, gains=gains)
     config = DeploymentConfig(p=_channel(faults, p), budget_fraction=budget_fraction, protection=protection,
+                              calibration=PAPER_CALIBRATION,
                               **({"storage": format_storage(StorageConfig(), fmt)} if fmt else {}))
     return plan_deployment(model, split.calibration_batch(64), config, method)
 
