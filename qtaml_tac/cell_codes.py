@@ -111,26 +111,12 @@ def cell_coded_flips(codes: np.ndarray, n_bits: int, scheme, cells: MultiLevelCh
                      cache: dict | None = None):
     """The read-back of one tensor through ``scheme`` with every stored bit in ``cells`` (module docstring).
 
-    Parameters
-    ----------
-    codes : ndarray of int
-        The stored codes (flattened).
-    n_bits : int
-        A multiple of ``cells.bits_per_cell``.
-    scheme : Repetition, SECDED or BCH
-    cells : MultiLevelChannel
-        The cells (:func:`cells_of`).
-    rng : numpy.random.Generator
-        The source of every cell's level, drawn in the module's order.
-    cache : dict, optional
-        Kept with the stored tensor: the words' check bits, encoded once.
-
-    Returns
-    -------
-    positions, values : ndarray of int64
-        The read-back XOR mask, sparse.
-    zeroed : ndarray of int64
-        Positions of the weights that read as zero.
+    Returns what :func:`qtaml_tac.coded_injection.coded_flips` returns: the
+    sparse read-back XOR mask ``(positions, values)`` and the positions of
+    the weights that read as zero. ``cells`` comes from :func:`cells_of`
+    (``n_bits`` a multiple of its bits per cell); ``rng`` draws every cell's
+    level, in the module's order; ``cache`` lives with the stored tensor and
+    keeps its words' check bits, encoded once.
     """
     codes = np.asarray(codes, dtype=np.int64)
     cells.check_width(n_bits)

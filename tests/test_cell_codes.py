@@ -153,6 +153,8 @@ def test_weight_error_with_a_code_at_cells_asks_for_the_named_approximation():
         WeightError(encoding, 10, cells, protection=SECDED(2, data_bits=8))
     approximate = WeightError(encoding, 10, independent_planes(cells, N_BITS), protection=SECDED(2, data_bits=8))
     assert approximate.var() > 0
+    with pytest.raises(ValueError, match="n_bits must be a multiple of bits_per_cell"):
+        independent_planes(cells, 7)
 
 
 def test_independent_planes_average_the_cells_marginal_rates():
@@ -162,3 +164,24 @@ def test_independent_planes_average_the_cells_marginal_rates():
     cells = MultiLevelChannel(2, [[1, 0, 0, 0], [q, 1 - q, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], "gray")
     rates = independent_planes(cells, 4).rates
     assert rates == pytest.approx([q / 4, 0, q / 4, 0])
+
+
+def test_lifetime_curve_with_real_codes_records_its_menu_and_reproduces(digit_task):
+    from qtaml_tac.lifetime import lifetime_curve, retention_device
+    from qtaml_theory.physics import SECONDS_PER_YEAR
+
+    model, split = digit_task
+    options = {"method": "tac", "protection": 0.1, "trials": 2, "bits_per_cell": 2, "level_map": "gray",
+               "menu": "codes"}
+    times = (12 * SECONDS_PER_YEAR,)
+    first = lifetime_curve(model, split, retention_device("sio2"), times, **options)
+    again = lifetime_curve(model, split, retention_device("sio2"), times, **options)
+    assert first == again
+    row = first[0]
+    assert row["menu"] == "codes" and len(row["protection"]) == 4
+    assert any(scheme.startswith(("Repetition", "SECDED", "BCH")) for scheme in row["protection"])
+    assert 0 < row["overhead"] <= 0.1
+    paper = lifetime_curve(model, split, retention_device("sio2"), times, **{**options, "menu": "ideal_msb"})[0]
+    assert "menu" not in paper and "protection" not in paper
+    with pytest.raises(ValueError, match="protection"):
+        lifetime_curve(model, split, retention_device("sio2"), times, **{**options, "menu": "hamming"})
