@@ -60,6 +60,7 @@ class _Deployment:
     seed: int
     temperature_k: float | None
     proxy: bool = True
+    menu: object = "ideal_msb"
 
     @functools.cached_property
     def gains(self):
@@ -77,7 +78,7 @@ class _Deployment:
                                       temperature_k=self.temperature_k, one_step=True)
         budget = self.budget_fraction if budget_fraction is None else budget_fraction
         gains = self.gains if get_method(self.method).uses_jacobian_gains else None
-        return cells_plan(self.model, self.batch, channel, self.method, budget, drift, self.n_bits, gains)
+        return cells_plan(self.model, self.batch, channel, self.method, budget, drift, self.n_bits, gains, self.menu)
 
     def point(self, age_s, plan=None, budget_fraction=None, device=None):
         """One Monte Carlo evaluation at data age ``age_s``: accuracy, interval, proxy."""
@@ -94,12 +95,23 @@ class _Deployment:
             "accuracy_std": result.score_std, "ci95": list(result.ci95), "clean_accuracy": result.clean_score,
             "trials": self.trials, "overhead": plan.overhead,
             "predicted_deviation": predicted_deviation(self.model, plan, channel, self.gains) if self.proxy else None,
+            **({} if self.menu == "ideal_msb" else {"menu": _menu_name(self.menu), "protection": [
+                repr(layer.scheme()) if layer.protection or layer.bits else "Unprotected()" for layer in plan.layers]}),
         }
 
 
 def cells_plan(model: nn.Module, batch: torch.Tensor, channel: Channel, method: str, budget_fraction: float,
-               drift_channel: MultiLevelChannel | None = None, n_bits: int = 8, gains: dict | None = None) -> Plan:
+               drift_channel: MultiLevelChannel | None = None, n_bits: int = 8, gains: dict | None = None,
+               menu="ideal_msb") -> Plan:
     """A plan for cells under ``channel``: made at the symmetric surrogate, pre-scaled for the cells' drift.
+
+    The surrogate is the cells' average marginal flip rate, the same for
+    every bit: for a menu of real codes this is an APPROXIMATION of the
+    codes' law over cells (one step further than
+    :func:`qtaml_theory.protection.independent_planes`, which keeps a rate
+    per plane: TAC's mean correction needs a channel with an affine drift,
+    which a per-plane channel lacks); its error is measured in
+    ``docs/lifetime.rst`` ("Codes over cells").
 
     Parameters
     ----------
@@ -118,13 +130,16 @@ def cells_plan(model: nn.Module, batch: torch.Tensor, channel: Channel, method: 
     n_bits : int
     gains : dict, optional
         Step 1's gains, reused.
+    menu : str or sequence of ProtectionScheme
+        The protection menu (:attr:`qtaml_tac.DeploymentConfig.protection`):
+        ``"ideal_msb"``, ``"codes"`` or a list of schemes.
 
     Returns
     -------
     Plan
     """
     config = DeploymentConfig(p=SymmetricChannel(min(average_flip_rate(channel, n_bits), PLANNING_RATE_CAP)),
-                              budget_fraction=budget_fraction, storage=StorageConfig(n_bits=n_bits))
+                              budget_fraction=budget_fraction, storage=StorageConfig(n_bits=n_bits), protection=menu)
     plan = plan_deployment(model, batch, config, method, gains=gains)
     if drift_channel is None:
         return plan
@@ -160,7 +175,7 @@ def _choice(value, name, allowed):
 
 
 def _deployment(model, data, device, method, protection, trials, bits_per_cell, level_map, compensation,
-                n_bits, seed, temperature_k, proxy=True):
+                n_bits, seed, temperature_k, proxy=True, menu="ideal_msb"):
     bits_per_cell = check_integer(bits_per_cell, "bits_per_cell", 1, 3)
     n_bits = check_integer(n_bits, "n_bits", 1, 16)
     if n_bits % bits_per_cell:
@@ -171,7 +186,13 @@ def _deployment(model, data, device, method, protection, trials, bits_per_cell, 
     get_method(method)  # an unknown method fails here, before any work
     return _Deployment(model, batch, inputs, labels, device, bits_per_cell, level_map, method,
                        float(as_rate(protection, "protection")), compensation, n_bits,
-                       check_integer(trials, "trials", 2), check_integer(seed, "seed", 0), temperature_k, proxy)
+                       check_integer(trials, "trials", 2), check_integer(seed, "seed", 0), temperature_k, proxy,
+                       DeploymentConfig(storage=StorageConfig(n_bits=n_bits), protection=menu).protection)
+
+
+def _menu_name(menu):
+    """A record's name for a menu: its name, or the schemes' reprs."""
+    return menu if isinstance(menu, str) else [repr(scheme) for scheme in menu]
 
 
 def _check_target(target):

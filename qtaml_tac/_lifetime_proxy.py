@@ -16,7 +16,7 @@ from torch import nn
 
 from qtaml_theory.channels import Channel
 from qtaml_theory.law import error_cumulants
-from qtaml_theory.protection import IdealMSB
+from qtaml_theory.protection import independent_planes
 
 from .plan import Plan, storage_for
 
@@ -30,7 +30,10 @@ def predicted_deviation(model: nn.Module, plan: Plan, channel: Channel, gains: d
     closed-form cumulants (:func:`qtaml_theory.law.error_cumulants`) of its
     stored codes under ``channel`` and the plan's protection: the variance
     plus the squared bias against the float weight (charge loss drifts, and
-    compensation moves the stored value to cancel it).
+    compensation moves the stored value to cancel it). A layer under a real
+    code is taken at :func:`qtaml_theory.protection.independent_planes` of
+    ``channel`` (exact for symmetric and per-bit channels, an approximation
+    over multi-level and directional cells).
 
     Parameters
     ----------
@@ -50,8 +53,9 @@ def predicted_deviation(model: nn.Module, plan: Plan, channel: Channel, gains: d
         total = 0.0
         for tensor, layer in zip(storage, plan.layers):
             delta = tensor.scale / tensor.factor
-            kappa = error_cumulants(storage.encoding, tensor.codes.numpy().astype(np.int64), channel, delta,
-                                    protection=IdealMSB(layer.bits))
+            cells = channel if layer.protection is None else independent_planes(channel, plan.n_bits)
+            kappa = error_cumulants(storage.encoding, tensor.codes.numpy().astype(np.int64), cells, delta,
+                                    protection=layer.scheme())
             stored = tensor.decode().flatten().double().numpy()
             bias = stored + kappa[0] - tensor.original.flatten().double().numpy()
             total += gains[tensor.name] * float(np.mean(kappa[1] + bias**2))

@@ -34,7 +34,7 @@ from qtaml_theory.protection.base import plane_rates
 
 from .kernel_dispatch import compiled_kernels
 
-__all__ = ["CODED_SCHEMES", "coded_flips", "flipped_cells", "stored_words"]
+__all__ = ["CODED_SCHEMES", "coded_flips", "decoded_flips", "flipped_cells", "stored_words"]
 
 #: The schemes injected by :func:`coded_flips` (the others are a count of never-flipping top bits).
 CODED_SCHEMES = (Repetition, SECDED, BCH)
@@ -120,17 +120,31 @@ def coded_flips(codes: np.ndarray, n_bits: int, scheme, channel, raw_mask, rng: 
     zeroed : ndarray of int64
         Positions of the weights that read as zero.
     """
-    positions, values = _sparse(raw_mask)
+    return decoded_flips(codes, n_bits, scheme, channel, *_sparse(raw_mask), rng, cache)
+
+
+def decoded_flips(codes: np.ndarray, n_bits: int, scheme, channel, positions: np.ndarray, values: np.ndarray,
+                  rng: np.random.Generator | None, cache: dict | None = None, extra: list | None = None):
+    """:func:`coded_flips` from the data's flips as a sorted sparse mask ``(positions, values)``.
+
+    ``extra``, when given, lists per protected plane (lowest first) the
+    flipped extra bits, already drawn (:mod:`qtaml_tac.cell_codes`): check
+    bits as ``word * check_bits + bit``, copies as ``copy * size + weight``;
+    then ``rng`` draws nothing and ``channel`` is not asked for plane rates.
+    Without it, they are drawn here at the channel's plane rates.
+    """
     top = n_bits - scheme.k
     protected_mask = ((1 << n_bits) - 1) ^ ((1 << top) - 1)
     if isinstance(scheme, Repetition):
-        residual_positions, residual_values = _majority(codes, n_bits, scheme, channel, positions, values, rng)
+        residual_positions, residual_values = _majority(codes, n_bits, scheme, channel, positions, values, rng, extra)
         zeroed = np.zeros(0, dtype=np.int64)
     else:
         code = scheme.code
-        words = math.ceil(codes.size / code.data_bits)
-        rates = plane_rates(channel, n_bits)
-        check_cells = [flipped_cells(rng, words * code.check_bits, float(rates[j])) for j in range(top, n_bits)]
+        check_cells = extra
+        if extra is None:
+            words = math.ceil(codes.size / code.data_bits)
+            rates = plane_rates(channel, n_bits)
+            check_cells = [flipped_cells(rng, words * code.check_bits, float(rates[j])) for j in range(top, n_bits)]
         kernels = compiled_kernels()
         if kernels is not None:
             from .code_kernels import block_residual
@@ -147,14 +161,17 @@ def coded_flips(codes: np.ndarray, n_bits: int, scheme, channel, raw_mask, rng: 
     return positions, values, zeroed
 
 
-def _majority(codes, n_bits, scheme, channel, positions, values, rng):
-    """Protected bits that read wrong: more than half of their ``copies`` cells flipped."""
+def _majority(codes, n_bits, scheme, channel, positions, values, rng, extra=None):
+    """Protected bits that read wrong: more than half of their ``copies`` cells flipped (``extra``: copies drawn)."""
     size = codes.size
     top = n_bits - scheme.k
     events = []
     for j in range(top, n_bits):
         primary = positions[(values >> j) & 1 == 1]
         events.append(primary * n_bits + j)
+        if extra is not None:
+            events.append((extra[j - top] % size) * n_bits + j)
+            continue
         stored = (codes >> j) & 1
         rate_zero, rate_one = (float(channel.rates_for_bits(np.full((1, n_bits), b))[0, j]) for b in (0, 1))
         highest = max(rate_zero, rate_one)

@@ -42,6 +42,7 @@ from qtaml_theory.channels import Channel, ProtectedChannel
 from qtaml_theory.protection import IdealMSB, ProtectionScheme, Unprotected
 from qtaml_theory.validation import check_integer
 
+from .cell_codes import cell_coded_flips, cells_of
 from .coded_injection import CODED_SCHEMES, coded_flips
 from .faults import (
     BitRampFaults,
@@ -187,18 +188,27 @@ def _compared_mask(workspace, key, n_bits, exposed, by_bit, cells, reuse, write)
 
 
 def _coded_mask(workspace, faults, n_bits, scheme, generator, chip, reuse, write):
-    """One draw through a real code (:mod:`qtaml_tac.coded_injection`); the mask is sparse."""
+    """One draw through a real code (:mod:`qtaml_tac.coded_injection`); the mask is sparse.
+
+    Multi-level and directional cells store the check bits and copies in cells of their own
+    (:mod:`qtaml_tac.cell_codes`).
+    """
     tensor = workspace.tensor
     channel = faults.channel_for(tensor, n_bits)
     if channel is None or chip is not None:
         raise ValueError(f"protection[{tensor.name!r}] = {scheme!r} needs a channel fault model (a rate, a channel "
                          f"or ChannelFaults) and no chip: its check bits' and copies' cells are drawn from the "
                          f"channel")
-    law = FlipLaw.from_rates(*_rates_by_stored_bit(channel, n_bits), n_bits)
-    raw = _channel_mask(workspace, law, generator, reuse, write=False)
-    rng = np.random.default_rng(_seed(generator))
-    positions, values, zeroed = coded_flips(tensor.codes.numpy(), n_bits, scheme, channel, raw, rng,
-                                            cache=workspace.coded)
+    cells = cells_of(channel, n_bits)
+    if cells is not None:
+        positions, values, zeroed = cell_coded_flips(tensor.codes.numpy(), n_bits, scheme, cells,
+                                                     np.random.default_rng(_seed(generator)), workspace.coded)
+    else:
+        law = FlipLaw.from_rates(*_rates_by_stored_bit(channel, n_bits), n_bits)
+        raw = _channel_mask(workspace, law, generator, reuse, write=False)
+        rng = np.random.default_rng(_seed(generator))
+        positions, values, zeroed = coded_flips(tensor.codes.numpy(), n_bits, scheme, channel, raw, rng,
+                                                cache=workspace.coded)
     if zeroed.size:
         positions, index = np.unique(np.concatenate([positions, zeroed]), return_index=True)
         values = np.concatenate([values, np.zeros(zeroed.size, dtype=np.int64)])[index]

@@ -30,7 +30,9 @@ at every time. ``compensation="drift"`` pre-scales every layer by the
 multi-level drift-compensation factor of the one-step model
 (:func:`qtaml_theory.compensation.mean_correction_factor`, capped at
 :data:`MAX_DRIFT_FACTOR`). Protection is the top-bit ECC of the plan
-(:class:`qtaml_theory.protection.IdealMSB`), applied to the cells' bits.
+(:class:`qtaml_theory.protection.IdealMSB`), applied to the cells' bits, or with
+``menu="codes"`` real codes whose check bits and copies live in cells too
+(:mod:`qtaml_tac.cell_codes`).
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def retention_device(material: str) -> Device:
 def lifetime_curve(model: nn.Module, data, device: Device, times: ArrayLike, method: str = "tac",
                    protection: float = 0.1, trials: int = 20, *, bits_per_cell: int = 1, level_map: str = "gray",
                    refresh_s: float | None = None, temperature_k: float | None = None, compensation: str = "none",
-                   plan_at: str = "end", n_bits: int = 8, seed: int = 0) -> list[dict]:
+                   plan_at: str = "end", n_bits: int = 8, seed: int = 0, menu="ideal_msb") -> list[dict]:
     """Accuracy (mean and 95% interval) against time since deployment, from the device (issue 16).
 
     Parameters
@@ -154,6 +156,13 @@ def lifetime_curve(model: nn.Module, data, device: Device, times: ArrayLike, met
     n_bits : int
     seed : int
         Trial seeds (the same at every time: paired across times).
+    menu : str or sequence of ProtectionScheme
+        What ``protection``'s budget buys (:attr:`qtaml_tac.DeploymentConfig.protection`):
+        ``"ideal_msb"`` (the paper's top bits that never flip), ``"codes"``
+        (TAC with real codes: each layer picks a scheme of
+        :func:`qtaml_theory.protection.protection_menu`, planned at the
+        symmetric surrogate, an approximation for codes over cells; injected bit for bit with check bits and copies in
+        cells of their own, :mod:`qtaml_tac.cell_codes`) or a list of schemes.
 
     Returns
     -------
@@ -161,7 +170,9 @@ def lifetime_curve(model: nn.Module, data, device: Device, times: ArrayLike, met
         One row per time: ``time_s``, ``age_s``, ``bits_per_cell``,
         ``level_map``, ``accuracy_mean``, ``accuracy_std``, ``ci95``,
         ``clean_accuracy``, ``flip_rate`` (average marginal),
-        ``predicted_deviation`` (the law's proxy), ``overhead``, ...
+        ``predicted_deviation`` (the law's proxy), ``overhead``, ...; with
+        a menu other than ``"ideal_msb"`` also ``menu`` and ``protection``
+        (each layer's scheme).
 
     Raises
     ------
@@ -181,7 +192,7 @@ def lifetime_curve(model: nn.Module, data, device: Device, times: ArrayLike, met
     ages = retention_age_s(times, refresh_s)
     _choice(plan_at, "plan_at", PLAN_AT)
     deployment = _deployment(model, data, device, method, protection, trials, bits_per_cell, level_map,
-                             compensation, n_bits, seed, temperature_k)
+                             compensation, n_bits, seed, temperature_k, menu=menu)
     end_plan = None
     if plan_at == "end":
         end_plan = deployment.plan(deployment.channel(ages.max()), age_s=ages.max())

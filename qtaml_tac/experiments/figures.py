@@ -257,7 +257,8 @@ def _cell_label(record):
 
 def _variant_label(record):
     compensation = record.get("cell_compensation", record.get("compensation"))
-    return f"{label(record['method'])}" + (", drift comp." if compensation == "drift" else "")
+    return (f"{label(record['method'])}" + (", drift comp." if compensation == "drift" else "")
+            + (", real codes" if record.get("menu") == "codes" else ""))
 
 
 def _lifetime_styles(records):

@@ -29,8 +29,10 @@ __all__ = ["lifetime", "LIFETIME_CELLS", "LIFETIME_VARIANTS", "LIFETIME_DEVICES"
 
 #: The cells of the lifetime experiment: (bits per cell, level map): SLC, MLC-Gray, MLC-binary.
 LIFETIME_CELLS = ((1, "gray"), (2, "gray"), (2, "binary"))
-#: The deployments: (method, compensation, budget fraction): unprotected, drift-compensated, TAC.
-LIFETIME_VARIANTS = (("uncompensated", "none", 0.0), ("uncompensated", "drift", 0.0), ("tac", "none", 0.1))
+#: The deployments: (method, compensation, budget fraction, protection menu): unprotected, drift-compensated, TAC
+#: (the paper's top bits that never flip), and TAC with real codes (check bits and copies in cells too).
+LIFETIME_VARIANTS = (("uncompensated", "none", 0.0, "ideal_msb"), ("uncompensated", "drift", 0.0, "ideal_msb"),
+                     ("tac", "none", 0.1, "ideal_msb"), ("tac", "none", 0.1, "codes"))
 #: The oxide presets (:func:`qtaml_tac.lifetime.retention_device`).
 LIFETIME_DEVICES = ("sio2", "hfo2")
 #: Accuracy kept, as a fraction of clean.
@@ -63,10 +65,10 @@ def lifetime_summary(records: Sequence[Mapping]) -> list[dict]:
     groups = {}
     for record in records:
         key = (record["model"], record["device"], record["bits_per_cell"], record["level_map"], record["method"],
-               record["cell_compensation"])
+               record["cell_compensation"], record.get("menu", "ideal_msb"))
         groups.setdefault(key, []).append(record)
     rows = []
-    for (model, device, bits, level_map, method, compensation), curve in sorted(groups.items()):
+    for (model, device, bits, level_map, method, compensation, menu), curve in sorted(groups.items()):
         curve = sorted(curve, key=lambda r: r["time_s"])
         crossing = time_to_accuracy(curve, LIFETIME_TARGET)["interpolated_s"]
         cell = retention_device(device)
@@ -84,7 +86,9 @@ def lifetime_summary(records: Sequence[Mapping]) -> list[dict]:
             "thickness_10y_nm": None if thickness is None else float(
                 thickness_for_lifetime(cell, crossing, [10 * YEAR_S])[0] * 1e9),
             "reference_nm": cell.thickness_m * 1e9,
-            "key": f"lifetime/thickness/{model}/{device}/{bits}/{level_map}/{method}/{compensation}",
+            "key": f"lifetime/thickness/{model}/{device}/{bits}/{level_map}/{method}/{compensation}"
+                   + ("" if menu == "ideal_msb" else f"/{menu}"),
+            **({} if menu == "ideal_msb" else {"menu": menu}),
         })
     return rows
 
@@ -94,7 +98,8 @@ def lifetime_proxy(records: Sequence[Mapping], times: Sequence[float]) -> dict:
 
     Computed here, single-threaded, from the records' plans
     (:func:`~qtaml_tac.experiments.runner.retention_plan_for`) and Step 1's
-    gains of each model, once.
+    gains of each model, once. Over the paper's menu only (the designs it ranked before
+    real codes joined the experiment).
     """
     from qtaml_theory.physics import retention_channel
 
@@ -108,7 +113,7 @@ def lifetime_proxy(records: Sequence[Mapping], times: Sequence[float]) -> dict:
         for name in sorted({r["model"] for r in records}):
             model, split = _model(name)[:2]
             gains = jacobian_gains(model, split.calibration_batch(64), select_parameters(model, StorageConfig()))
-            for record in (r for r in records if r["model"] == name and r["time_s"] in times):
+            for record in (r for r in records if r["model"] == name and r["time_s"] in times and "menu" not in r):
                 plan = retention_plan_for(name, record["method"], record["budget_fraction"], record["device"],
                                           record["bits_per_cell"], record["level_map"], record["cell_compensation"])
                 channel = retention_channel(retention_device(record["device"]), record["time_s"],
@@ -122,15 +127,16 @@ def lifetime(context: Context) -> None:
     """Accuracy against retention time for SLC, MLC-Gray and MLC-binary cells, and the oxide each needs (issue 16).
 
     Every point is a retention point of the runner (records carry
-    ``time_s``, ``bits_per_cell`` and ``level_map``); the plans are made for
+    ``time_s``, ``bits_per_cell`` and ``level_map``; TAC with real codes also
+    ``menu = "codes"`` and each layer's ``protection``); the plans are made for
     the end of life (ten years). Quick: SmallCNN, 11 times, at most 3 trials.
     """
     models = ("smallcnn",) if context.quick else ("smallcnn", "transformer")
     times = lifetime_times(context.quick)
     points = [Point("lifetime", model, method, 0.0, budget, faults=RETENTION, time_s=time_s, bits_per_cell=bits,
-                    level_map=level_map, device=device, cell_compensation=compensation)
+                    level_map=level_map, device=device, cell_compensation=compensation, protection=menu)
               for model in models for device in LIFETIME_DEVICES for bits, level_map in LIFETIME_CELLS
-              for method, compensation, budget in LIFETIME_VARIANTS for time_s in times]
+              for method, compensation, budget, menu in LIFETIME_VARIANTS for time_s in times]
     records = context.run(points, trials=min(context.trials, 3) if context.quick else None)
     rows = lifetime_summary(records)
     ranking = lifetime_proxy(records, (10 * YEAR_S, 30 * YEAR_S))

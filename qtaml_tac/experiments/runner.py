@@ -246,8 +246,13 @@ def format_storage(base, fmt):
 
 
 @lru_cache(maxsize=64)
-def retention_plan_for(model_name, method, budget_fraction, device, bits_per_cell, level_map, compensation):
-    """The plan of a retention point: made for the end of life (:data:`qtaml_tac.lifetime.REFERENCE_LIFETIME_S`)."""
+def retention_plan_for(model_name, method, budget_fraction, device, bits_per_cell, level_map, compensation,
+                       protection="ideal_msb"):
+    """The plan of a retention point: made for the end of life (:data:`qtaml_tac.lifetime.REFERENCE_LIFETIME_S`).
+
+    ``protection`` is the point's menu (``"codes"``: TAC with real codes, planned at the cells' symmetric
+    surrogate, an approximation for codes over cells: :func:`qtaml_tac.lifetime.cells_plan`).
+    """
     from qtaml_theory.physics import retention_channel
 
     from ..lifetime import REFERENCE_LIFETIME_S, cells_plan, retention_device
@@ -257,7 +262,7 @@ def retention_plan_for(model_name, method, budget_fraction, device, bits_per_cel
     channel = retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map)
     drift = (retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map, one_step=True)
              if compensation == "drift" else None)
-    return cells_plan(model, split.calibration_batch(64), channel, method, budget_fraction, drift)
+    return cells_plan(model, split.calibration_batch(64), channel, method, budget_fraction, drift, menu=protection)
 
 
 def _plan(key):
@@ -281,7 +286,7 @@ def _single_thread():
 def _plan_key(point):
     if point.faults == RETENTION:
         return (RETENTION, point.model, point.method, point.budget_fraction, point.device, point.bits_per_cell,
-                point.level_map, point.cell_compensation)
+                point.level_map, point.cell_compensation, point.protection)
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
     return (point.model, point.method, calibrate_p, point.budget_fraction,
             "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data, point.protection,

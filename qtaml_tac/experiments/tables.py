@@ -189,9 +189,12 @@ def lifetime(rows: Sequence[Mapping]) -> Table:
         "exp_lifetime", "Lifetime: accuracy at ten years and the oxide needed for 95\\% of clean",
         "Cells of the report's example device (N_e = 1000 electrons per level, K_th = 10), oxide sized for an SLC "
         "flip probability of 1e-4 at ten years; thickness needed for ten years at 95\\% of clean accuracy from the "
-        "crossing of each curve (-- where the curve does not cross inside its time grid).", rows,
+        "crossing of each curve (-- where the curve does not cross inside its time grid); protection: the paper's "
+        "top bits that never flip (ideal_msb) or real codes in cells too (codes).",
+        [{**row, "menu": row.get("menu", "ideal_msb")} for row in rows],
         (("device", "oxide", "oxide"), ("cells", "cells", "cells"), ("method", "method", "method"),
-         ("compensation", "comp.", "comp."), ("accuracy_10y", "acc. 10 y", "acc. 10 y", "{:.3f}"),
+         ("compensation", "comp.", "comp."), ("menu", "protection", "protection"),
+         ("accuracy_10y", "acc. 10 y", "acc. 10 y", "{:.3f}"),
          ("crossing_years", "95\\% until (y)", "95% until (y)", "{:.3g}"),
          ("thickness_10y_nm", "$d$ for 10 y (nm)", "d for 10 y (nm)", "{:.3f}"),
          ("reference_nm", "$d$ sized (nm)", "d sized (nm)", "{:.3f}")))

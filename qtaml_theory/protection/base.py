@@ -243,14 +243,17 @@ def plane_rates(channel: Channel, n_bits: int) -> list:
     from the data's, so they need such a channel (symmetric or per bit).
     """
     if channel.bits_per_cell > 1:
-        raise ValueError(f"channel must store one bit per cell for a code (codes over multi-level cells, whose bits "
-                         f"fail together, are not modelled), got {channel!r}")
+        raise ValueError(f"channel must store one bit per cell for a code's exact law (over multi-level cells the bits "
+                         f"of a cell fail together and check cells store data-dependent values); for planning, pass "
+                         f"the named approximation qtaml_theory.protection.independent_planes(channel, n_bits) "
+                         f"instead, got {channel!r}")
     zeros = channel.rates_for_bits(np.zeros((1, n_bits), dtype=np.int64))[0]
     ones = channel.rates_for_bits(np.ones((1, n_bits), dtype=np.int64))[0]
     if any(a != b for a, b in zip(zeros.tolist(), ones.tolist())):
         raise ValueError(f"channel must flip a bit at a rate that does not depend on the stored value "
-                         f"(symmetric or per bit) for a code: check bits store other values than the data, "
-                         f"got {channel!r}")
+                         f"(symmetric or per bit) for a code's exact law: check bits store other values than the "
+                         f"data; for planning, pass the named approximation "
+                         f"qtaml_theory.protection.independent_planes(channel, n_bits) instead, got {channel!r}")
     return zeros.tolist()
 
 
