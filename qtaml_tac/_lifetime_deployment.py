@@ -147,7 +147,7 @@ def cells_plan(model: nn.Module, batch: torch.Tensor, channel: Channel, method: 
         factor = min(float(mean_correction_factor(drift_channel)), MAX_DRIFT_FACTOR)
     except ValueError:
         factor = MAX_DRIFT_FACTOR  # the drift slope reached -1: the cap binds
-    layers = [dataclasses.replace(layer, factor=layer.factor * factor) for layer in plan.layers]
+    layers = [dataclasses.replace(layer, correction=layer.correction * factor) for layer in plan.layers]
     return dataclasses.replace(plan, layers=layers)
 
 

@@ -319,7 +319,7 @@ def mean_correction_decisions(model: nn.Module, batch: object, storage_config: S
                                    channel, protection, storage=storage) if exposed else {}
         return {name: bool(name in law and law[name][1] < law[name][0]) for name in names}
     plain = quantize(model, storage_config)
-    corrected = quantize(model, storage_config, factors={name: factor for name in names})
+    corrected = quantize(model, storage_config, corrections={name: factor for name in names})
     without = output_deviation(model, batch, plain, channel, exposed, protection, config)
     with_mc = output_deviation(model, batch, corrected, channel, exposed, protection, config)
     return {name: bool(name in exposed and with_mc[name] < without[name]) for name in names}

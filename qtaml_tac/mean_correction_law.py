@@ -138,7 +138,7 @@ def predicted_deviations(model: nn.Module, storage_config: StorageConfig, channe
         scheme = protection.get(name, 0)
         scheme = IdealMSB(scheme) if isinstance(scheme, int) else scheme
         plain = storage if storage is not None else quantize(model, single)
-        corrected = quantize(model, single, factors={name: factor})
+        corrected = quantize(model, single, corrections={name: factor})
         if scheme not in tables:
             tables[scheme] = _table(corrected.encoding, channel, scheme)
         moments = [second_moment(stored[name], tables[scheme]) for stored in (plain, corrected)]

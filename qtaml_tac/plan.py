@@ -103,7 +103,11 @@ class LayerPlan:
     compensation : str
         One of :data:`COMPENSATIONS`.
     factor : float
-        Storage pre-scaling (weight scaling's c_l; the mean correction's factor is applied from ``p``).
+        Storage pre-scaling, divided out at the read (weight scaling's c_l).
+    correction : float
+        A multiplier stored and *not* divided out (a drift pre-compensation, such as the cells' one-step
+        charge-loss factor); the mean correction's own ``1/(1-2p)`` is applied from ``p`` on top
+        (:func:`storage_for`).
     protection : dict or None
         The layer's protection scheme as data (:func:`qtaml_theory.protection.scheme_to_dict`);
         ``None`` is the paper's ``IdealMSB(bits)``.
@@ -119,6 +123,7 @@ class LayerPlan:
     factor: float = 1.0
     protection: dict | None = None
     gain_standard_error: float | None = None
+    correction: float = 1.0
 
     def __post_init__(self) -> None:
         if self.compensation not in COMPENSATIONS:
@@ -183,7 +188,7 @@ class Plan:
 
         Plans of the paper's protection therefore serialize exactly as they
         did before real codes existed; likewise ``gain_standard_error``
-        appears only where it is known.
+        appears only where it is known, and ``correction`` only where it is not 1.
         """
         data = asdict(self)
         if not data["storage_options"]:
@@ -192,6 +197,8 @@ class Plan:
             for key in ("protection", "gain_standard_error"):
                 if layer[key] is None:
                     del layer[key]
+            if layer["correction"] == 1.0:
+                del layer["correction"]
         return data
 
     def to_json(self, **kwargs: object) -> str:
@@ -233,6 +240,7 @@ def _checked_layer(data: Mapping, where: str, n_bits: int) -> dict:
     layer["bits"] = check_integer(layer.get("bits", 0), f"{where}.bits", 0, n_bits)
     _choice(layer.get("compensation", "none"), f"{where}.compensation", COMPENSATIONS)
     layer["factor"] = _number(layer.get("factor", 1.0), f"{where}.factor", positive=True)
+    layer["correction"] = _number(layer.get("correction", 1.0), f"{where}.correction", positive=True)
     if layer.get("protection") is not None:
         scheme = scheme_from_dict(layer["protection"], f"{where}.protection")
         scheme.check_width(n_bits)
@@ -352,13 +360,15 @@ def storage_for(model: nn.Module, plan: Plan) -> Storage:
     _checked_plan_data(plan.to_dict())
     _check_fits(model, plan)
     channel = channel_from_dict(plan.channel)
-    factors, channels = {}, {}
+    factors, channels, corrections = {}, {}, {}
     for layer in plan.layers:
-        factor = layer.factor
+        correction = layer.correction
         if layer.compensation == "mean":
-            factor *= mean_correction_factor(channel)
+            correction *= float(mean_correction_factor(channel))
         elif layer.compensation == "mmse":
             channels[layer.name] = layer.scheme().residual_channel(channel, plan.n_bits)
-        if not math.isclose(factor, 1.0):
-            factors[layer.name] = factor
-    return quantize(model, _storage_config(plan), factors=factors, channels=channels)
+        if not math.isclose(layer.factor, 1.0):
+            factors[layer.name] = layer.factor
+        if not math.isclose(correction, 1.0):
+            corrections[layer.name] = correction
+    return quantize(model, _storage_config(plan), factors=factors, channels=channels, corrections=corrections)

@@ -288,7 +288,8 @@ def _check_finite(name: str, weight: torch.Tensor) -> None:
 
 @torch.no_grad()
 def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, factors: dict[str, float] | None = None,
-             channels: dict[str, Channel | float] | None = None) -> Storage:
+             channels: dict[str, Channel | float] | None = None,
+             corrections: dict[str, float] | None = None) -> Storage:
     """Store the selected parameters of ``model`` as n-bit codes (the model is not changed).
 
     Parameters
@@ -296,10 +297,16 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
     model : nn.Module
     config : StorageConfig
     factors : dict, optional
-        ``{name: c}``: store ``c * W`` (Step 4's mean correction ``1/(1-2p)``,
-        or weight scaling); the read-out divides by ``c``. Default 1. The scale
-        Delta is taken from ``W`` before the factor (Algorithm 1 Step 4), so a
-        factor above 1 can clip; the count is kept in ``clipped``.
+        ``{name: c}``: store ``c * W`` and divide the read-out by ``c``
+        (weight scaling's pre-scaling: a finer step, the same drift). Default 1.
+        The scale Delta is taken from ``W`` before the factor (Algorithm 1
+        Step 4), so a factor above 1 can clip; the count is kept in ``clipped``.
+    corrections : dict, optional
+        ``{name: m}``: store ``m * W`` and read it back as stored (Prop 4.1's
+        mean correction ``m = 1/(1-2p)``: the channel's shrinkage ``1 - 2p``
+        brings the read-back's mean back to ``W``). Default 1; combines with
+        ``factors`` (``m * c * W`` stored, the read-out divided by ``c``), and
+        clips like a factor.
     channels : dict, optional
         ``{name: channel}``: store the code minimizing the expected squared
         read-back error under that channel instead of the nearest code
@@ -313,8 +320,8 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
     ------
     ValueError
         See :func:`select_parameters`; also for non-finite weights, and for
-        ``factors`` or ``channels`` naming parameters that are not stored or
-        holding a factor that is not a finite positive number.
+        ``factors``, ``channels`` or ``corrections`` naming parameters that are
+        not stored, or holding a factor that is not a finite positive number.
     """
     from .plan import check_names  # plan imports this module
 
@@ -323,11 +330,13 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
     parameters = dict(model.named_parameters())
     factors = {} if factors is None else factors
     channels = {} if channels is None else channels
-    for argument, given in (("factors", factors), ("channels", channels)):
+    corrections = {} if corrections is None else corrections
+    for argument, given in (("factors", factors), ("channels", channels), ("corrections", corrections)):
         if not isinstance(given, dict):
             raise ValueError(f"{argument} must be a {{parameter name: value}} dict, got {type(given).__name__}")
         check_names(given, argument, names)
     factors = {name: float(as_scale(factor, f"factors[{name!r}]")) for name, factor in factors.items()}
+    corrections = {name: float(as_scale(value, f"corrections[{name!r}]")) for name, value in corrections.items()}
     channels = {name: as_channel(channel) for name, channel in channels.items()}
     table = torch.as_tensor(encoding.decode(np.arange(encoding.n_codes)), dtype=torch.float64)
     low, high = float(encoding.min_value), float(encoding.max_value)
@@ -343,8 +352,9 @@ def quantize(model: nn.Module, config: StorageConfig = StorageConfig(), *, facto
         weight = parameter.detach()
         _check_finite(name, weight)
         factor = factors.get(name, 1.0)
-        scales, zero_points, values, faulty = _scales_and_values(weight, blocks[name], factor, low, high, config,
-                                                                 name)
+        scales, zero_points, values, faulty = _scales_and_values(weight, blocks[name],
+                                                                 factor * corrections.get(name, 1.0), low, high,
+                                                                 config, name)
         values = values.numpy()
         if name in channels:
             codes = mmse_codes(values, readback_table(encoding, channels[name]))

@@ -60,3 +60,39 @@ def test_mean_correction_factor_refuses_p_at_or_above_one_half():
         mean_correction_factor(0.5)
     with pytest.raises(ValueError, match=r"protected must be at most the code width 4"):
         readback_table(get_encoding("offset_binary", 4), ProtectedChannel(0.1, 5))
+
+
+@pytest.mark.parametrize("p", (0.1, 0.01))
+def test_stored_mean_correction_undoes_the_shrinkage_and_a_read_out_factor_does_not(p):
+    """Prop 4.1 through storage: ``corrections`` stores ``W / (1 - 2p)`` and reads it as stored, so the expected
+    read-back of every unclipped weight is ``w - p Delta`` (slope 1); a ``factors`` pre-scaling is divided out at
+    the read, so its slope stays ``1 - 2p`` (weight scaling: a finer step, the same drift). Exact expectations
+    from the closed-form drift of each stored code, no Monte Carlo."""
+    import torch
+    from torch import nn
+
+    from qtaml_tac import StorageConfig, plan_deployment, quantize, storage_for
+    from qtaml_tac.methods import DeploymentConfig
+    from qtaml_theory import error_cumulants
+
+    torch.manual_seed(0)
+    layer = nn.Linear(48, 40, bias=False)
+    weights = layer.weight.detach().double().flatten().numpy()
+    m = float(mean_correction_factor(p))
+
+    def expected_slope(storage):
+        tensor = storage["weight"]
+        codes = tensor.codes.flatten().numpy()
+        step = tensor.scale / tensor.factor
+        expected = (tensor.table.numpy()[codes] + error_cumulants(storage.encoding, codes, p)[0]) * step
+        unclipped = np.abs(weights) * m < tensor.scale * float(storage.encoding.max_value)
+        return np.polyfit(weights[unclipped], expected[unclipped], 1)[0]
+
+    assert expected_slope(quantize(layer, corrections={"weight": m})) == pytest.approx(1.0, abs=0.01)
+    assert expected_slope(quantize(layer, factors={"weight": m})) == pytest.approx(1 - 2 * p, abs=0.01)
+    # The plan's "mean" compensation stores the correction (and a plan carries a drift pre-compensation the same way).
+    plan = plan_deployment(nn.Sequential(layer), torch.randn(8, 48),
+                           DeploymentConfig(p=p, budget_fraction=0.0, storage=StorageConfig()), "mean_only")
+    assert all(entry.compensation == "mean" for entry in plan.layers)
+    stored = storage_for(nn.Sequential(layer), plan)
+    assert stored["0.weight"].factor == 1.0

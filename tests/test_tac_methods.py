@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import qtaml_tac
-from qtaml_tac import METHODS, DeploymentConfig, Plan, evaluate, plan_deployment, residual_floor_names, storage_for
+from qtaml_tac import METHODS, DeploymentConfig, Plan, evaluate, plan_deployment, quantize, residual_floor_names, storage_for
 from qtaml_tac.calibrate import CalibrationConfig
 from qtaml_tac.evaluate import trial_generator
 from qtaml_tac.inject import sample_masks
@@ -69,8 +69,9 @@ def test_tac_scores_come_from_jacobian_gains_and_predict_rho(plans):
 def test_mean_correction_stores_w_over_one_minus_2p(digit_task, plans):
     model, _ = digit_task
     storage = storage_for(model, plans["mean_only"])
-    for tensor in storage:
-        assert tensor.factor == pytest.approx(mean_correction_factor(0.1))
+    corrected = quantize(model, corrections={name: float(mean_correction_factor(0.1)) for name in storage.names})
+    for tensor in storage:  # stored as w / (1 - 2p) and read back as stored (Prop 4.1), not divided back
+        assert tensor.factor == 1.0 and torch.equal(tensor.codes, corrected[tensor.name].codes)
 
 
 def test_tac_beats_uniform_msp_and_uncompensated_collapses(digit_task, plans):

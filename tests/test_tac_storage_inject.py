@@ -293,7 +293,7 @@ def test_stored_tensors_hold_the_format_only():
     assert [f.name for f in fields(StoredTensor)] == ["name", "parameter", "codes", "scale", "factor", "table",
                                                       "original", "clipped", "scales", "block", "zero_points",
                                                       "scale_format", "scale_codes", "zero_point_codes", "bit_order",
-                                                      "lookup"]
+                                                      "on_nonfinite", "lookup"]
     tensor = quantize(nn.Linear(4, 4))["weight"]
     assert not any(hasattr(tensor, name) for name in ("dirty", "workspace", "patch_base_", "written_"))
 
