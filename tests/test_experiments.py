@@ -142,6 +142,16 @@ def test_the_report_includes_the_experiment_tables(quick_run, tmp_path):
                     "--mc-size", "2000", "--allocation-configs", "2"], check=True, capture_output=True, text=True)
     main = (report / "main.tex").read_text()
     assert "{exp_5_5_budget_ratio}" in main and (report / "exp_rho_ratios.pdf").exists()
+    # Every experiment in the results has its own section, and that section draws at least one of its figures.
+    from qtaml_theory.report.experiments import records_by_experiment, registered_reports
+
+    reports = registered_reports()
+    for name in records_by_experiment(json.loads((out / "results.json").read_text())):
+        assert name in reports, f"experiment {name!r} has no registered report"
+        start = main.index(f"\\section{{{reports[name].title}}}")
+        section = main[start:main.find("\\section", start + 1)]
+        drawn = re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]+)\}", section)
+        assert drawn and all((report / f"{figure}.pdf").exists() for figure in drawn), name
     if shutil.which("pdflatex") is None:
         if os.environ.get("CI"):
             pytest.fail("pdflatex is missing in CI")
