@@ -94,7 +94,7 @@ def test_the_report_of_every_experiment_of_a_quick_run_compiles(records, tmp_pat
 def test_every_experiment_of_the_quick_run_is_registered(records):
     experiments = set(records_by_experiment(records))
     assert experiments == {"5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7", "5.8", "5.9", "rho", "directional",
-                           "codes", "lifetime", "finetune"}
+                           "codes", "lifetime", "finetune", "formats"}
     assert experiments <= set(registered_reports())
 
 
