@@ -89,13 +89,14 @@ def random_instance(rng):
     return sizes, scores, budget, n, floors
 
 
-def test_exact_is_optimal_on_thousands_of_random_instances():
-    """3,000 instances against exhaustive enumeration, objectives compared exactly (no tolerance).
+def test_exact_is_optimal_on_a_thousand_random_instances():
+    """1,000 instances against exhaustive enumeration, objectives compared exactly (no tolerance).
 
-    The old solver (HiGHS with a relative gap) failed about 3% of such instances.
+    The old solver (HiGHS with a relative gap) failed about 3% of such instances: a solver that bad passes
+    1,000 with probability 0.97**1000 < 1e-13.
     """
     rng = np.random.default_rng(12)
-    for _ in range(3000):
+    for _ in range(1000):
         assert_exact_optimum(*random_instance(rng))
 
 

@@ -22,7 +22,7 @@ def in_process(tmp_path_factory):
     return (out / "results.json").read_text()
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [pytest.param(1, marks=pytest.mark.slow), 2])  # one worker: the same path
 def test_local_clusters_give_identical_results(tmp_path, in_process, workers):
     run_experiments(["5.8"], tmp_path, quick=True, trials=2, seed=7, workers=workers)
     assert (tmp_path / "results.json").read_text() == in_process
