@@ -169,10 +169,15 @@ def scaled_error_cumulants(encoding: Encoding, codes: ArrayLike, scale_encoding:
                                          **flips), dtype=np.float64).reshape((4,) + codes.shape)
     distinct, inverse = np.unique(scale_codes, return_inverse=True)
     scale = error_cumulants(scale_encoding, distinct, channel, protection=scale_protection, on_nonfinite=policy,
-                            max_flips=scale_encoding.n if max_flips is None else max_flips
-                            )[:, inverse.reshape(scale_codes.shape)]
+                            max_flips=_scale_flips(scale_encoding, max_flips))[:, inverse.reshape(scale_codes.shape)]
     values = np.asarray(encoding.decode(codes), dtype=np.float64)
     return combine_cumulants(values, scale_encoding.table[scale_codes], element, scale)
+
+
+def _scale_flips(scale_encoding, max_flips):
+    """Flips summed for a scale's law: all of its bits by default (65,536 masks for float16, milliseconds); a
+    truncated sum is 0.3% off on the variance for small float16 scales, which typical int4 group scales are."""
+    return scale_encoding.n if max_flips is None else max_flips
 
 
 def _check_scale_encoding(scale_encoding):
@@ -240,10 +245,7 @@ def scaled_weight_error(encoding: Encoding, code: int, scale_encoding: TableEnco
     flips = {"max_flips": max_flips}
     element = WeightError(encoding, code, channel, protection=protection, on_nonfinite=policy,
                           **(flips if isinstance(encoding, TableEncoding) else {}))
-    # One scale's law sums all its masks by default (65,536 for float16, milliseconds): a truncated sum is
-    # 0.3% off on the variance for small float16 scales, which typical int4 group scales are.
-    scale_flips = scale_encoding.n if max_flips is None else max_flips
     scale = WeightError(scale_encoding, scale_code, channel, protection=scale_protection, on_nonfinite=policy,
-                        max_flips=scale_flips)
+                        max_flips=_scale_flips(scale_encoding, max_flips))
     return ScaledWeightError(element, scale)
 

@@ -70,7 +70,7 @@ def bits_per_weight(record: Mapping) -> float:
 
 
 @styled
-def per_bit_figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
+def per_bit_figure(records: Sequence[Mapping], model: str):
     """Left: accuracy against p per format (TAC solid, unprotected dashed); right: TAC's accuracy per stored bit.
 
     The right panel answers the deployer's question at each rate: which format keeps the most accuracy per
@@ -118,5 +118,5 @@ def formats(context) -> None:
     for model in models:
         data = "full" if model == MINILM else ""
         records = context.run(_points(model, FORMAT_RATES, data))
-        save_figure(context.out, f"exp_formats_{model}", per_bit_figure(records, FORMAT_RATES, model))
+        save_figure(context.out, f"exp_formats_{model}", per_bit_figure(records, model))
         save_table(context.out, formats_table(records, model))

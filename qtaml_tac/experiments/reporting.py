@@ -226,8 +226,7 @@ REPORTS = (
         "formats", "Number formats: int8, int4 groups, floats and MXFP4",
         lambda rs: [ReportFigure(f"exp_formats_{model}", f"{model}: accuracy against the flip rate per format (left) "
                                  "and, under TAC, accuracy per stored bit (right; codes, scales and protection).",
-                                 per_bit_figure([r for r in rs if r["model"] == model],
-                                                sorted({r["p"] for r in rs}), model), True)
+                                 per_bit_figure([r for r in rs if r["model"] == model], model), True)
                     for model in sorted({r["model"] for r in rs})],
         lambda rs: grid_table("exp_formats_headline", "Accuracy under TAC by format",
                               "Rows: model and flip rate; equal budget of protected bits per weight.",
