@@ -26,7 +26,7 @@ from qtaml_theory.report.palette import FIGURE_HEIGHT_IN, TEXT_WIDTH_IN, colour
 
 from .figures import clean_line, pyplot, styled
 from .output import save_figure, save_table
-from .runner import Point
+from .runner import Point, trials_for
 from .tables import table
 
 __all__ = ["codes", "CODE_RATES", "CODE_VARIANTS", "CODE_BUDGETS", "variant_label", "accuracy_figure", "accuracy_table"]
@@ -104,13 +104,16 @@ def accuracy_table(records: Sequence[Mapping], model: str):
 
 
 def codes(context) -> None:
-    """Run the experiment into ``context.out``: records, one figure and one table per model."""
+    """Run the experiment into ``context.out``: records, one figure and one table per model.
+
+    all-MiniLM-L6-v2's points run at most :data:`~qtaml_tac.experiments.runner.MINILM_TRIALS` trials.
+    """
     models = ("smallcnn",) if context.quick else ("smallcnn", "transformer", "minilm")
     rates = _QUICK_RATES if context.quick else CODE_RATES
     for model in models:
         data = "full" if model == "minilm" else ""
         points = [Point(p.experiment, p.model, p.method, p.p, p.budget_fraction, data=data,
                         protection=p.protection) for p in _points(model, rates, CODE_BUDGETS)]
-        records = context.run(points)
+        records = context.run(points, trials=trials_for(model, context.trials))
         save_figure(context.out, f"exp_codes_{model}", accuracy_figure(records, rates, model))
         save_table(context.out, accuracy_table(records, model))

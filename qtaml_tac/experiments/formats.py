@@ -25,7 +25,7 @@ from qtaml_theory.report.palette import FIGURE_HEIGHT_IN, TEXT_WIDTH_IN, colour,
 from ..storage import StorageConfig, quantize
 from .figures import pyplot, styled
 from .output import save_figure, save_table
-from .runner import FORMAT_STORAGE, MINILM, Point, _model, format_storage
+from .runner import FORMAT_STORAGE, MINILM, Point, _model, format_storage, trials_for
 from .tables import table
 
 __all__ = ["formats", "FORMAT_RATES", "FORMAT_NAMES", "FORMAT_METHODS", "FORMAT_BUDGET_BITS", "bits_per_weight",
@@ -113,10 +113,13 @@ def formats_table(records: Sequence[Mapping], model: str):
 
 
 def formats(context) -> None:
-    """Run the experiment into ``context.out``: records, one figure and one table per model."""
+    """Run the experiment into ``context.out``: records, one figure and one table per model.
+
+    all-MiniLM-L6-v2's points run at most :data:`~qtaml_tac.experiments.runner.MINILM_TRIALS` trials.
+    """
     models = ("smallcnn",) if context.quick else ("smallcnn", "transformer", MINILM)
     for model in models:
         data = "full" if model == MINILM else ""
-        records = context.run(_points(model, FORMAT_RATES, data))
+        records = context.run(_points(model, FORMAT_RATES, data), trials=trials_for(model, context.trials))
         save_figure(context.out, f"exp_formats_{model}", per_bit_figure(records, model))
         save_table(context.out, formats_table(records, model))
