@@ -42,11 +42,11 @@ from qtaml_theory.compensation import mean_correction_factor
 from qtaml_theory.protection import IdealMSB, Unprotected, protection_menu, scheme_from_dict, scheme_to_dict
 from qtaml_theory.validation import as_rate, check_integer
 
+from ._sensitivity import sensitivity_deviation
 from .calibrate import (
     CalibrationConfig,
     jacobian_gains,
     mean_correction_decisions,
-    output_deviation,
     reference_output,
     residual_floor_names,
 )
@@ -190,9 +190,10 @@ def _random_scores(model, batch, storage, config, gains):
 
 
 def _sensitivity_scores(model, batch, storage, config, gains):
-    """Measured output deviation per weight, over the unprotected cost ``4**n - 1`` (Thm 4.4)."""
+    """Measured output deviation per weight, over the unprotected cost ``4**n - 1`` (Thm 4.4); float and MX
+    formats measured in float64 (:mod:`qtaml_tac._sensitivity`), where bfloat16's exponent flips stay finite."""
     sizes = np.array([t.size for t in storage], dtype=np.float64)
-    deviation = output_deviation(model, batch, storage, config.channel, config=config.calibration)
+    deviation = sensitivity_deviation(model, batch, storage, config.channel, config=config.calibration)
     unprotected = cf.protection_cost(float(config.storage.n_bits), 0.0)  # 4**n - 1 (Thm 4.4)
     return np.array([deviation[name] for name in storage.names]) / (sizes * unprotected)
 
