@@ -52,6 +52,7 @@ from .calibrate import (
 )
 from .method_registry import METHOD_REGISTRY, METHODS, Method, get_method, register_method, unregister_method
 from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_names, nominal_rate, storage_options
+from .scale_variance import scale_flip_variance
 from .storage import StorageConfig, excluded_parameters, quantize
 
 __all__ = ["METHODS", "DeploymentConfig", "plan_deployment", "Method", "METHOD_REGISTRY", "register_method",
@@ -219,7 +220,7 @@ def _scores(method, model, batch, storage, config, gains):
     return None if scorer is None else scorer(model, batch, storage, config, gains)
 
 
-def _allocated(method, sizes, scores, budget, n, floors, config):
+def _allocated(method, sizes, scores, budget, n, floors, config, storage):
     """Each layer's protection scheme and the allocator's name (``None``: no allocation)."""
     if method.protection is not None:
         return [scheme_from_dict({**method.protection, "k": n})] * sizes.size, None
@@ -233,8 +234,17 @@ def _allocated(method, sizes, scores, budget, n, floors, config):
     if method.allocator == "uniform":
         return [_best_uniform(menu, sizes, budget, n, config)] * sizes.size, "uniform"
     weights = np.ones(sizes.size) if scores is None else scores
-    result = allocate_protection(sizes, weights, menu, budget, n, config.channel, method=config.allocation)
+    result = allocate_protection(sizes, weights, menu, budget, n, config.channel, method=config.allocation,
+                                 scale_variance=_scale_terms(storage, config))
     return list(result.protection), config.allocation
+
+
+def _scale_terms(storage, config):
+    """Each layer's scale and zero-point term (:mod:`qtaml_tac.scale_variance`), or None when every scale is safe:
+    a constant of each layer's loss, in the allocation's objective and predicted variances, not in its choice."""
+    if not config.storage.scales_in_faulty_memory:
+        return None
+    return [scale_flip_variance(storage, name, config.channel) for name in storage.names]
 
 
 def _best_uniform(menu, sizes, budget, n, config):
@@ -333,7 +343,7 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     if record.uses_jacobian_gains:
         gains = _checked_gains(gains, names)
     scores = _scores(record, model, batch, storage, config, gains)
-    schemes, allocation_method = _allocated(record, sizes, scores, budget, n, floors, config)
+    schemes, allocation_method = _allocated(record, sizes, scores, budget, n, floors, config, storage)
     protection = {name: _injected(scheme) for name, scheme in zip(names, schemes)}
     compensation = _compensation(record, model, batch, config, storage, protection)
     factor = config.weight_scaling_target if record.weight_scaling else 1.0
