@@ -35,6 +35,7 @@ from . import _choice_knapsack
 from ._allocation_problem import check_scores, exact_real, rounded
 from .channels import as_channel
 from .encodings import get_encoding
+from .float_formats import TableEncoding
 from .law import error_cumulants
 from .protection import IdealMSB, Unprotected, protection_menu
 from .validation import check_bits
@@ -81,12 +82,16 @@ class ProtectionAllocation:
 
 @lru_cache(maxsize=512)
 def _variance(scheme, channel, n_bits, encoding):
+    encoding = get_encoding(encoding, n_bits)
     codes = np.arange(1 << n_bits, dtype=np.int64)
-    return float(np.mean(error_cumulants(get_encoding(encoding, n_bits), codes, channel, protection=scheme)[1]))
+    if isinstance(encoding, TableEncoding):  # a stored NaN or infinity is not a weight
+        codes = codes[~encoding.nonfinite]
+    return float(np.mean(error_cumulants(encoding, codes, channel, protection=scheme)[1]))
 
 
 def residual_variance(scheme, channel, n_bits: int, encoding: str = "offset_binary") -> float:
-    """Per-weight variance of the read-back error under ``scheme``, in units of ``Delta**2``, averaged over codes.
+    """Per-weight variance of the read-back error under ``scheme``, in units of ``Delta**2``, averaged over codes
+    (a float format's finite codes, its own bit order).
 
     For ``IdealMSB(k)`` and ``Unprotected()`` under the symmetric channel it is
     Lemma 4.2's ``p (1 - p) (4**(n-k) - 1) / 3`` for every code.

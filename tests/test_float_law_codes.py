@@ -18,6 +18,7 @@ from qtaml_tac.inject import inject_
 from qtaml_tac.storage import quantize
 from qtaml_theory import WeightError, error_cumulants, get_encoding
 from qtaml_theory._law_arithmetic import moment_cumulants
+from qtaml_theory.allocation import residual_variance
 from qtaml_theory.channels import DirectionalChannel
 from qtaml_theory.ecc import DETECTED
 from qtaml_theory.float_law import float_law_table, policy_table, protection_order
@@ -168,3 +169,10 @@ def test_the_coded_float_law_matches_bit_exact_coded_injection(scheme):
         storage.restore_()
     for draws, want in ((first, law[0].mean()), (second, (law[1] + law[0] ** 2).mean())):
         assert abs(draws.mean() - want) <= 5 * draws.std(ddof=1) / np.sqrt(trials), (draws.mean(), want)
+
+
+def test_the_allocation_s_residual_variance_of_a_coded_float_averages_its_finite_codes():
+    encoding = get_encoding("float8_e4m3fn", 8)
+    finite = np.flatnonzero(~encoding.nonfinite)
+    want = error_cumulants(encoding, finite, 1e-3, protection=SECDED(2, 64))[1].mean()
+    assert residual_variance(SECDED(2, 64), 1e-3, 8, "float8_e4m3fn") == pytest.approx(want, rel=1e-12)
