@@ -36,7 +36,7 @@ import numbers
 
 import numpy as np
 
-from ._law_float import float_rates, nonfinite_probability, unit_law
+from ._law_float import DEFAULT_MAX_FLIPS, FULL_ENUMERATION_BITS, float_rates, nonfinite_probability, unit_law
 from ._law_inputs import read_outcomes
 from ._law_mixture import mix_central
 from .channels import Channel, mask_probabilities
@@ -145,7 +145,7 @@ def _by_guarded_mask(rates, guarded):
                           for p, r in rates)
         forced = common.copy()
         forced[:, list(guarded)] = np.array(flipped, dtype=np.float64)
-        parts.append((probability, forced))
+        parts.append((probability, forced, sum(flipped)))
     return parts
 
 
@@ -154,14 +154,20 @@ def mixture_law(encoding, codes, outcomes, policy, max_flips=None, split_sign=Tr
 
     ``guarded``: the positions where the outcomes' channels differ (:func:`guarded_positions`); when their
     ``2**k`` read masks are fewer than the outcomes (a block code's ``data_bits`` positions), the law is summed
-    over those masks instead (:func:`_by_guarded_mask`), the same mixture in fewer passes.
+    over those masks instead (:func:`_by_guarded_mask`), the same mixture in fewer passes. The truncation is
+    the same in both: masks of at most ``max_flips`` deviations in all, so a read with ``s`` guarded bits
+    flipped sums the others' masks of at most ``max_flips - s`` (each part's bound covers the rest).
     """
     bits = encoding.bits(codes)
-    rates = [(float(o.probability), float_rates(o.channel, bits)) for o in outcomes if o.channel is not None]
+    rates = [(float(o.probability), float_rates(o.channel, bits), 0) for o in outcomes if o.channel is not None]
     zeroed = sum(float(o.probability) for o in outcomes if o.channel is None)
     if len(rates) > 1 << len(guarded):
-        rates = _by_guarded_mask(rates, guarded)
-    parts = [(p, unit_law(encoding, codes, r, policy, max_flips, split_sign, bounds)) for p, r in rates]
+        rates = _by_guarded_mask([(p, r) for p, r, _ in rates], guarded)
+    if max_flips is None:
+        max_flips = encoding.n if encoding.n <= FULL_ENUMERATION_BITS else DEFAULT_MAX_FLIPS
+    # masks of at most max_flips deviations in all: a read of s flipped guarded bits leaves max_flips - s
+    parts = [(p, unit_law(encoding, codes, r, policy, max(max_flips - deviated, 0), split_sign, bounds))
+             for p, r, deviated in rates]
     if zeroed:
         parts.append((zeroed, _zero_part(encoding, codes)))
     if len(parts) == 1:
@@ -172,7 +178,7 @@ def mixture_law(encoding, codes, outcomes, policy, max_flips=None, split_sign=Tr
         central = [(w / total, k[0], k[1], k[2], k[3] + 3 * k[1] ** 2)
                    for w, k in zip(weights, (law["cumulants"] for _, law in parts))]
     combined = {"cumulants": np.stack(mix_central(central)), "mass": total,
-                "tail": sum(p * law["tail"] for p, law in parts), "max_flips": parts[0][1]["max_flips"],
+                "tail": sum(p * law["tail"] for p, law in parts), "max_flips": min(max_flips, encoding.n),
                 "missed_mass": sum(p * law["missed_mass"] for p, law in parts), "missed": None}
     if all(law["missed"] is not None for _, law in parts):
         combined["missed"] = sum(p * law["missed"] for p, law in parts)
