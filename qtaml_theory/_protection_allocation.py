@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _choice_knapsack
 from ._allocation_problem import check_scores, exact_real, rounded
-from .channels import as_channel
+from .channels import SymmetricChannel, as_channel
 from .encodings import get_encoding
 from .float_formats import TableEncoding
 from .law import error_cumulants
@@ -84,14 +84,19 @@ class ProtectionAllocation:
 def _variance(scheme, channel, n_bits, encoding):
     encoding = get_encoding(encoding, n_bits)
     codes = np.arange(1 << n_bits, dtype=np.int64)
-    if isinstance(encoding, TableEncoding):  # a stored NaN or infinity is not a weight
+    order = {}
+    if isinstance(encoding, TableEncoding):  # a stored NaN or infinity is not a weight; bits stored as qtaml_tac does
+        from .float_law import protection_order
+
         codes = codes[~encoding.nonfinite]
-    return float(np.mean(error_cumulants(encoding, codes, channel, protection=scheme)[1]))
+        order = {"bit_order": protection_order(encoding, codes, SymmetricChannel(0.25))}
+    return float(np.mean(error_cumulants(encoding, codes, channel, protection=scheme, **order)[1]))
 
 
 def residual_variance(scheme, channel, n_bits: int, encoding: str = "offset_binary") -> float:
     """Per-weight variance of the read-back error under ``scheme``, in units of ``Delta**2``, averaged over codes
-    (a float format's finite codes, its own bit order).
+    (a float format's finite codes, its bits stored in their protection order as :mod:`qtaml_tac` stores them,
+    :func:`qtaml_theory.float_law.protection_order` of all of them).
 
     For ``IdealMSB(k)`` and ``Unprotected()`` under the symmetric channel it is
     Lemma 4.2's ``p (1 - p) (4**(n-k) - 1) / 3`` for every code.
