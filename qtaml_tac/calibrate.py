@@ -121,7 +121,8 @@ PAPER_CALIBRATION = CalibrationConfig(gain_estimator="finite_difference", mean_c
 
 
 def forward(model: nn.Module, batch: object, role: str = "calibration batch") -> torch.Tensor:
-    """``model(batch)`` as a float tensor, or a clear error when the batch does not fit the model.
+    """``model(batch)`` as a float32 tensor (float64 for a float64 model), or a clear error when the batch does not
+    fit the model.
 
     ``role`` names the batch in that error (``"evaluation set"`` when
     :func:`qtaml_tac.evaluate` calls it).
@@ -138,7 +139,7 @@ def forward(model: nn.Module, batch: object, role: str = "calibration batch") ->
         output = output[0]
     if not isinstance(output, torch.Tensor):
         raise ValueError(f"the model must return a tensor (or a tuple starting with one), got {type(output)}")
-    return output.float()
+    return output if output.dtype == torch.float64 else output.float()
 
 
 def batch_tensors(batch: object) -> Iterator[torch.Tensor]:

@@ -42,16 +42,17 @@ from qtaml_theory.compensation import mean_correction_factor
 from qtaml_theory.protection import IdealMSB, Unprotected, protection_menu, scheme_from_dict, scheme_to_dict
 from qtaml_theory.validation import as_rate, check_integer
 
+from ._sensitivity import sensitivity_deviation
 from .calibrate import (
     CalibrationConfig,
     jacobian_gains,
     mean_correction_decisions,
-    output_deviation,
     reference_output,
     residual_floor_names,
 )
 from .method_registry import METHOD_REGISTRY, METHODS, Method, get_method, register_method, unregister_method
 from .plan import LayerPlan, Plan, channel_to_dict, check_bit_counts, check_names, nominal_rate, storage_options
+from .scale_variance import scale_flip_variance
 from .storage import StorageConfig, excluded_parameters, quantize
 
 __all__ = ["METHODS", "DeploymentConfig", "plan_deployment", "Method", "METHOD_REGISTRY", "register_method",
@@ -190,9 +191,10 @@ def _random_scores(model, batch, storage, config, gains):
 
 
 def _sensitivity_scores(model, batch, storage, config, gains):
-    """Measured output deviation per weight, over the unprotected cost ``4**n - 1`` (Thm 4.4)."""
+    """Measured output deviation per weight, over the unprotected cost ``4**n - 1`` (Thm 4.4); float and MX
+    formats measured in float64 (:mod:`qtaml_tac._sensitivity`), where bfloat16's exponent flips stay finite."""
     sizes = np.array([t.size for t in storage], dtype=np.float64)
-    deviation = output_deviation(model, batch, storage, config.channel, config=config.calibration)
+    deviation = sensitivity_deviation(model, batch, storage, config.channel, config=config.calibration)
     unprotected = cf.protection_cost(float(config.storage.n_bits), 0.0)  # 4**n - 1 (Thm 4.4)
     return np.array([deviation[name] for name in storage.names]) / (sizes * unprotected)
 
@@ -218,7 +220,7 @@ def _scores(method, model, batch, storage, config, gains):
     return None if scorer is None else scorer(model, batch, storage, config, gains)
 
 
-def _allocated(method, sizes, scores, budget, n, floors, config):
+def _allocated(method, sizes, scores, budget, n, floors, config, storage):
     """Each layer's protection scheme and the allocator's name (``None``: no allocation)."""
     if method.protection is not None:
         return [scheme_from_dict({**method.protection, "k": n})] * sizes.size, None
@@ -232,8 +234,17 @@ def _allocated(method, sizes, scores, budget, n, floors, config):
     if method.allocator == "uniform":
         return [_best_uniform(menu, sizes, budget, n, config)] * sizes.size, "uniform"
     weights = np.ones(sizes.size) if scores is None else scores
-    result = allocate_protection(sizes, weights, menu, budget, n, config.channel, method=config.allocation)
+    result = allocate_protection(sizes, weights, menu, budget, n, config.channel, method=config.allocation,
+                                 scale_variance=_scale_terms(storage, config))
     return list(result.protection), config.allocation
+
+
+def _scale_terms(storage, config):
+    """Each layer's scale and zero-point term (:mod:`qtaml_tac.scale_variance`), or None when every scale is safe:
+    a constant of each layer's loss, in the allocation's objective and predicted variances, not in its choice."""
+    if not config.storage.scales_in_faulty_memory:
+        return None
+    return [scale_flip_variance(storage, name, config.channel) for name in storage.names]
 
 
 def _best_uniform(menu, sizes, budget, n, config):
@@ -332,7 +343,7 @@ def plan_deployment(model, batch, config, method="tac", gains=None):
     if record.uses_jacobian_gains:
         gains = _checked_gains(gains, names)
     scores = _scores(record, model, batch, storage, config, gains)
-    schemes, allocation_method = _allocated(record, sizes, scores, budget, n, floors, config)
+    schemes, allocation_method = _allocated(record, sizes, scores, budget, n, floors, config, storage)
     protection = {name: _injected(scheme) for name, scheme in zip(names, schemes)}
     compensation = _compensation(record, model, batch, config, storage, protection)
     factor = config.weight_scaling_target if record.weight_scaling else 1.0

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._law_arithmetic import enumerated_law, unit_cumulants
 
-__all__ = ["single_channel", "mixture_unit_cumulants", "mixture_enumerated_law", "zero_error"]
+__all__ = ["single_channel", "mixture_unit_cumulants", "mix_central", "mixture_enumerated_law", "zero_error"]
 
 
 def single_channel(outcomes):
@@ -50,6 +50,12 @@ def mixture_unit_cumulants(encoding, codes, outcomes, exact):
         else:
             k1, k2, k3, k4 = unit_cumulants(encoding, codes, outcome.channel)
             parts.append((outcome.probability, k1, k2, k3, k4 + 3 * k2**2))
+    return mix_central(parts)
+
+
+def mix_central(parts):
+    """``kappa_1..kappa_4`` of a mixture from its parts ``(weight, mean, m2, m3, m4)`` (central moments; the
+    weights sum to one), combined about the mixture's mean (module docstring). Numbers, arrays or Fractions."""
     mean = sum(w * mu for w, mu, *_ in parts)
     m2 = m3 = m4 = 0
     for w, mu, c2, c3, c4 in parts:

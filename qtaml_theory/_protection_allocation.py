@@ -33,8 +33,9 @@ import numpy as np
 
 from . import _choice_knapsack
 from ._allocation_problem import check_scores, exact_real, rounded
-from .channels import as_channel
+from .channels import SymmetricChannel, as_channel
 from .encodings import get_encoding
+from .float_formats import TableEncoding
 from .law import error_cumulants
 from .protection import IdealMSB, Unprotected, protection_menu
 from .validation import check_bits
@@ -64,6 +65,10 @@ class ProtectionAllocation:
         Extra stored bits of the choice (whole codewords).
     budget_bits : float
     method : str
+    variances : tuple of float
+        Per layer, the predicted per-weight variance of the read-back error
+        under its scheme, in units of ``Delta_l**2``: the scheme's ``v`` plus
+        the layer's ``scale_variance`` (what its shared scales' flips add).
     """
 
     protection: tuple
@@ -72,16 +77,26 @@ class ProtectionAllocation:
     bits_spent: float
     budget_bits: float
     method: str
+    variances: tuple = ()
 
 
 @lru_cache(maxsize=512)
 def _variance(scheme, channel, n_bits, encoding):
+    encoding = get_encoding(encoding, n_bits)
     codes = np.arange(1 << n_bits, dtype=np.int64)
-    return float(np.mean(error_cumulants(get_encoding(encoding, n_bits), codes, channel, protection=scheme)[1]))
+    order = {}
+    if isinstance(encoding, TableEncoding):  # a stored NaN or infinity is not a weight; bits stored as qtaml_tac does
+        from .float_law import protection_order
+
+        codes = codes[~encoding.nonfinite]
+        order = {"bit_order": protection_order(encoding, codes, SymmetricChannel(0.25))}
+    return float(np.mean(error_cumulants(encoding, codes, channel, protection=scheme, **order)[1]))
 
 
 def residual_variance(scheme, channel, n_bits: int, encoding: str = "offset_binary") -> float:
-    """Per-weight variance of the read-back error under ``scheme``, in units of ``Delta**2``, averaged over codes.
+    """Per-weight variance of the read-back error under ``scheme``, in units of ``Delta**2``, averaged over codes
+    (a float format's finite codes, its bits stored in their protection order as :mod:`qtaml_tac` stores them,
+    :func:`qtaml_theory.float_law.protection_order` of all of them).
 
     For ``IdealMSB(k)`` and ``Unprotected()`` under the symmetric channel it is
     Lemma 4.2's ``p (1 - p) (4**(n-k) - 1) / 3`` for every code.
@@ -95,7 +110,7 @@ def _is_paper_menu(menu, n_bits):
 
 
 def allocate_protection(sizes, scores, menu, budget_bits, n, channel, method="exact", *,
-                        encoding="offset_binary") -> ProtectionAllocation:
+                        encoding="offset_binary", scale_variance=None) -> ProtectionAllocation:
     """One scheme per layer from ``menu``, minimizing ``sum_l N_l s_l v(scheme_l)`` within ``budget_bits``.
 
     Parameters
@@ -116,6 +131,14 @@ def allocate_protection(sizes, scores, menu, budget_bits, n, channel, method="ex
     method : {"exact", "greedy", "continuous"}
     encoding : str, optional
         The stored encoding (the residual variance is averaged over its codes).
+    scale_variance : sequence of float, optional
+        Per layer, the per-weight variance (units of ``Delta_l**2``, ``>= 0``)
+        that flips of its shared scales and zero points add when they sit in
+        the faulty memory (:func:`qtaml_tac.scale_variance.scale_flip_variance`,
+        from :mod:`qtaml_theory.scaled_law`); default none. Scales are not
+        protected, so the term is the same for every scheme of the menu: it
+        enters each layer's loss ``N_l s_l (v + e_l)``, the objective and
+        :attr:`ProtectionAllocation.variances`, never the choice.
 
     Returns
     -------
@@ -145,30 +168,49 @@ def allocate_protection(sizes, scores, menu, budget_bits, n, channel, method="ex
     if budget is None or budget < 0:
         raise ValueError(f"budget_bits must be a finite number of bits >= 0, got {budget_bits!r}")
     channel = as_channel(channel)
+    extra = _scale_terms(scale_variance, len(sizes))
     costs = [[scheme.storage_bits(size, n_bits) for scheme in menu] for size in sizes]
     cheapest = sum(min(row) for row in costs)
     if cheapest > budget:
         raise ValueError(f"budget_bits = {budget_bits} is below the cheapest choice of the menu, {cheapest} bits: "
                          f"no scheme of the menu is affordable within the budget")
     if method == "exact" and _is_paper_menu(menu, n_bits):
-        return _paper(sizes, scores, menu, budget, n_bits, channel, encoding)
+        return _paper(sizes, scores, menu, budget, n_bits, channel, encoding, extra)
     variances = [Fraction(residual_variance(scheme, channel, n_bits, encoding)) for scheme in menu]
     losses = [[size * Fraction(w, denominator) * v for v in variances] for size, w in zip(sizes, whole)]
+    constant = sum(size * Fraction(w, denominator) * e for size, w, e in zip(sizes, whole, extra))
     capacity = int(budget)
     if method == "continuous":
         value, mixture = _choice_knapsack.lower_bound(costs, losses, capacity)
         mixes = tuple({menu[c]: float(weight) for c, weight in layer.items()} for layer in mixture)
         chosen = tuple(max(mix, key=mix.get) for mix in mixes)
         spent = sum(float(weight) * costs[index][c] for index, layer in enumerate(mixture) for c, weight in layer.items())
-        return ProtectionAllocation(chosen, mixes, rounded(value), spent, float(budget), method)
+        return ProtectionAllocation(chosen, mixes, rounded(value + constant), spent, float(budget), method,
+                                    _reported(chosen, channel, n_bits, encoding, extra))
     solve = _choice_knapsack.optimum if method == "exact" else _choice_knapsack.greedy
     picks = solve(costs, losses, capacity)
-    return ProtectionAllocation(tuple(menu[c] for c in picks), None,
-                                rounded(sum(losses[index][c] for index, c in enumerate(picks))),
-                                float(sum(costs[index][c] for index, c in enumerate(picks))), float(budget), method)
+    chosen = tuple(menu[c] for c in picks)
+    return ProtectionAllocation(chosen, None, rounded(sum(losses[index][c] for index, c in enumerate(picks)) + constant),
+                                float(sum(costs[index][c] for index, c in enumerate(picks))), float(budget), method,
+                                _reported(chosen, channel, n_bits, encoding, extra))
 
 
-def _paper(sizes, scores, menu, budget, n_bits, channel, encoding):
+def _scale_terms(scale_variance, layers):
+    """The per-layer scale terms as exact rationals (zeros by default), checked."""
+    if scale_variance is None:
+        return [Fraction(0)] * layers
+    terms = [exact_real(e) for e in np.atleast_1d(np.asarray(scale_variance, dtype=object))]
+    if len(terms) != layers or any(e is None or e < 0 for e in terms):
+        raise ValueError(f"scale_variance must hold {layers} finite numbers >= 0 (one per layer), got {scale_variance!r}")
+    return terms
+
+
+def _reported(chosen, channel, n_bits, encoding, extra):
+    """Each layer's predicted variance: its scheme's ``v`` plus its scale term (units of ``Delta_l**2``)."""
+    return tuple(residual_variance(s, channel, n_bits, encoding) + float(e) for s, e in zip(chosen, extra))
+
+
+def _paper(sizes, scores, menu, budget, n_bits, channel, encoding, extra):
     """An ``IdealMSB(0..n)`` menu: the paper's allocation itself, with the objective in this module's units."""
     from .allocation import allocate
 
@@ -176,7 +218,8 @@ def _paper(sizes, scores, menu, budget, n_bits, channel, encoding):
     by_k = {0 if isinstance(s, Unprotected) else s.k: s for s in menu}
     chosen = tuple(by_k[k] for k in bits)
     whole, denominator = check_scores(scores, len(sizes))
-    objective = sum(size * Fraction(w, denominator) * Fraction(residual_variance(s, channel, n_bits, encoding))
-                    for size, w, s in zip(sizes, whole, chosen))
+    objective = sum(size * Fraction(w, denominator) * (Fraction(residual_variance(s, channel, n_bits, encoding)) + e)
+                    for size, w, s, e in zip(sizes, whole, chosen, extra))
     spent = sum(size * k for size, k in zip(sizes, bits))
-    return ProtectionAllocation(chosen, None, rounded(objective), float(spent), float(budget), "exact")
+    return ProtectionAllocation(chosen, None, rounded(objective), float(spent), float(budget), "exact",
+                                _reported(chosen, channel, n_bits, encoding, extra))

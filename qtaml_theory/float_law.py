@@ -50,11 +50,20 @@ from numpy.typing import ArrayLike
 from . import _closed_forms as cf
 from ._deprecation import renamed_argument
 from ._derive_float import numeric
+from ._float_protection import (
+    check_bit_order,
+    float_outcomes,
+    guarded_positions,
+    is_simulated,
+    mixture_law,
+    mixture_nonfinite,
+    outcome_mask_probabilities,
+    simulated_masks,
+)
 from ._law_arithmetic import check_size, moment_cumulants, sample_cumulants
-from ._law_float import check_policy, cumulant_bounds, float_rates, nonfinite_probability, policy_table, sample_unit_errors, unit_law
-from ._law_inputs import read_outcomes
+from ._law_float import check_policy, cumulant_bounds, float_rates, policy_table, sample_unit_errors
 from ._law_mixture import single_channel
-from .channels import as_channel, mask_probabilities
+from .channels import as_channel
 from .encodings import Encoding
 from .float_formats import TableEncoding
 from .law import ROUTES, WeightError
@@ -75,16 +84,6 @@ def _check_table_encoding(encoding):
         raise ValueError(f"encoding must be a float or MX format from get_encoding (float16, bfloat16, "
                          f"float8_e4m3fn, ...), got {encoding!r}")
     return encoding
-
-
-def _residual(encoding, channel, protection):
-    """The residual channel of ``protection`` (a scheme whose law is one channel)."""
-    outcomes, _ = read_outcomes(encoding, channel, as_protection(protection))
-    residual = single_channel(outcomes)
-    if residual is None:
-        raise ValueError(f"protection must leave one residual channel for a float format (block codes over floats "
-                         f"are not modelled), got {protection!r}")
-    return residual
 
 
 def _check_max_flips(max_flips):
@@ -124,7 +123,8 @@ class FloatLawTable:
 
 
 def float_law_table(encoding: TableEncoding, codes: ArrayLike, channel, delta: Real = 1.0, *, protection=None,
-                    on_nonfinite: str = "keep", max_flips: int | None = None, bounds: bool = True) -> FloatLawTable:
+                    on_nonfinite: str = "keep", max_flips: int | None = None, bounds: bool = True,
+                    bit_order=None) -> FloatLawTable:
     """The law of the read-back error ``Delta (read - table[c])`` of every code in ``codes``, vectorised.
 
     Parameters
@@ -136,14 +136,21 @@ def float_law_table(encoding: TableEncoding, codes: ArrayLike, channel, delta: R
     delta : float, optional
         The scale the values are multiplied by.
     protection : ProtectionScheme, optional
-        A scheme whose law is one residual channel (``IdealMSB``,
-        :class:`~qtaml_theory.protection.IdealBits`, repetition).
+        Any scheme: ``IdealMSB``, :class:`~qtaml_theory.protection.IdealBits`,
+        repetition, or a block code (SEC-DED, BCH), whose law is a mixture
+        over its read outcomes (:mod:`qtaml_theory._float_protection`).
     on_nonfinite : {"keep", "zero", "clamp"}, optional
     max_flips : int, optional
         Deviations summed per code; default every mask for ``n <= 8``, 3 beyond.
     bounds : bool, optional
         Compute ``cumulant_bounds`` (default); False leaves it None and
         saves the absolute moments the bound needs (about half the time).
+    bit_order : sequence of int, optional
+        The format's bit held by each stored position, top first
+        (``StoredTensor.bit_order``: :mod:`qtaml_tac` stores a float's bits in
+        :func:`protection_order`), so that a scheme's top ``k`` stored
+        positions are the format's bits ``bit_order[:k]``. ``None``: the
+        format's own order (bit ``n - 1`` on top).
 
     Returns
     -------
@@ -154,22 +161,26 @@ def float_law_table(encoding: TableEncoding, codes: ArrayLike, channel, delta: R
     encoding = _check_table_encoding(encoding)
     policy = check_policy(on_nonfinite)
     _check_max_flips(max_flips)
-    residual = _residual(encoding, channel, protection)
+    bit_order = check_bit_order(bit_order, encoding.n)
+    outcomes = float_outcomes(encoding, channel, protection, bit_order)
     codes = np.asarray(encoding.check_code(codes))
     delta = float(as_scale(delta, "delta"))
-    flat = codes.reshape(-1)
-    bits = encoding.bits(flat)
-    rates = float_rates(residual, bits)
-    law = unit_law(encoding, flat, rates, policy, max_flips, bounds=bounds)
+    flat, inverse = np.unique(codes.reshape(-1), return_inverse=True)  # a layer repeats its codes
+    law = mixture_law(encoding, flat, outcomes, policy, max_flips, bounds=bounds,
+                      guarded=guarded_positions(protection, encoding.n, bit_order))
     scale = delta ** np.arange(1, 5)[:, None]
+
+    def spread(values, lead=()):
+        return values[..., inverse].reshape(lead + codes.shape)
+
     if bounds:
         bounds = cumulant_bounds(law["cumulants"], law["missed_mass"], law["missed"], law["mass"])
-        bounds = (bounds * scale).reshape((4,) + codes.shape)
+        bounds = spread(bounds * scale, (4,))
     return FloatLawTable(
-        cumulants=(law["cumulants"] * scale).reshape((4,) + codes.shape),
-        nonfinite_probability=nonfinite_probability(encoding, bits, rates).reshape(codes.shape),
+        cumulants=spread(law["cumulants"] * scale, (4,)),
+        nonfinite_probability=spread(np.asarray(mixture_nonfinite(encoding, encoding.bits(flat), outcomes))),
         max_flips=law["max_flips"],
-        tail_mass=law["tail"].reshape(codes.shape),
+        tail_mass=spread(law["tail"]),
         cumulant_bounds=bounds if law["missed"] is not None else None,
     )
 
@@ -185,10 +196,15 @@ class FloatWeightError(WeightError):
     delta : float, optional
         Scale of the values (1: the format's own values).
     protection : ProtectionScheme, optional
-        A scheme whose law is one residual channel.
+        Any scheme (:func:`float_law_table`); a block code's law is the
+        mixture over its read outcomes, and ``on_failure="zero"`` reads the
+        weight as 0 when its word's failure is detected.
     on_nonfinite : {"keep", "zero", "clamp"}, optional
     max_flips : int, optional
         For the formula route (default: every mask for ``n <= 8``, 3 beyond).
+    bit_order : sequence of int, optional
+        The format's bit held by each stored position, top first
+        (:func:`float_law_table`); ``None``: the format's own order.
 
     Examples
     --------
@@ -201,13 +217,17 @@ class FloatWeightError(WeightError):
 
     @renamed_argument("p", "channel")
     def __init__(self, encoding: Encoding, code: int, channel, delta: Real = 1.0, *, protection=None,
-                 on_nonfinite: str = "keep", max_flips: int | None = None) -> None:
+                 on_nonfinite: str = "keep", max_flips: int | None = None, bit_order=None) -> None:
         self.on_nonfinite = check_policy(on_nonfinite)
         self.encoding = _check_table_encoding(encoding)
         self.protection = as_protection(protection)
         self.cells = as_channel(channel)
-        self.channel = _residual(self.encoding, self.cells, self.protection)
-        self.outcomes, self.exact = None, False
+        self.bit_order = check_bit_order(bit_order, self.encoding.n)
+        #: The scheme's read outcomes, their channels over the format's bits (:mod:`qtaml_theory._float_protection`).
+        self.outcomes = float_outcomes(self.encoding, self.cells, self.protection, self.bit_order)
+        #: The residual channel when the law is one (``None`` for a mixture: see :attr:`outcomes`).
+        self.channel = single_channel(self.outcomes)
+        self.exact = False
         code = self.encoding.check_code(code)
         if not isinstance(code, int):
             raise ValueError("code must be a single integer; use float_law_table or error_cumulants for arrays")
@@ -217,17 +237,19 @@ class FloatWeightError(WeightError):
         self.code = code
         self.max_flips = _check_max_flips(max_flips)
         self.delta = float(as_scale(delta, "delta"))
-        self.rates = tuple(float_rates(self.channel, self.encoding.bits(code)).tolist())
+        bits = self.encoding.bits(code)
+        self.rates = None if self.channel is None else tuple(float_rates(self.channel, bits).tolist())
         self.stored_value = float(self.encoding.table[code]) * self.delta
 
     def __repr__(self) -> str:
+        order = "" if self.bit_order is None else f", bit_order={self.bit_order}"
         return (f"WeightError({self.encoding!r}, {self.code}, {self.cells!r}, delta={self.delta!r}, "
-                f"protection={self.protection!r}, on_nonfinite={self.on_nonfinite!r})")
+                f"protection={self.protection!r}, on_nonfinite={self.on_nonfinite!r}{order})")
 
     def _unit_cumulants(self, method, size=None, rng=None):
         if method == "formula":
-            law = unit_law(self.encoding, np.array([self.code]), np.array([self.rates]), self.on_nonfinite,
-                           self.max_flips)
+            law = mixture_law(self.encoding, np.array([self.code]), self.outcomes, self.on_nonfinite, self.max_flips,
+                              guarded=guarded_positions(self.protection, self.encoding.n, self.bit_order))
             cumulants = tuple(float(k[0]) for k in law["cumulants"])
             self._warn_if_loose(cumulants, cumulant_bounds(law["cumulants"], law["missed_mass"], law["missed"],
                                                            law["mass"]), law["max_flips"])
@@ -252,43 +274,44 @@ class FloatWeightError(WeightError):
 
     def truncation(self) -> FloatLawTable:
         """The formula route's law with its bound on the masks left out (:class:`FloatLawTable`, scalar fields)."""
-        return float_law_table(self.encoding, self.code, self.channel, self.delta, on_nonfinite=self.on_nonfinite,
-                               max_flips=self.max_flips)
+        return float_law_table(self.encoding, self.code, self.cells, self.delta, protection=self.protection,
+                               on_nonfinite=self.on_nonfinite, max_flips=self.max_flips, bit_order=self.bit_order)
 
     def nonfinite_probability(self, method: str = "formula", *, size: int | None = None, rng=None) -> float:
         """``P(read-back is NaN or infinite)`` (before any policy), by ``method``.
 
         ``"formula"``: the product over the positions that are all 1 in the
-        non-finite codes of ``P(bit reads 1)`` (:mod:`qtaml_theory._derive_float`).
+        non-finite codes of ``P(bit reads 1)`` (:mod:`qtaml_theory._derive_float`),
+        averaged over the scheme's read outcomes (a zeroed weight is finite).
         """
         if method == "formula":
-            bits = self.encoding.bits(self.code)
-            return float(nonfinite_probability(self.encoding, bits, np.array(self.rates)))
+            return float(mixture_nonfinite(self.encoding, self.encoding.bits(self.code), self.outcomes))
         if method == "enumeration":
             probabilities, masks = self._mask_law()
             return float(probabilities[self.encoding.nonfinite[self.code ^ masks]].sum())
         if method == "montecarlo":
-            draws = sample_unit_errors(self.encoding, np.array([self.code]), self.channel, check_size(size), rng,
-                                       "keep")
-            return float(np.mean(~np.isfinite(draws)))
+            return float(np.mean(~np.isfinite(self._draws(check_size(size), rng, "keep"))))
         raise ValueError(f"method must be one of {ROUTES}, got {method!r}")
 
     def _mask_law(self):
+        """``P(mask)`` of all ``2**n`` masks (summed over the read outcomes that are not zeroed), and the masks."""
         n = self.encoding.n
         if n > MAX_FLOAT_ENUMERATION_BITS:
             raise ValueError(f"enumeration needs n <= {MAX_FLOAT_ENUMERATION_BITS}, got n = {n}")
-        return mask_probabilities(self.rates), np.arange(1 << n)
+        return outcome_mask_probabilities(self.encoding, self.code, self.outcomes), np.arange(1 << n)
 
     def _enumerated(self):
         """Errors (units of the format) and probabilities over all masks, given a finite read under "keep"."""
         probabilities, masks = self._mask_law()
+        zeroed = sum(float(o.probability) for o in self.outcomes if o.channel is None)
         reads = self.code ^ masks
         with np.errstate(invalid="ignore"):
             errors = policy_table(self.encoding, self.on_nonfinite)[reads] - self.encoding.table[self.code]
-        if self.on_nonfinite == "keep":
-            finite = ~self.encoding.nonfinite[reads]
-            errors, probabilities = errors[finite], probabilities[finite] / probabilities[finite].sum()
-        return errors, probabilities
+        finite = ~self.encoding.nonfinite[reads] if self.on_nonfinite == "keep" else np.ones(reads.size, dtype=bool)
+        # a weight read as zero (a detected failure under on_failure="zero") is one more, finite, outcome
+        errors = np.append(errors[finite], -self.encoding.table[self.code])
+        probabilities = np.append(probabilities[finite], zeroed)
+        return errors, probabilities / probabilities.sum()
 
     def pmf(self) -> dict:
         """``{error: probability}`` over all ``2**n`` masks (given a finite read under "keep"), sorted."""
@@ -314,8 +337,20 @@ class FloatWeightError(WeightError):
 
     def _unit_sample(self, size, rng=None):
         """Draws of the error in units of the format; NaN and infinities stay under "keep"."""
-        return sample_unit_errors(self.encoding, np.array([self.code]), self.channel, size, rng,
-                                  self.on_nonfinite)[:, 0]
+        return self._draws(size, rng, self.on_nonfinite)
+
+    def _draws(self, size, rng, policy):
+        """``size`` errors (units of the format) under ``policy``: a scheme with codewords is simulated
+        (copies voted, words encoded, flipped and decoded in the stored bit order), the others drawn from
+        their residual channel."""
+        codes = np.array([self.code])
+        if not is_simulated(self.protection):
+            return sample_unit_errors(self.encoding, codes, self.channel, size, rng, policy)[:, 0]
+        masks, zeroed = simulated_masks(self.encoding, codes, self.cells, self.protection, self.bit_order, size,
+                                        np.random.default_rng(rng))
+        with np.errstate(invalid="ignore"):
+            errors = policy_table(self.encoding, policy)[self.code ^ masks] - self.encoding.table[self.code]
+        return np.where(zeroed, -self.encoding.table[self.code], errors)[:, 0]
 
 
 def exponent_flip_moments(encoding: TableEncoding, codes: ArrayLike, channel, *,

@@ -84,7 +84,7 @@ METHODS = ROUTES
 @renamed_argument("p", "channel")
 def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, delta: Real = 1.0, *,
                     protection: ProtectionScheme | None = None, on_nonfinite: str = "keep",
-                    max_flips: int | None = None) -> tuple | np.ndarray:
+                    max_flips: int | None = None, bit_order=None) -> tuple | np.ndarray:
     """Cumulants ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each code (formula route).
 
     Parameters
@@ -108,6 +108,10 @@ def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, 
         Float formats only: flips summed per code (default: all for
         ``n <= 8``, 3 beyond); :func:`qtaml_theory.float_law.float_law_table`
         gives the bound on what is left out.
+    bit_order : sequence of int, optional
+        Float formats only: the format's bit held by each stored position,
+        top first (``StoredTensor.bit_order``), so that a scheme guards the
+        format's bits ``bit_order[:k]``; ``None``: the format's own order.
 
     Returns
     -------
@@ -134,9 +138,12 @@ def error_cumulants(encoding: Encoding, codes: ArrayLike, channel: ChannelLike, 
         from .float_law import float_law_table
 
         law = float_law_table(encoding, codes, channel, delta, protection=protection, on_nonfinite=on_nonfinite,
-                              max_flips=max_flips, bounds=False)
+                              max_flips=max_flips, bounds=False, bit_order=bit_order)
         return tuple(float(k) for k in law.cumulants) if law.cumulants.ndim == 1 else law.cumulants
     check_policy(on_nonfinite)
+    if bit_order is not None:
+        raise ValueError(f"bit_order must be None for the fixed-point encoding {encoding.name!r} (stored as it is), "
+                         f"got {bit_order!r}")
     outcomes, exact = _read_outcomes(encoding, channel, protection)
     codes = encoding.check_code(codes)
     delta = _scale_for(delta, exact)

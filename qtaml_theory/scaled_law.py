@@ -22,6 +22,15 @@ largest finite value with its read sign (an E8M0 NaN scale to ``2**127``).
 One flip of a shared scale moves every weight of its block or channel
 together: this law is per weight; the weights of one block are not
 independent.
+
+Zero points. Asymmetric storage keeps ``w = (x - z) s`` with a zero point
+``z`` per block, stored in the scale's format in the same memory. The three
+parts are read independently, so with ``u = x - z`` and ``e_u = e_x - e_z``
+the same expansion holds with ``u`` for ``x``, and
+``kappa_m(e_u) = kappa_m(e_x) + (-1)**m kappa_m(e_z)`` (cumulants of
+independent parts add; ``-e_z`` flips the odd ones). ``P(not finite) =
+1 - (1 - P_x)(1 - P_z)(1 - P_s)``; a non-finite zero point is read by the
+policy like a scale ("zero" reads it as 0, which leaves the weight ``x s'``).
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from .encodings import Encoding
 from .float_formats import TableEncoding
 from .law import ROUTES, WeightError, error_cumulants
 
-__all__ = ["ScaledWeightError", "scaled_weight_error", "scaled_error_cumulants", "combine_cumulants",
+__all__ = ["ScaledWeightError", "scaled_weight_error", "scaled_error_cumulants", "combine_cumulants", "level_cumulants",
            "MAX_JOINT_ENUMERATION_BITS"]
 
 #: Widest element plus scale (in bits) whose joint law the enumeration route sums.
@@ -52,20 +61,33 @@ class ScaledWeightError:
     ``"enumeration"`` (the joint law of both parts' masks) and ``"montecarlo"``.
     """
 
-    def __init__(self, element: WeightError, scale: WeightError) -> None:
+    def __init__(self, element: WeightError, scale: WeightError, zero_point: WeightError | None = None) -> None:
         self.element = element
         self.scale = scale
+        #: The zero point's law (asymmetric storage), or None.
+        self.zero_point = zero_point
         self.on_nonfinite = scale.on_nonfinite
-        self.stored_value = float(element.stored_value) * float(scale.stored_value)
+        self.stored_value = self._level(float(element.stored_value)) * float(scale.stored_value)
 
     def __repr__(self) -> str:
-        return f"ScaledWeightError({self.element!r}, {self.scale!r})"
+        zero = "" if self.zero_point is None else f", {self.zero_point!r}"
+        return f"ScaledWeightError({self.element!r}, {self.scale!r}{zero})"
+
+    def _level(self, x):
+        """``x - z``: the element less the stored zero point (``x`` without one)."""
+        return x if self.zero_point is None else x - float(self.zero_point.stored_value)
+
+    def _parts(self):
+        return (self.element, self.scale) if self.zero_point is None else (self.element, self.scale, self.zero_point)
 
     def cumulants(self, method: str = "formula", *, size: int | None = None, rng=None) -> tuple:
         """``(kappa_1, kappa_2, kappa_3, kappa_4)`` of ``e`` (given finite reads under "keep")."""
         if method == "formula":
-            parts = [np.array([float(k) for k in law.cumulants()]) for law in (self.element, self.scale)]
-            combined = combine_cumulants(float(self.element.stored_value), float(self.scale.stored_value), *parts)
+            element, scale = (np.array([float(k) for k in law.cumulants()]) for law in (self.element, self.scale))
+            if self.zero_point is not None:
+                element = level_cumulants(element, np.array([float(k) for k in self.zero_point.cumulants()]))
+            combined = combine_cumulants(self._level(float(self.element.stored_value)),
+                                         float(self.scale.stored_value), element, scale)
             return tuple(float(k) for k in combined)
         if method == "enumeration":
             errors, probabilities = self._joint_law()
@@ -92,36 +114,42 @@ class ScaledWeightError:
         return k1, k2, skewness(k2, k3), excess_kurtosis(k2, k4)
 
     def nonfinite_probability(self, method: str = "formula", **kwargs) -> float:
-        """``P(x' or s' not finite) = 1 - (1 - P_x)(1 - P_s)`` (before the policy)."""
+        """``P(a part reads non-finite) = 1 - prod (1 - P_part)`` over element, scale and zero point (before the
+        policy)."""
         if method == "montecarlo":
             size, rng = check_size(kwargs.get("size")), np.random.default_rng(kwargs.get("rng"))
-            x, s = self._raw_reads(size, rng)
-            return float(np.mean(~np.isfinite(x) | ~np.isfinite(s)))
-        px, ps = (_nonfinite(law, method, **kwargs) for law in (self.element, self.scale))
-        return px + ps - px * ps  # 1 - (1 - px)(1 - ps), without cancellation when both are small
+            reads = self._raw_reads(size, rng)
+            return float(np.mean(np.any([~np.isfinite(read) for read in reads], axis=0)))
+        total = 0.0
+        for law in self._parts():  # 1 - prod (1 - P), without cancellation when the P are small
+            part = _nonfinite(law, method, **kwargs)
+            total = total + part - total * part
+        return total
 
     def _raw_reads(self, size, rng):
         """``size`` draws of the parts' read-back values, non-finite kept."""
-        return tuple(float(law.stored_value) + _kept(law).sample(size, rng) for law in (self.element, self.scale))
+        return tuple(float(law.stored_value) + _kept(law).sample(size, rng) for law in self._parts())
 
     def sample(self, size: int, rng=None) -> np.ndarray:
         """``size`` draws of ``e`` (each part read under the policy; NaN and infinities stay under "keep")."""
         rng = np.random.default_rng(rng)
-        x = float(self.element.stored_value) + self.element.sample(size, rng)
-        s = float(self.scale.stored_value) + self.scale.sample(size, rng)
+        x, s, *zero = (float(law.stored_value) + law.sample(size, rng) for law in self._parts())
         with np.errstate(invalid="ignore"):
-            return x * s - self.stored_value
+            return (x - zero[0] if zero else x) * s - self.stored_value
 
     def _joint_law(self):
-        width = self.element.encoding.n + self.scale.encoding.n
+        width = sum(law.encoding.n for law in self._parts())
         if width > MAX_JOINT_ENUMERATION_BITS:
-            raise ValueError(f"method='enumeration' needs element and scale bits <= {MAX_JOINT_ENUMERATION_BITS}, "
-                             f"got {width}")
-        laws = [law.pmf() for law in (self.element, self.scale)]
-        (ex, px), (es, ps) = [(np.array([float(v) for v in law]), np.array([float(q) for q in law.values()]))
-                              for law in laws]
-        x, s = float(self.element.stored_value), float(self.scale.stored_value)
-        errors = (x + ex)[:, None] * (s + es)[None, :] - x * s
+            raise ValueError(f"method='enumeration' needs element and scale bits <= {MAX_JOINT_ENUMERATION_BITS} "
+                             f"(a zero point's included), got {width}")
+        (ex, px), (es, ps), *zero = [(np.array([float(v) for v in law]), np.array([float(q) for q in law.values()]))
+                                     for law in (law.pmf() for law in self._parts())]
+        u = float(self.element.stored_value) + ex
+        if zero:  # the level x' - z' over both parts' errors
+            ez, pz = zero[0]
+            u = (u[:, None] - (float(self.zero_point.stored_value) + ez)[None, :]).ravel()
+            px = np.outer(px, pz).ravel()
+        errors = u[:, None] * (float(self.scale.stored_value) + es)[None, :] - self.stored_value
         return errors.ravel(), np.outer(px, ps).ravel()
 
 
@@ -146,15 +174,31 @@ def combine_cumulants(element: ArrayLike, scale: ArrayLike, element_cumulants: A
     return np.stack(np.broadcast_arrays(*cumulants_from_raw(list(raw))))
 
 
+def level_cumulants(element_cumulants: ArrayLike, zero_point_cumulants: ArrayLike) -> np.ndarray:
+    """Cumulants of ``e_x - e_z`` for independent parts: ``kappa_m(e_x) + (-1)**m kappa_m(e_z)`` (module notes)."""
+    signs = np.array([-1.0, 1.0, -1.0, 1.0]).reshape((4,) + (1,) * (np.ndim(zero_point_cumulants) - 1))
+    return np.asarray(element_cumulants, dtype=np.float64) + signs * np.asarray(zero_point_cumulants, dtype=np.float64)
+
+
+def _stored_number_cumulants(scale_encoding, codes, channel, protection, policy, max_flips):
+    """The cumulants of every code's read-back error, each distinct code's law computed once (all masks)."""
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    cumulants = error_cumulants(scale_encoding, distinct, channel, protection=protection, on_nonfinite=policy,
+                                max_flips=_scale_flips(scale_encoding, max_flips))
+    return cumulants[:, inverse.reshape(codes.shape)]
+
+
 def scaled_error_cumulants(encoding: Encoding, codes: ArrayLike, scale_encoding: TableEncoding,
                            scale_codes: ArrayLike, channel, *, protection=None, scale_protection=None,
-                           on_nonfinite: str = "keep", max_flips: int | None = None) -> np.ndarray:
-    """``kappa_1..kappa_4`` of ``x' s' - x s`` for arrays of element codes and their scale codes, vectorised.
+                           on_nonfinite: str = "keep", max_flips: int | None = None,
+                           zero_point_codes: ArrayLike | None = None, bit_order=None) -> np.ndarray:
+    """``kappa_1..kappa_4`` of ``(x' - z') s' - (x - z) s`` for arrays of codes, vectorised.
 
-    The arguments are those of :func:`scaled_weight_error`, with ``codes`` and
-    ``scale_codes`` arrays that broadcast together (a scale per channel or per
-    group, repeated over its weights by the caller). Each distinct scale
-    code's law is computed once, over every mask of the scale by default.
+    The arguments are those of :func:`scaled_weight_error`, with ``codes``,
+    ``scale_codes`` and ``zero_point_codes`` (asymmetric storage; ``None``:
+    no zero point) arrays that broadcast together (a scale per channel or per
+    group, repeated over its weights by the caller). Each distinct scale and
+    zero-point code's law is computed once, over every mask by default.
 
     Returns
     -------
@@ -164,13 +208,16 @@ def scaled_error_cumulants(encoding: Encoding, codes: ArrayLike, scale_encoding:
     _check_scale_encoding(scale_encoding)
     codes = np.asarray(encoding.check_code(codes))
     scale_codes = np.asarray(scale_encoding.check_code(scale_codes, "scale_codes"))
-    flips = {"max_flips": max_flips} if isinstance(encoding, TableEncoding) else {}
+    flips = {"max_flips": max_flips, "bit_order": bit_order} if isinstance(encoding, TableEncoding) else {}
     element = np.asarray(error_cumulants(encoding, codes, channel, protection=protection, on_nonfinite=policy,
                                          **flips), dtype=np.float64).reshape((4,) + codes.shape)
-    distinct, inverse = np.unique(scale_codes, return_inverse=True)
-    scale = error_cumulants(scale_encoding, distinct, channel, protection=scale_protection, on_nonfinite=policy,
-                            max_flips=_scale_flips(scale_encoding, max_flips))[:, inverse.reshape(scale_codes.shape)]
+    scale = _stored_number_cumulants(scale_encoding, scale_codes, channel, scale_protection, policy, max_flips)
     values = np.asarray(encoding.decode(codes), dtype=np.float64)
+    if zero_point_codes is not None:
+        zero_point_codes = np.asarray(scale_encoding.check_code(zero_point_codes, "zero_point_codes"))
+        element = level_cumulants(element, _stored_number_cumulants(scale_encoding, zero_point_codes, channel,
+                                                                    scale_protection, policy, max_flips))
+        values = values - scale_encoding.table[zero_point_codes]
     return combine_cumulants(values, scale_encoding.table[scale_codes], element, scale)
 
 
@@ -196,13 +243,14 @@ def _kept(law):
     """The same law read under "keep" (non-finite reads stay), for the non-finite probability."""
     if law.on_nonfinite == "keep" or not isinstance(law.encoding, TableEncoding):
         return law
-    return WeightError(law.encoding, law.code, law.cells, protection=law.protection)
+    return WeightError(law.encoding, law.code, law.cells, protection=law.protection, bit_order=law.bit_order)
 
 
 def scaled_weight_error(encoding: Encoding, code: int, scale_encoding: TableEncoding, scale_code: int, channel, *,
                         protection=None, scale_protection=None, on_nonfinite: str = "keep",
-                        max_flips: int | None = None) -> ScaledWeightError:
-    """The law of a weight ``x s`` whose element and scale codes are both read through ``channel``.
+                        max_flips: int | None = None, zero_point_code: int | None = None,
+                        bit_order=None) -> ScaledWeightError:
+    """The law of a weight ``(x - z) s`` whose element, scale (and zero point) are all read through ``channel``.
 
     Parameters
     ----------
@@ -218,9 +266,16 @@ def scaled_weight_error(encoding: Encoding, code: int, scale_encoding: TableEnco
     channel : float or Channel
         The cells' channel, for both.
     protection, scale_protection : ProtectionScheme, optional
-        What guards the element's and the scale's bits (``None``: unprotected).
+        What guards the element's and the scale's (and zero point's) bits (``None``: unprotected).
     on_nonfinite : {"keep", "zero", "clamp"}, optional
         The read policy (module docstring).
+    zero_point_code : int, optional
+        The zero point's code in ``scale_encoding`` (asymmetric storage:
+        ``w = (x - z) s``, ``z = scale_encoding.table[zero_point_code]``);
+        ``None``: no zero point.
+    bit_order : sequence of int, optional
+        A float element's stored bit order
+        (:func:`qtaml_theory.float_law.float_law_table`).
     max_flips : int, optional
         Flips summed by a 16-bit part's formula route
         (:class:`~qtaml_theory.float_law.FloatWeightError`, whose
@@ -242,10 +297,12 @@ def scaled_weight_error(encoding: Encoding, code: int, scale_encoding: TableEnco
     """
     policy = check_policy(on_nonfinite)
     _check_scale_encoding(scale_encoding)
-    flips = {"max_flips": max_flips}
+    flips = {"max_flips": max_flips, "bit_order": bit_order}
     element = WeightError(encoding, code, channel, protection=protection, on_nonfinite=policy,
                           **(flips if isinstance(encoding, TableEncoding) else {}))
-    scale = WeightError(scale_encoding, scale_code, channel, protection=scale_protection, on_nonfinite=policy,
-                        max_flips=_scale_flips(scale_encoding, max_flips))
-    return ScaledWeightError(element, scale)
+    scale, zero_point = (None if number is None else
+                         WeightError(scale_encoding, number, channel, protection=scale_protection, on_nonfinite=policy,
+                                     max_flips=_scale_flips(scale_encoding, max_flips))
+                         for number in (scale_code, zero_point_code))
+    return ScaledWeightError(element, scale, zero_point)
 

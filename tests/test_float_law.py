@@ -170,8 +170,9 @@ def test_bad_input_names_the_argument():
         error_cumulants(get_encoding("offset_binary", 8), 3, 0.1, on_nonfinite="nan")
     with pytest.raises(ValueError, match="max_flips must be"):
         float_law_table(e4m3, 3, 0.1, max_flips=-1)
-    with pytest.raises(ValueError, match="protection must leave one residual channel"):
-        WeightError(e4m3, 3, 0.1, protection=SECDED(2, 8))
+    for order in ((7, 6, 5), (0, 1, 2, 3, 4, 5, 6, 6), "76543210", (True, 1, 2, 3, 4, 5, 6, 7)):
+        with pytest.raises(ValueError, match="bit_order must be None or a permutation of 0..7"):
+            WeightError(e4m3, 3, 0.1, protection=SECDED(2, 8), bit_order=order)
     with pytest.raises(ValueError, match="one bit per cell"):
         float_law_table(e4m3, 3, MultiLevelChannel(2, level_noise_transition(2, 0.01)))
     with pytest.raises(ValueError, match="exponent field"):
