@@ -163,7 +163,8 @@ def test_uniform_entry_point_is_the_law_of_its_draw():
     cells = MultiLevelChannel(2, _charge_loss(4, 0.01), "gray")
     uniform = uniform_cell_code_law(encoding, cells, Repetition(2), size=16, seed=4, moved_cells=2)
     codes = np.random.default_rng(4).integers(0, 16, 16)
-    np.testing.assert_array_equal(uniform.cumulants, cell_code_law(encoding, codes, cells, Repetition(2)).cumulants)
+    expected = cell_code_law(encoding, codes, cells, Repetition(2), moved_cells=2)
+    np.testing.assert_array_equal(uniform.cumulants, expected.cumulants)
 
 
 def test_uncoded_schemes_give_the_exact_uncoded_law():

@@ -50,12 +50,12 @@ from . import _cell_code_kernel as kernel
 from .base import IdealMSB, Unprotected
 from .codes import Repetition, _BlockCode
 
-__all__ = ["CellCodeLaw", "cell_code_law", "uniform_cell_code_law", "DEFAULT_MOVED_CELLS", "MAX_MOVED_CELLS"]
+__all__ = ["CellCodeLaw", "cell_code_law", "uniform_cell_code_law", "PATTERN_LIMIT", "MAX_MOVED_CELLS"]
 
-#: ``J`` by default: patterns of at most two moved cells per block (a SEC-DED word fails first at two errors).
-DEFAULT_MOVED_CELLS = 2
 #: Largest ``J`` accepted (the patterns grow like ``(cells * levels)**J``).
 MAX_MOVED_CELLS = 8
+#: The most patterns (over all blocks) that the default ``J`` lets the enumeration visit.
+PATTERN_LIMIT = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -173,20 +173,32 @@ def _cumulants_from_raw(m1, m2, m3, m4):
                      m4 - 4 * m3 * m1 - 3 * m2**2 + 12 * m2 * m1**2 - 6 * m1**4])
 
 
-def _elementary_symmetric(values, order, groups, starts):
-    """``e_order`` of the entries of each group (CSR ``starts``), by the recursion over entries (no cancellation)."""
-    result = np.zeros(groups)
-    for group in range(groups):
-        e = np.zeros(order + 1)
-        e[0] = 1.0
-        for value in values[starts[group]:starts[group + 1]].tolist():
-            e[1:] = e[1:] + value * e[:-1]
-        result[group] = e[order]
+def _elementary_symmetric(values, order, starts):
+    """``e_0..e_order`` of the entries of each group (CSR ``starts``), shape ``(groups, order + 1)``.
+
+    By the recursion over the entries (sums of non-negative products: no cancellation).
+    """
+    groups = starts.size - 1
+    result = np.zeros((groups, order + 1))
+    result[:, 0] = 1.0
+    group = np.repeat(np.arange(groups), np.diff(starts))
+    for index in range(int(np.diff(starts).max()) if groups else 0):
+        rank = np.arange(values.size) - starts[group]
+        members = rank == index
+        owners = group[members]
+        result[owners, 1:] = result[owners, 1:] + values[members][:, None] * result[owners, :-1]
     return result
 
 
+def _default_limit(events_per_entry, block_entries):
+    """The largest ``J <= MAX_MOVED_CELLS`` whose patterns over all blocks number at most :data:`PATTERN_LIMIT`."""
+    counts = _elementary_symmetric(events_per_entry.astype(np.float64), MAX_MOVED_CELLS, block_entries).sum(axis=0)
+    total = np.cumsum(counts)
+    return int(max(np.searchsorted(total, PATTERN_LIMIT, side="right") - 1, 1))
+
+
 def cell_code_law(encoding, codes, channel: MultiLevelChannel, scheme, delta: float = 1.0, *,
-                  moved_cells: int = DEFAULT_MOVED_CELLS) -> CellCodeLaw:
+                  moved_cells: int | None = None) -> CellCodeLaw:
     """The residual law of each weight of a layer stored in cells under a real code, given the stored data.
 
     Parameters
@@ -201,9 +213,11 @@ def cell_code_law(encoding, codes, channel: MultiLevelChannel, scheme, delta: fl
         For the last two the law is the uncoded one (exact, ``bound = 0``).
     delta : float
         Quantization step.
-    moved_cells : int
+    moved_cells : int, optional
         ``J``: patterns of at most this many moved cells per block are
-        enumerated, ``0..MAX_MOVED_CELLS``; the rest is bounded (module docstring).
+        enumerated, ``0..MAX_MOVED_CELLS``; the rest is bounded (module
+        docstring). By default the largest ``J`` (at least 1) whose patterns
+        number at most :data:`PATTERN_LIMIT` over the layer.
 
     Returns
     -------
@@ -229,13 +243,13 @@ def cell_code_law(encoding, codes, channel: MultiLevelChannel, scheme, delta: fl
     if not getattr(encoding, "is_linear", False):
         raise ValueError(f"encoding must be linear (two's complement or offset binary) for the law of a code over "
                          f"cells, got {encoding!r}")
-    limit = check_integer(moved_cells, "moved_cells", 0, MAX_MOVED_CELLS)
+    limit = None if moved_cells is None else check_integer(moved_cells, "moved_cells", 0, MAX_MOVED_CELLS)
     n_bits = encoding.n_bits
     codes = np.atleast_1d(np.asarray(encoding.check_code(codes), dtype=np.int64)).ravel()
     channel.check_width(n_bits)
     if isinstance(scheme, (Unprotected, IdealMSB)):
         kappas = error_cumulants(encoding, codes, channel, delta, protection=scheme)
-        return CellCodeLaw(np.asarray(kappas, dtype=np.float64).reshape(4, -1), np.zeros(codes.size), limit)
+        return CellCodeLaw(np.asarray(kappas, dtype=np.float64).reshape(4, -1), np.zeros(codes.size), limit or 0)
     if not isinstance(scheme, (Repetition, _BlockCode)):
         raise ValueError(f"scheme must be Unprotected, IdealMSB, Repetition, SECDED or BCH, got {scheme!r}")
     scheme.check_width(n_bits)
@@ -282,6 +296,8 @@ def cell_code_law(encoding, codes, channel: MultiLevelChannel, scheme, delta: fl
     log_stay = np.log(stay[level])
     block_stay = np.exp(np.add.reduceat(log_stay, block_entries[:-1])) if entries else np.ones(blocks)
     block_stay[block_entries[:-1] == block_entries[1:]] = 1.0
+    if limit is None:
+        limit = _default_limit(np.diff(entry_events), block_entries)
     columns, status, corrections, data_bits = _code_tables(scheme)
     moments = np.zeros((codes.size, 4))
     zeroed = np.zeros(codes.size)
@@ -291,7 +307,7 @@ def cell_code_law(encoding, codes, channel: MultiLevelChannel, scheme, delta: fl
                       corrections, data_bits, DETECTED, getattr(scheme, "on_failure", "keep") == "zero", top,
                       weight_start.astype(np.int64), block_weights.astype(np.int64), amplitudes, limit, moments, zeroed)
     moving = 1.0 - stay[level]
-    tail = _elementary_symmetric(moving, limit + 1, blocks, block_entries)
+    tail = _elementary_symmetric(moving, limit + 1, block_entries)[:, -1]
     block_of_weight = np.repeat(np.arange(blocks), block_weights)
     # Combine with the free cells: E[X**r] = P(zeroed) (-v)**r + sum_a C(r, a) F_a M_{r-a}, M_0 = 1 - P(zeroed).
     free = _free_raw_moments(encoding, codes, channel, top)
@@ -304,7 +320,7 @@ def cell_code_law(encoding, codes, channel: MultiLevelChannel, scheme, delta: fl
 
 
 def uniform_cell_code_law(encoding, channel: MultiLevelChannel, scheme, size: int, delta: float = 1.0, *,
-                          seed: int = 0, moved_cells: int = DEFAULT_MOVED_CELLS) -> CellCodeLaw:
+                          seed: int = 0, moved_cells: int | None = None) -> CellCodeLaw:
     """:func:`cell_code_law` for a stated data distribution: ``size`` codes drawn uniformly (seeded).
 
     The data assumption of planning without the layer at hand: every code
