@@ -86,6 +86,22 @@ def test_inverse_designs_say_when_nothing_in_range_reaches_the_target(digit_task
         cheapest_protection(model, split, device, 100 * SECONDS_PER_YEAR, 0.99, oxide=1)
 
 
+def test_cheapest_protection_over_a_menu_returns_the_lowest_overhead_that_passes(digit_task):
+    """At one second every choice passes: the cheapest is the plan of least real overhead, whatever the order."""
+    model, split = digit_task
+    options = {"method": "tac", "trials": 2, "bits_per_cell": 2}
+    cheap = cheapest_protection(model, split, retention_device("sio2"), 1.0, 0.9, budgets=(0.3, 0.05), menu="codes",
+                                **options)
+    assert cheap["budget_fraction"] == 0.05
+    assert 0 < cheap["overhead"] <= 0.05
+    assert any(scheme != "Unprotected()" for scheme in cheap["protection"])
+    with pytest.raises(ValueError, match="no budget in .* of menu 'codes'"):
+        cheapest_protection(model, split, retention_device("sio2"), 100 * SECONDS_PER_YEAR, 0.99, budgets=(0.05,),
+                            menu="codes", **options)
+    with pytest.raises(ValueError, match="menu must be one of"):
+        cheapest_protection(model, split, retention_device("sio2"), 1.0, 0.9, menu="hamming", **options)
+
+
 @pytest.mark.slow
 def test_inverse_designs_find_a_passing_choice(digit_task, monkeypatch):
     monkeypatch.setattr(_lifetime_design, "BISECTION_STEPS", 2)
