@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from qtaml_theory.allocation import PROTECTION_ALLOCATION_METHODS, allocate_protection
 from qtaml_theory.channels import Channel, MultiLevelChannel, SymmetricChannel
 from qtaml_theory.compensation import mean_correction_factor
 from qtaml_theory.physics import (
     retention_channel,
 )
+from qtaml_theory.protection import IdealMSB, Unprotected, scheme_to_dict
 from qtaml_theory.validation import as_rate, check_finite_values, check_integer
 
 from ._lifetime_proxy import predicted_deviation
@@ -102,16 +105,19 @@ class _Deployment:
 
 def cells_plan(model: nn.Module, batch: torch.Tensor, channel: Channel, method: str, budget_fraction: float,
                drift_channel: MultiLevelChannel | None = None, n_bits: int = 8, gains: dict | None = None,
-               menu="ideal_msb") -> Plan:
+               menu="ideal_msb", *, storage: StorageConfig | None = None, calibration=None) -> Plan:
     """A plan for cells under ``channel``: made at the symmetric surrogate, pre-scaled for the cells' drift.
 
     The surrogate is the cells' average marginal flip rate, the same for
-    every bit: for a menu of real codes this is an APPROXIMATION of the
-    codes' law over cells (one step further than
-    :func:`qtaml_theory.protection.independent_planes`, which keeps a rate
-    per plane: TAC's mean correction needs a channel with an affine drift,
-    which a per-plane channel lacks); its error is measured in
-    ``docs/lifetime.rst`` ("Codes over cells").
+    every bit: TAC's mean correction needs a channel with an affine drift,
+    which a per-plane channel lacks. Where the method allocates protection
+    by a knapsack over its scores, the allocation is then made again at the
+    cells themselves (:func:`qtaml_theory.allocation.allocate_protection`
+    at ``channel``): the uncoded schemes at the cells' exact law, each real
+    code at its planes' own average rates
+    (:func:`qtaml_theory.protection.independent_planes`, an APPROXIMATION of
+    a code's law over cells, whose error is measured in ``docs/lifetime.rst``,
+    "Codes over cells").
 
     Parameters
     ----------
@@ -133,14 +139,21 @@ def cells_plan(model: nn.Module, batch: torch.Tensor, channel: Channel, method: 
     menu : str or sequence of ProtectionScheme
         The protection menu (:attr:`qtaml_tac.DeploymentConfig.protection`):
         ``"ideal_msb"``, ``"codes"`` or a list of schemes.
+    storage : StorageConfig, optional
+        What is stored and how (default: ``StorageConfig(n_bits=n_bits)``;
+        given, its ``n_bits`` is used).
+    calibration : CalibrationConfig, optional
+        Step 1's settings (default: the config's).
 
     Returns
     -------
     Plan
     """
-    config = DeploymentConfig(p=SymmetricChannel(min(average_flip_rate(channel, n_bits), PLANNING_RATE_CAP)),
-                              budget_fraction=budget_fraction, storage=StorageConfig(n_bits=n_bits), protection=menu)
-    plan = plan_deployment(model, batch, config, method, gains=gains)
+    storage = StorageConfig(n_bits=n_bits) if storage is None else storage
+    config = DeploymentConfig(p=SymmetricChannel(min(average_flip_rate(channel, storage.n_bits), PLANNING_RATE_CAP)),
+                              budget_fraction=budget_fraction, storage=storage, protection=menu,
+                              **({} if calibration is None else {"calibration": calibration}))
+    plan = _allocated_at_cells(plan_deployment(model, batch, config, method, gains=gains), channel, config)
     if drift_channel is None:
         return plan
     try:
@@ -149,6 +162,29 @@ def cells_plan(model: nn.Module, batch: torch.Tensor, channel: Channel, method: 
         factor = MAX_DRIFT_FACTOR  # the drift slope reached -1: the cap binds
     layers = [dataclasses.replace(layer, correction=layer.correction * factor) for layer in plan.layers]
     return dataclasses.replace(plan, layers=layers)
+
+
+def _allocated_at_cells(plan, channel, config):
+    """``plan`` with its allocation made again at the cells themselves (per-plane rates, not the surrogate's one).
+
+    Only for a plan whose method allocates by a knapsack (:data:`PROTECTION_ALLOCATION_METHODS`) over
+    its scores: :func:`qtaml_theory.allocation.allocate_protection` at ``channel`` (a multi-level channel's
+    uncoded schemes at its exact law, codes at each plane's own average rate). The compensation stays
+    the surrogate's (Step 3's decision was made for the surrogate's protection).
+    """
+    scores = [layer.score for layer in plan.layers]
+    if plan.allocation_method not in PROTECTION_ALLOCATION_METHODS or None in scores or channel.bits_per_cell == 1:
+        return plan
+    sizes = [layer.size for layer in plan.layers]
+    budget = math.floor(config.budget_fraction * plan.n_bits * sum(sizes))
+    chosen = allocate_protection(sizes, scores, config.menu, budget, plan.n_bits, channel,
+                                 method=plan.allocation_method, encoding=config.storage.encoding).protection
+    layers = [dataclasses.replace(layer, bits=getattr(scheme, "k", 0),
+                                  protection=None if isinstance(scheme, (IdealMSB, Unprotected))
+                                  else scheme_to_dict(scheme)) for layer, scheme in zip(plan.layers, chosen)]
+    spent = sum(layer.storage_bits(plan.n_bits) for layer in layers)
+    return dataclasses.replace(plan, layers=layers, bits_spent=spent, budget_bits=max(budget, spent),
+                               notes={**plan.notes, "cells": "protection allocated at the cells' own law"})
 
 
 def average_flip_rate(channel: Channel, n_bits: int) -> float:

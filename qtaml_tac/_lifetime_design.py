@@ -73,7 +73,7 @@ def _bisect(passes, passing, failing):
     return passing
 
 
-def _inverse_setup(model, data, device, lifetime_s, target, options):
+def _inverse_setup(model, data, device, lifetime_s, target, options, menu="ideal_msb"):
     lifetime = float(check_positive_values(lifetime_s, "lifetime_s", " s"))
     target = _check_target(target)
     keys = ("method", "protection", "trials", "bits_per_cell", "level_map", "compensation", "n_bits", "seed",
@@ -84,7 +84,7 @@ def _inverse_setup(model, data, device, lifetime_s, target, options):
     if unknown:
         raise ValueError(f"unknown options {unknown}; the options are {list(keys)}")
     settings = {**defaults, **options}
-    return lifetime, target, _deployment(model, data, device, *(settings[k] for k in keys), proxy=False)
+    return lifetime, target, _deployment(model, data, device, *(settings[k] for k in keys), proxy=False, menu=menu)
 
 
 def thinnest_oxide(model: nn.Module, data, device: Device, lifetime_s: float, target: float = 0.95,
@@ -171,25 +171,60 @@ def longest_refresh(model: nn.Module, data, device: Device, lifetime_s: float, t
 
 
 def cheapest_protection(model: nn.Module, data, device: Device, lifetime_s: float, target: float = 0.95,
-                        budgets: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4), **options) -> dict:
-    """The smallest ECC budget of a menu that keeps accuracy at ``target`` of clean for ``lifetime_s`` (issue 16).
+                        budgets: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4), menu="ideal_msb",
+                        **options) -> dict:
+    """The cheapest protection that keeps accuracy at ``target`` of clean for ``lifetime_s`` (issue 16).
 
-    Returns ``{"budget_fraction", "row"}``.
+    Each budget of ``budgets`` buys protection from ``menu`` as
+    :func:`~qtaml_tac.lifetime.lifetime_curve` does (the method allocates
+    it: TAC over real codes with ``menu="codes"``); the plans are made
+    first, then evaluated in order of their real storage overhead (check
+    bits, copies or protected bits over stored bits; ties: the smaller
+    budget), and the first that keeps the target is returned: the lowest
+    overhead among the choices that do.
+
+    Parameters
+    ----------
+    model, data, device
+        As in :func:`~qtaml_tac.lifetime.lifetime_curve`.
+    lifetime_s : float
+        Lifetime in seconds.
+    target : float
+        Fraction of clean accuracy, in (0, 1].
+    budgets : sequence of float
+        Budget fractions in [0, 1].
+    menu : str or sequence of ProtectionScheme
+        ``"ideal_msb"`` (the paper's top bits), ``"codes"`` or a list of
+        schemes (:attr:`qtaml_tac.DeploymentConfig.protection`).
+    **options
+        As in :func:`thinnest_oxide`.
+
+    Returns
+    -------
+    dict
+        ``budget_fraction``, ``overhead`` (the plan's), ``protection`` (each
+        layer's scheme) and ``row`` (its evaluation at the end of life).
 
     Raises
     ------
     ValueError
-        When no budget of the menu reaches the target.
+        When no budget of the menu reaches the target (the best accuracy
+        reached is named), or a bad menu or budget.
     """
-    lifetime, target, deployment = _inverse_setup(model, data, device, lifetime_s, target, options)
-    menu = sorted(float(as_rate(b, "budgets")) for b in budgets)
-    if not menu:
+    lifetime, target, deployment = _inverse_setup(model, data, device, lifetime_s, target, options, menu)
+    fractions = sorted({float(as_rate(b, "budgets")) for b in budgets})
+    if not fractions:
         raise ValueError("budgets must name at least one budget fraction in [0, 1]")
-    for budget in menu:
-        row = deployment.point(lifetime, budget_fraction=budget)
+    channel = deployment.channel(lifetime)
+    plans = {budget: deployment.plan(channel, budget, age_s=lifetime) for budget in fractions}
+    rows = []
+    for budget in sorted(fractions, key=lambda b: (plans[b].overhead, b)):
+        row = deployment.point(lifetime, plans[budget], budget_fraction=budget)
         if _passes(row, target):
-            return {"budget_fraction": budget, "row": row}
-    raise ValueError(f"no budget in {menu} keeps accuracy at {target:g} of clean for {lifetime:g} s "
-                     f"(at {menu[-1]:g}: {row['accuracy_mean']:.4f})")
-
-
+            return {"budget_fraction": budget, "overhead": plans[budget].overhead,
+                    "protection": [repr(layer.scheme()) for layer in plans[budget].layers], "row": row}
+        rows.append(row)
+    best = max(rows, key=lambda r: r["accuracy_mean"])
+    raise ValueError(f"no budget in {fractions} of menu {menu!r} keeps accuracy at {target:g} of clean for "
+                     f"{lifetime:g} s (best: {best['accuracy_mean']:.4f} at budget {best['budget_fraction']:g}, "
+                     f"clean {best['clean_accuracy']:.4f})")

@@ -24,8 +24,9 @@ each time since deployment the cells' channel comes from the device
 
 Planning: methods plan (:func:`qtaml_tac.plan_deployment`) at a symmetric
 surrogate channel whose rate is the cells' average marginal flip rate
-(capped at :data:`PLANNING_RATE_CAP`); the faults injected are the cells'
-own. ``plan_at="end"`` plans once for the end of life, ``"each"`` re-plans
+(capped at :data:`PLANNING_RATE_CAP`), and a method that allocates by a
+knapsack allocates again at the cells themselves (:func:`cells_plan`: each
+plane's own law); the faults injected are the cells' own. ``plan_at="end"`` plans once for the end of life, ``"each"`` re-plans
 at every time. ``compensation="drift"`` pre-scales every layer by the
 multi-level drift-compensation factor of the one-step model
 (:func:`qtaml_theory.compensation.mean_correction_factor`, capped at
@@ -160,9 +161,9 @@ def lifetime_curve(model: nn.Module, data, device: Device, times: ArrayLike, met
         What ``protection``'s budget buys (:attr:`qtaml_tac.DeploymentConfig.protection`):
         ``"ideal_msb"`` (the paper's top bits that never flip), ``"codes"``
         (TAC with real codes: each layer picks a scheme of
-        :func:`qtaml_theory.protection.protection_menu`, planned at the
-        symmetric surrogate, an approximation for codes over cells; injected bit for bit with check bits and copies in
-        cells of their own, :mod:`qtaml_tac.cell_codes`) or a list of schemes.
+        :func:`qtaml_theory.protection.protection_menu`, allocated at the
+        cells with each code at its planes' own rates, an approximation for codes over cells; injected bit for bit
+        with check bits and copies in cells of their own, :mod:`qtaml_tac.cell_codes`) or a list of schemes.
 
     Returns
     -------

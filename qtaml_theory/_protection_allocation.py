@@ -13,7 +13,8 @@ Minimize the sum subject to ``sum_l C_lc <= budget_bits``:
     (:mod:`qtaml_theory._choice_knapsack`; scores and variances are taken as
     the exact rationals their doubles hold). A menu of ``IdealMSB(0..n)``
     goes to :func:`qtaml_theory.allocation.allocate` itself, so it reproduces
-    the paper's allocation bit for bit.
+    the paper's allocation bit for bit (at one bit per cell; over
+    multi-level cells the knapsack runs on the cells' exact variances).
 ``"greedy"``
     Algorithm 1 extended: every layer starts at its cheapest scheme and the
     next upgrade goes to the layer with the largest loss decrease per extra
@@ -37,7 +38,7 @@ from .channels import SymmetricChannel, as_channel
 from .encodings import get_encoding
 from .float_formats import TableEncoding
 from .law import error_cumulants
-from .protection import IdealMSB, Unprotected, protection_menu
+from .protection import IdealMSB, Unprotected, independent_planes, protection_menu
 from .validation import check_bits
 
 __all__ = ["ProtectionAllocation", "allocate_protection", "residual_variance", "PROTECTION_ALLOCATION_METHODS"]
@@ -83,6 +84,10 @@ class ProtectionAllocation:
 @lru_cache(maxsize=512)
 def _variance(scheme, channel, n_bits, encoding):
     encoding = get_encoding(encoding, n_bits)
+    if channel.bits_per_cell > 1 and not isinstance(scheme, (IdealMSB, Unprotected)):
+        # A code over multi-level cells: its planes at their own rates (the named approximation; the law given
+        # the data is qtaml_theory.protection.cell_code_law). Uncoded schemes keep the cells' exact law.
+        channel = independent_planes(channel, n_bits)
     codes = np.arange(1 << n_bits, dtype=np.int64)
     order = {}
     if isinstance(encoding, TableEncoding):  # a stored NaN or infinity is not a weight; bits stored as qtaml_tac does
@@ -99,7 +104,11 @@ def residual_variance(scheme, channel, n_bits: int, encoding: str = "offset_bina
     :func:`qtaml_theory.float_law.protection_order` of all of them).
 
     For ``IdealMSB(k)`` and ``Unprotected()`` under the symmetric channel it is
-    Lemma 4.2's ``p (1 - p) (4**(n-k) - 1) / 3`` for every code.
+    Lemma 4.2's ``p (1 - p) (4**(n-k) - 1) / 3`` for every code. Under a
+    :class:`~qtaml_theory.channels.MultiLevelChannel` the uncoded schemes
+    take the cells' exact law (each plane's own rates, a cell's bits
+    together), and a code its planes at their own average rates
+    (:func:`~qtaml_theory.protection.independent_planes`, an approximation).
     """
     return _variance(scheme, as_channel(channel), check_bits(n_bits, "n_bits"), encoding)
 
@@ -174,7 +183,7 @@ def allocate_protection(sizes, scores, menu, budget_bits, n, channel, method="ex
     if cheapest > budget:
         raise ValueError(f"budget_bits = {budget_bits} is below the cheapest choice of the menu, {cheapest} bits: "
                          f"no scheme of the menu is affordable within the budget")
-    if method == "exact" and _is_paper_menu(menu, n_bits):
+    if method == "exact" and _is_paper_menu(menu, n_bits) and channel.bits_per_cell == 1:
         return _paper(sizes, scores, menu, budget, n_bits, channel, encoding, extra)
     variances = [Fraction(residual_variance(scheme, channel, n_bits, encoding)) for scheme in menu]
     losses = [[size * Fraction(w, denominator) * v for v in variances] for size, w in zip(sizes, whole)]

@@ -24,6 +24,7 @@ from qtaml_tac.lifetime import (
     time_to_accuracy,
 )
 from qtaml_theory.physics import SECONDS_PER_YEAR, charge_loss_transition
+from qtaml_theory.protection import SECDED, Repetition, Unprotected
 
 TIMES = (1.0, 1e8, 100 * SECONDS_PER_YEAR)
 
@@ -84,6 +85,23 @@ def test_inverse_designs_say_when_nothing_in_range_reaches_the_target(digit_task
         cheapest_protection(model, split, device, 100 * SECONDS_PER_YEAR, 0.99, budgets=(0.0,), **OPTIONS)
     with pytest.raises(ValueError, match="unknown options"):
         cheapest_protection(model, split, device, 100 * SECONDS_PER_YEAR, 0.99, oxide=1)
+
+
+def test_cheapest_protection_over_a_menu_returns_the_lowest_overhead_that_passes(digit_task):
+    """At one second every choice passes: the cheapest is the plan of least real overhead, whatever the order."""
+    model, split = digit_task
+    options = {"method": "tac", "trials": 2, "bits_per_cell": 2}
+    menu = [Unprotected(), SECDED(1, 64), SECDED(8, 64), Repetition(1), Repetition(8)]
+    cheap = cheapest_protection(model, split, retention_device("sio2"), 1.0, 0.9, budgets=(0.3, 0.05), menu=menu,
+                                **options)
+    assert cheap["budget_fraction"] == 0.05
+    assert 0 < cheap["overhead"] <= 0.05
+    assert any(scheme != "Unprotected()" for scheme in cheap["protection"])
+    with pytest.raises(ValueError, match="no budget in .* of menu .*SECDED"):
+        cheapest_protection(model, split, retention_device("sio2"), 100 * SECONDS_PER_YEAR, 0.99, budgets=(0.05,),
+                            menu=menu, **options)
+    with pytest.raises(ValueError, match="menu must be one of"):
+        cheapest_protection(model, split, retention_device("sio2"), 1.0, 0.9, menu="hamming", **options)
 
 
 @pytest.mark.slow

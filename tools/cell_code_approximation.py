@@ -9,7 +9,9 @@ experiment (SiO2-like preset, SLC, MLC-Gray, MLC-binary) at a few retention
 times and a few codes, it prints the layer's mean read-back error and mean
 squared error (units of Delta): by Monte Carlo through
 :func:`qtaml_tac.cell_codes.cell_coded_flips` (``trials`` draws; standard
-error over trials), and from the exact code law at two approximations:
+error over trials), from the law of the code over the cells given the layer's
+data (:func:`qtaml_theory.protection.cell_code_law`, with its ``J`` and its
+total-variation bound), and from the exact code law at two approximations:
 :func:`qtaml_theory.protection.independent_planes` (a rate per plane) and the
 lifetime planner's symmetric surrogate (one rate for every bit).
 """
@@ -28,7 +30,7 @@ from qtaml_tac.lifetime import average_flip_rate, retention_device
 from qtaml_theory.channels import SymmetricChannel
 from qtaml_theory.law import error_cumulants
 from qtaml_theory.physics import retention_channel
-from qtaml_theory.protection import BCH, SECDED, Repetition, independent_planes
+from qtaml_theory.protection import BCH, SECDED, Repetition, cell_code_law, independent_planes
 
 CELLS = ((1, "gray"), (2, "gray"), (2, "binary"))
 YEARS = (10, 12, 15)
@@ -65,15 +67,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--layer", default="fc1.weight")
+    parser.add_argument("--years", type=float, nargs="+", default=YEARS)
     args = parser.parse_args()
     storage = quantize(_model("smallcnn")[0])
     tensor = next(t for t in storage if t.name == args.layer)
     codes, encoding = tensor.codes.numpy().astype(np.int64), storage.encoding
     device = retention_device("sio2")
-    print("cells, years, rate, scheme: MSE injected (se) | independent planes | symmetric; mean injected (se) | "
-          "independent planes | symmetric")
+    print("cells, years, rate, scheme: MSE injected (se) | cells law [J, bound] | independent planes | symmetric; "
+          "mean injected (se) | cells law | independent planes | symmetric")
     for bits, level_map in CELLS:
-        for years in YEARS:
+        for years in args.years:
             cells = retention_channel(device, years * YEAR_S, bits, level_map)
             rate = average_flip_rate(cells, 8)
             planes, symmetric = independent_planes(cells, 8), SymmetricChannel(rate)
@@ -81,9 +84,12 @@ def main():
                 mean, mean_se, mse, mse_se = injected_moments(encoding, codes, cells, scheme, args.trials)
                 plane_mean, plane_mse = law_moments(encoding, codes, planes, scheme)
                 sym_mean, sym_mse = law_moments(encoding, codes, symmetric, scheme)
-                print(f"{bits}-{level_map} {years}y {rate:.2e} {scheme!r}: MSE {mse:.4g} ({mse_se:.2g}) | "
-                      f"{plane_mse:.4g} | {sym_mse:.4g}; mean {mean:.4g} ({mean_se:.2g}) | {plane_mean:.4g} | "
-                      f"{sym_mean:.4g}", flush=True)
+                law = cell_code_law(encoding, codes, cells, scheme)
+                law_mean, law_mse = float(np.mean(law.mean)), float(np.mean(law.var + law.mean**2))
+                print(f"{bits}-{level_map} {years:g}y {rate:.2e} {scheme!r}: MSE {mse:.4g} ({mse_se:.2g}) | "
+                      f"{law_mse:.4g} [{law.moved_cells}, {law.bound.max():.2g}] | {plane_mse:.4g} | {sym_mse:.4g}; "
+                      f"mean {mean:.4g} ({mean_se:.2g}) | {law_mean:.4g} | {plane_mean:.4g} | {sym_mean:.4g}",
+                      flush=True)
 
 
 if __name__ == "__main__":

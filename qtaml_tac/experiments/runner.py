@@ -157,7 +157,7 @@ class Results:
 _MODELS = {}
 #: all-MiniLM-L6-v2: loaded by every process from its installed package (the pinned artifact), not shipped.
 MINILM = "minilm"
-#: Trials per point for all-MiniLM-L6-v2 in a full run of ``codes`` and ``formats``: each trial is a forward pass
+#: Trials per point for all-MiniLM-L6-v2 in a full run of ``codes``, ``formats`` and ``lifetime``: each trial is a forward pass
 #: of the 22.7M-parameter encoder over 960 sentences (seconds on a CPU), so a point runs at most this many.
 MINILM_TRIALS = 10
 
@@ -255,11 +255,12 @@ def format_storage(base, fmt):
 
 @lru_cache(maxsize=64)
 def retention_plan_for(model_name, method, budget_fraction, device, bits_per_cell, level_map, compensation,
-                       protection="ideal_msb"):
+                       protection="ideal_msb", data=""):
     """The plan of a retention point: made for the end of life (:data:`qtaml_tac.lifetime.REFERENCE_LIFETIME_S`).
 
     ``protection`` is the point's menu (``"codes"``: TAC with real codes, planned at the cells' symmetric
-    surrogate, an approximation for codes over cells: :func:`qtaml_tac.lifetime.cells_plan`).
+    surrogate, an approximation for codes over cells: :func:`qtaml_tac.lifetime.cells_plan`). all-MiniLM-L6-v2
+    plans on its corpus (``data``), storage and calibration settings, as :func:`plan_for` does.
     """
     from qtaml_theory.physics import retention_channel
 
@@ -270,6 +271,12 @@ def retention_plan_for(model_name, method, budget_fraction, device, bits_per_cel
     channel = retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map)
     drift = (retention_channel(cell, REFERENCE_LIFETIME_S, bits_per_cell, level_map, one_step=True)
              if compensation == "drift" else None)
+    if model_name == MINILM:
+        from ..zoo.minilm import storage_config
+
+        _, batch, calibration, gains = _minilm_setup(data)
+        return cells_plan(model, batch, channel, method, budget_fraction, drift, gains=gains, menu=protection,
+                          storage=storage_config(), calibration=calibration)
     return cells_plan(model, split.calibration_batch(64), channel, method, budget_fraction, drift, menu=protection)
 
 
@@ -294,7 +301,7 @@ def _single_thread():
 def _plan_key(point):
     if point.faults == RETENTION:
         return (RETENTION, point.model, point.method, point.budget_fraction, point.device, point.bits_per_cell,
-                point.level_map, point.cell_compensation, point.protection)
+                point.level_map, point.cell_compensation, point.protection, point.data)
     calibrate_p = point.p if point.calibrate_p is None else point.calibrate_p
     return (point.model, point.method, calibrate_p, point.budget_fraction,
             "charge_loss" if point.faults == "charge_loss" else "symmetric", point.data, point.protection,
@@ -354,7 +361,8 @@ def _minilm_record(point, trials, seed, model, plan):
     from ..zoo.minilm import embedding_quality
 
     texts = _minilm_setup(point.data)[0]
-    quality = embedding_quality(model, plan, texts, trials=trials, seed=point_seed(point, seed))
+    faults = point_faults(point) if point.faults == RETENTION else None  # else the plan's channel, at p
+    quality = embedding_quality(model, plan, texts, trials=trials, seed=point_seed(point, seed), faults=faults)
     return {
         **_plan_fields(point, plan),
         "accuracy_mean": quality.probe_mean,

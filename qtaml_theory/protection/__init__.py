@@ -20,11 +20,13 @@ the law of the read-back error (:mod:`qtaml_theory.law`) mixes.
     Real codes over the top ``k`` bit planes (:mod:`.codes`): they cost a
     fraction of a bit per protected bit and sometimes fail.
 
-Codes over multi-level cells, for planning, through a named approximation: :mod:`.cells`.
+Codes over multi-level cells: their law given the stored data (:mod:`.cell_code_law`), and for planning a
+named approximation (:mod:`.cells`).
 Menus of schemes for allocation and the schemes as JSON data: :mod:`.menus`.
 """
 
 from .base import IdealMSB, ProtectionScheme, ReadOutcome, Unprotected, as_protection, draw_flips
+from .cell_code_law import CellCodeLaw, cell_code_law, uniform_cell_code_law
 from .cells import independent_planes
 from .codes import BCH, FAILURE_POLICIES, SECDED, SECDED_DATA_BITS, Repetition
 from .menus import PROTECTION_MENUS, protection_menu, scheme_from_dict, scheme_to_dict
@@ -32,4 +34,5 @@ from .positions import IdealBits
 
 __all__ = ["ProtectionScheme", "Unprotected", "IdealMSB", "IdealBits", "Repetition", "SECDED", "BCH", "ReadOutcome",
            "FAILURE_POLICIES", "SECDED_DATA_BITS", "PROTECTION_MENUS", "as_protection", "draw_flips",
-           "protection_menu", "scheme_to_dict", "scheme_from_dict", "independent_planes"]
+           "protection_menu", "scheme_to_dict", "scheme_from_dict", "independent_planes",
+           "CellCodeLaw", "cell_code_law", "uniform_cell_code_law"]

@@ -244,9 +244,10 @@ def plane_rates(channel: Channel, n_bits: int) -> list:
     """
     if channel.bits_per_cell > 1:
         raise ValueError(f"channel must store one bit per cell for a code's exact law (over multi-level cells the bits "
-                         f"of a cell fail together and check cells store data-dependent values); for planning, pass "
-                         f"the named approximation qtaml_theory.protection.independent_planes(channel, n_bits) "
-                         f"instead, got {channel!r}")
+                         f"of a cell fail together and check cells store data-dependent values): its law given the stored "
+                         f"data is qtaml_theory.protection.cell_code_law(encoding, codes, channel, scheme); for "
+                         f"planning, the named approximation is "
+                         f"qtaml_theory.protection.independent_planes(channel, n_bits), got {channel!r}")
     zeros = channel.rates_for_bits(np.zeros((1, n_bits), dtype=np.int64))[0]
     ones = channel.rates_for_bits(np.ones((1, n_bits), dtype=np.int64))[0]
     if any(a != b for a, b in zip(zeros.tolist(), ones.tolist())):

@@ -1,10 +1,11 @@
 """Codes over multi-level cells for planning: the independent-planes APPROXIMATION (issues 14 and 16).
 
-The exact law of a code over multi-level cells is out of this module's reach:
-a cell holds ``b`` bits of one weight (its planes fail together), and a cell
-of check bits stores values that depend on every weight of its words. The
-codes' laws (:mod:`qtaml_theory.protection.codes`) need planes whose bits
-flip independently at one rate each. :func:`independent_planes` gives them
+The law of a code over multi-level cells depends on the data: a cell holds
+``b`` bits of one weight (its planes fail together), and a cell of check bits
+stores values that depend on every weight of its words. It is computed given
+the stored codes by :func:`qtaml_theory.protection.cell_code_law`; the codes'
+laws of :mod:`qtaml_theory.protection.codes` need planes whose bits flip
+independently at one rate each. :func:`independent_planes` gives them
 that channel, stated as an approximation: each plane flips independently at
 the cells' marginal flip rate of its position, averaged over equally likely
 stored codes. It is never substituted silently: a code at a
