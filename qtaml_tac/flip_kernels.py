@@ -11,8 +11,8 @@ of Python threads).
 MX blocks) in one pass. With ``write`` the sampling kernels also write each
 sampled weight's read-back value
 ``lookup[code ^ mask]`` into ``out`` (the parameter's memory): one pass over
-the tensor (dense) or over its events (sparse, after putting back the clean
-read-back at the previous draw's positions).
+the tensor (dense) or over its events (sparse, putting back the clean
+read-back at the previous draw's positions on the way: one pass over memory).
 
 Importing this module needs numba; :func:`qtaml_tac.kernel_dispatch.compiled_kernels`
 says whether it is in use.
@@ -75,12 +75,10 @@ def _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks
 
 
 @njit(inline="always")
-def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-                  directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                  positions, values, counts, capacity, write, lookup, out, previous, previous_start):
     start, stop = c * CHUNK, min(codes.size, (c + 1) * CHUNK)
-    if write:
-        for j in range(previous_start[c], previous_start[c + 1]):
-            out[previous[j]] = lookup[codes[previous[j]]]
+    back, last = previous_start[c], previous_start[c + 1]  # the previous draw's positions, put back on the way
     key = _mix(uint64(seed) ^ (uint64(c) * _GAMMA))
     stride = shifts.size + 1
     position, step, found, base = start, 0, 0, c * capacity
@@ -97,14 +95,11 @@ def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_s
         if position >= stop:
             break
         virtual = np.int64(0)
-        conditioned = True
+        conditioned = np.int64(1)  # picks the table by index, not by a branch (a coin flip at 16 bits)
         for h in range(shifts.size):
-            word = _mix(key + (first + uint64(2 + h)) * _GAMMA)
-            if conditioned:
-                mask = _draw(given_slots[h], given_cdfs[h], word)
-                conditioned = mask == 0
-            else:
-                mask = _draw(slots[h], cdfs[h], word)
+            mask = _draw(event_slots[conditioned, h], event_cdfs[conditioned, h],
+                         _mix(key + (first + uint64(2 + h)) * _GAMMA))
+            conditioned &= np.int64(mask == 0)
             virtual |= mask << shifts[h]
         if found == capacity:
             found = -1
@@ -114,9 +109,15 @@ def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_s
         positions[base + found] = position
         values[base + found] = mask
         if write:
+            while back < last and previous[back] <= position:
+                out[previous[back]] = lookup[codes[previous[back]]]
+                back += 1
             out[position] = lookup[code ^ mask]
         found += 1
         position += 1
+    if write:
+        for j in range(back, last):
+            out[previous[j]] = lookup[codes[previous[j]]]
     counts[c] = found
 
 
@@ -155,21 +156,19 @@ def _dense_serial(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, 
 
 
 @njit(parallel=True, cache=True)
-def _sparse_parallel(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-                     directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+def _sparse_parallel(codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                     positions, values, counts, capacity, write, lookup, out, previous, previous_start):
     for c in prange((codes.size + CHUNK - 1) // CHUNK):
-        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts,
-                      n_bits, directional, positions, values, counts, capacity, write, lookup, out, previous,
-                      previous_start)
+        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                      positions, values, counts, capacity, write, lookup, out, previous, previous_start)
 
 
 @njit(cache=True)
-def _sparse_serial(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-                   directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+def _sparse_serial(codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                   positions, values, counts, capacity, write, lookup, out, previous, previous_start):
     for c in range((codes.size + CHUNK - 1) // CHUNK):
-        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts,
-                      n_bits, directional, positions, values, counts, capacity, write, lookup, out, previous,
-                      previous_start)
+        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                      positions, values, counts, capacity, write, lookup, out, previous, previous_start)
 
 
 @njit(parallel=True, cache=True)
@@ -221,11 +220,12 @@ class Kernels:
         ``(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out)``: every
         weight's mask into ``masks`` (:meth:`qtaml_tac.flip_law.FlipLaw.dense`).
     sparse_flips
-        ``(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-        directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start)``:
-        chunk ``c``'s events into its ``capacity`` slice of ``positions``/``values`` and their number into
+        ``(codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+        positions, values, counts, capacity, write, lookup, out, previous, previous_start)``: with
+        ``event_slots[0]``/``event_cdfs[0]`` the groups' tables and ``[1]`` their conditioned ones, chunk
+        ``c``'s events into its ``capacity`` slice of ``positions``/``values`` and their number into
         ``counts[c]`` (``-1``: the slice overflowed); with ``write``, the chunk's ``previous`` positions get
-        their clean read-back first (:meth:`qtaml_tac.flip_law.FlipLaw.sparse`).
+        their clean read-back on the way (:meth:`qtaml_tac.flip_law.FlipLaw.sparse`).
     compared_flips
         ``(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
         lookup, out)``: :func:`qtaml_tac.flip_law.compared_masks` into ``masks``.

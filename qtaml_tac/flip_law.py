@@ -260,9 +260,10 @@ class FlipLaw:
         Returns
         -------
         dict
-            ``shifts`` (int64), ``slots``/``cdfs`` of the groups and
-            ``given_slots``/``given_cdfs`` of the conditioned tables (one row per
-            group; cdf rows padded with 1).
+            ``shifts`` (int64); ``event_slots``/``event_cdfs``: ``[0, h]`` group
+            ``h``'s table and ``[1, h]`` its conditioned one (cdf rows padded
+            with 1), so that a sparse draw picks a table by index;
+            ``slots``/``cdfs``: ``[0]`` of those, the groups' tables.
         """
         def stacked(tables):
             slots = np.stack([t.slots for t in tables]) if tables else np.zeros((0, 1 << SLOT_BITS), np.int16)
@@ -271,10 +272,11 @@ class FlipLaw:
                 row[: table.cdf.size] = table.cdf
             return slots, cdfs
 
-        slots, cdfs = stacked(self.groups)
-        given_slots, given_cdfs = stacked(self.conditioned)
-        return {"shifts": np.array(self.shifts, dtype=np.int64), "slots": slots, "cdfs": cdfs,
-                "given_slots": given_slots, "given_cdfs": given_cdfs}
+        slots, cdfs = stacked(self.groups + self.conditioned)
+        slots = slots.reshape(2, len(self.groups), slots.shape[-1])
+        cdfs = cdfs.reshape(2, len(self.groups), cdfs.shape[-1])
+        return {"shifts": np.array(self.shifts, dtype=np.int64), "slots": slots[0], "cdfs": cdfs[0],
+                "event_slots": slots, "event_cdfs": cdfs}
 
     def dense(self, codes, seed):
         """Every weight's XOR mask, one word per group per weight (NumPy).

@@ -25,7 +25,7 @@ import torch
 
 from .flip_law import CHUNK, compared_masks
 
-__all__ = ["compiled_kernels", "SPARSE_SLACK", "TensorWorkspace", "fused_target", "mask_buffer", "dense_masks",
+__all__ = ["compiled_kernels", "SPARSE_SLACK", "PATCHED_SHARE", "TensorWorkspace", "fused_target", "mask_buffer", "dense_masks",
            "sparse_flips", "compared_masks_into", "block_readback_into"]
 
 #: Serializes kernel launches from several Python threads (numba's "workqueue" threading layer, where neither
@@ -37,6 +37,10 @@ SPARSE_SLACK = 12
 
 #: Events a chunk's slice holds beyond ``SPARSE_SLACK`` standard deviations (room for small expectations).
 _SPARSE_EXTRA = 32
+
+#: A write with flipped scales patches their blocks while they hold at most this share of the tensor's weights;
+#: beyond it the whole tensor is rewritten (``benchmarks/bench_formats.py``).
+PATCHED_SHARE = 0.125
 
 #: What a parameter holds when it is noisy everywhere (a dense write) or not known (see TensorWorkspace).
 _EVERYWHERE = torch.empty(0)
@@ -154,17 +158,25 @@ class TensorWorkspace:
     def write_(self, mask) -> None:
         """Write the read-back of ``codes ^ mask`` into the parameter, in place.
 
-        A dense mask rewrites the whole tensor, and so does any flip of a
-        scale or zero point (:class:`qtaml_tac.inject.FlipMask`'s scale
-        masks); a sparse one patches only the flipped weights, after putting
-        back the weights the previous sparse write patched (:meth:`patch_base_`).
+        A sparse mask patches only the flipped weights, after putting back
+        the weights the previous sparse write patched (:meth:`patch_base_`);
+        a flipped scale or zero point (:class:`qtaml_tac.inject.FlipMask`'s
+        scale masks) adds its whole block to the patch. A dense mask, or
+        flipped scales whose blocks hold more than :data:`PATCHED_SHARE` of
+        the weights, rewrites the whole tensor.
         """
         tensor = self.tensor
-        scales_flipped = any(m is not None and bool(m.any()) for m in (mask.scale_mask, mask.zero_point_mask))
-        if mask.dense_mask is None and not scales_flipped:
+        blocks = _flipped_blocks(mask)
+        if mask.dense_mask is None and blocks.numel() * tensor.block <= PATCHED_SHARE * tensor.size:
             previous = self.patch_base_()
             tensor.write_readback_(tensor.codes[previous], previous)
-            tensor.write_readback_(tensor.codes[mask.positions] ^ mask.values, mask.positions)
+            positions, values = mask.positions, mask.values
+            scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask) if blocks.numel() \
+                else (None, None)
+            if blocks.numel():
+                positions, values = _with_blocks(positions, values, blocks, tensor.block)
+            tensor.write_readback_(tensor.codes[positions] ^ values, positions, scales, zero_points)
+            held = positions
         else:
             scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask)
             dense = mask.dense_mask if mask.dense_mask is not None else mask.dense()
@@ -174,9 +186,27 @@ class TensorWorkspace:
                 codes = torch.bitwise_xor(tensor.codes, dense, out=self.buffers.setdefault(
                     "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
                 tensor.write_readback_(codes, None, scales, zero_points)
+            held = _EVERYWHERE
         if mask.zeroed is not None:
             tensor.parameter.view(-1)[mask.zeroed] = 0
-        self.written_(mask, _EVERYWHERE if scales_flipped else None)
+        self.written_(mask, held)
+
+
+def _flipped_blocks(mask) -> torch.Tensor:
+    """The blocks (int64, sorted) whose scale or zero point ``mask`` flips."""
+    flipped = [m.numpy() for m in (mask.scale_mask, mask.zero_point_mask) if m is not None]
+    if not flipped:
+        return torch.empty(0, dtype=torch.int64)
+    return torch.from_numpy(np.flatnonzero(flipped[0] | flipped[1] if len(flipped) == 2 else flipped[0]))
+
+
+def _with_blocks(positions, values, blocks, block) -> tuple:
+    """A sparse mask's positions and values widened to every weight of ``blocks`` (XOR 0 where nothing flips)."""
+    positions, blocks = positions.numpy(), blocks.numpy()
+    widened = np.union1d((blocks[:, None] * block + np.arange(block)).ravel(), positions)
+    masks = np.zeros(widened.size, dtype=values.numpy().dtype)
+    masks[np.searchsorted(widened, positions)] = values.numpy()
+    return torch.from_numpy(widened), torch.from_numpy(masks)
 
 
 def fused_target(tensor, write: bool, kernels) -> tuple:
@@ -220,10 +250,9 @@ def sparse_flips(kernels, law, codes, seed, space, write, lookup, out, previous)
         values = _buffer(space, "values", n_chunks * capacity, np.int32)
         counts = np.empty(n_chunks, dtype=np.int64)
         with _KERNEL_LOCK:
-            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, tables["slots"],
-                                 tables["cdfs"], tables["given_slots"], tables["given_cdfs"], tables["shifts"],
-                                 law.n_bits, law.directional, positions, values, counts, capacity, write, lookup,
-                                 out, previous, previous_start)
+            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, tables["event_slots"],
+                                 tables["event_cdfs"], tables["shifts"], law.n_bits, law.directional, positions,
+                                 values, counts, capacity, write, lookup, out, previous, previous_start)
         if counts.min() >= 0:
             break
         capacity = CHUNK  # a slice overflowed (beyond SPARSE_SLACK standard deviations): redraw the same stream
