@@ -171,16 +171,22 @@ class StoredTensor:
                         scales: torch.Tensor | None = None, zero_points: torch.Tensor | None = None) -> None:
         """Write :meth:`readback` into the parameter (at ``positions``, or everywhere), in place."""
         flat = self.parameter.view(-1)
-        if positions is None and self.lookup is not None and (scales is None or scales is self.scales):
-            torch.index_select(self.lookup, 0, codes, out=flat)
-        elif positions is None:
-            if scales is None:
-                scales, zero_points = self.scales, self.zero_points
-            if not block_readback_into(codes, None, self.table, scales / self.factor, zero_points, self.block,
-                                       self.parameter):
-                flat.copy_(self.readback(codes, None, scales, zero_points))
+        if self.lookup is not None and (scales is None or scales is self.scales):
+            if positions is None:
+                torch.index_select(self.lookup, 0, codes, out=flat)
+            else:
+                flat[positions] = self.lookup.index_select(0, codes)
+            return
+        if scales is None:
+            scales, zero_points = self.scales, self.zero_points
+        if block_readback_into(codes, None, self.table, scales / self.factor, zero_points, self.block,
+                               self.parameter, positions):
+            return
+        values = self.readback(codes, positions, scales, zero_points)
+        if positions is None:
+            flat.copy_(values)
         else:
-            flat[positions] = self.readback(codes, positions, scales, zero_points)
+            flat[positions] = values
 
     def decode(self, codes: torch.Tensor | None = None) -> torch.Tensor:
         """Read-back float weights of ``codes`` (default: the stored codes), shaped like the parameter."""

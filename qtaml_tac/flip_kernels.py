@@ -210,9 +210,17 @@ def _blocks_serial(codes, masks, masked, table, multipliers, zero_points, shifte
         _block(b, codes, masks, masked, table, multipliers, zero_points, shifted, block, out)
 
 
+@njit(cache=True)
+def _positions_readback(codes, positions, table, multipliers, zero_points, shifted, block, out):
+    for j in range(positions.size):
+        b = positions[j] // block
+        zero = zero_points[b] if shifted else 0.0
+        out[positions[j]] = (table[np.int64(codes[j])] - zero) * multipliers[b]
+
+
 @dataclass(frozen=True)
 class Kernels:
-    """The three kernels of one kind (all arrays NumPy; ``write`` fuses the decode into ``out``).
+    """The kernels of one kind (all arrays NumPy; ``write`` fuses the decode into ``out``).
 
     Attributes
     ----------
@@ -234,15 +242,19 @@ class Kernels:
         block-scaled weights, ``out[i] = (table[codes[i] ^ masks[i]] - zero_points[b]) * multipliers[b]``
         with ``b = i // block`` (no mask unless ``masked``, no zero point unless ``shifted``), in float64
         and rounded once to ``out``'s dtype (:meth:`qtaml_tac.storage.StoredTensor.readback`).
+    positions_readback
+        ``(codes, positions, table, multipliers, zero_points, shifted, block, out)``: the same read-back at
+        ``positions`` only, of the codes ``codes[j]`` stored there (a sparse patch; serial in both kinds).
     """
 
     dense_flips: object
     sparse_flips: object
     compared_flips: object
     block_readback: object
+    positions_readback: object
 
 
 #: Chunks in parallel on numba's threading layer.
-PARALLEL = Kernels(_dense_parallel, _sparse_parallel, _compared_parallel, _blocks_parallel)
+PARALLEL = Kernels(_dense_parallel, _sparse_parallel, _compared_parallel, _blocks_parallel, _positions_readback)
 #: Chunks one after the other in the calling thread.
-SERIAL = Kernels(_dense_serial, _sparse_serial, _compared_serial, _blocks_serial)
+SERIAL = Kernels(_dense_serial, _sparse_serial, _compared_serial, _blocks_serial, _positions_readback)

@@ -174,7 +174,7 @@ class TensorWorkspace:
             scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask) if blocks.numel() \
                 else (None, None)
             if blocks.numel():
-                positions, values = _with_blocks(positions, values, blocks, tensor.block)
+                positions, values = _with_blocks(positions, values, blocks, tensor.block, tensor.size)
             tensor.write_readback_(tensor.codes[positions] ^ values, positions, scales, zero_points)
             held = positions
         else:
@@ -200,10 +200,14 @@ def _flipped_blocks(mask) -> torch.Tensor:
     return torch.from_numpy(np.flatnonzero(flipped[0] | flipped[1] if len(flipped) == 2 else flipped[0]))
 
 
-def _with_blocks(positions, values, blocks, block) -> tuple:
+def _with_blocks(positions, values, blocks, block, size) -> tuple:
     """A sparse mask's positions and values widened to every weight of ``blocks`` (XOR 0 where nothing flips)."""
     positions, blocks = positions.numpy(), blocks.numpy()
-    widened = np.union1d((blocks[:, None] * block + np.arange(block)).ravel(), positions)
+    flipped = np.zeros(-(-size // block), dtype=bool)
+    flipped[blocks] = True
+    widened = np.concatenate([(blocks[:, None] * block + np.arange(block)).ravel(),
+                              positions[~flipped[positions // block]]])
+    widened.sort(kind="stable")  # two sorted runs
     masks = np.zeros(widened.size, dtype=values.numpy().dtype)
     masks[np.searchsorted(widened, positions)] = values.numpy()
     return torch.from_numpy(widened), torch.from_numpy(masks)
@@ -273,22 +277,26 @@ def compared_masks_into(kernels, codes, key, n_bits, exposed, by_bit, cell_rates
                                masks, fused, lookup, out)
 
 
-def block_readback_into(codes, masks, table, multipliers, zero_points, block, out) -> bool:
+def block_readback_into(codes, masks, table, multipliers, zero_points, block, out, positions=None) -> bool:
     """The read-back of block-scaled weights written into ``out`` by the compiled kernel; ``False`` (nothing
     written) where there is none or ``out`` is not a float32/float64 contiguous CPU tensor.
 
     ``out[i] = (table[codes[i] ^ masks[i]] - zero_points[b]) * multipliers[b]``, ``b = i // block``, in
     float64 rounded once to ``out``'s dtype: the values of the torch route of
-    :meth:`qtaml_tac.storage.StoredTensor.readback`, bit for bit.
+    :meth:`qtaml_tac.storage.StoredTensor.readback`, bit for bit. With ``positions`` (and ``masks=None``)
+    only there: ``out[positions[j]]`` from ``codes[j]``.
     """
     kernels = compiled_kernels()
     if kernels is None or out.dtype not in (torch.float32, torch.float64) or out.device.type != "cpu" \
             or not out.is_contiguous():
         return False
     shifted = zero_points is not None
+    arrays = (table.numpy(), multipliers.numpy(), zero_points.numpy() if shifted else np.zeros(1), shifted, block,
+              out.detach().view(-1).numpy())
     with _KERNEL_LOCK:
-        kernels.block_readback(codes.numpy(), np.zeros(1, np.int32) if masks is None else masks.numpy(),
-                               masks is not None, table.numpy(), multipliers.numpy(),
-                               zero_points.numpy() if shifted else np.zeros(1), shifted, block,
-                               out.detach().view(-1).numpy())
+        if positions is not None:
+            kernels.positions_readback(codes.numpy(), positions.numpy(), *arrays)
+        else:
+            kernels.block_readback(codes.numpy(), np.zeros(1, np.int32) if masks is None else masks.numpy(),
+                                   masks is not None, *arrays)
     return True
