@@ -219,7 +219,7 @@ def _flipped_read(table, stored, codes, mask):
     """``table[codes ^ mask]``, decoded where ``mask`` flips a bit and ``stored`` (``table[codes]``) elsewhere."""
     if mask is None:
         return stored
-    flipped = torch.from_numpy(np.flatnonzero(mask.numpy()))
+    flipped = torch.from_numpy(np.flatnonzero(mask.numpy() != 0))
     read = stored.clone()
     read[flipped] = table[codes[flipped] ^ mask[flipped]]
     return read

@@ -40,14 +40,15 @@ def _mix(z):
 
 
 @njit(inline="always")
-def _draw(slots, cdf, word):
+def _draw(slots, cdfs, row, word):
+    """The outcome of ``word`` in table ``row`` (2-D indexing: no row views in the inner loops)."""
     slot = word >> _SLOT_SHIFT
-    outcome = np.int64(slots[slot])
+    outcome = np.int64(slots[row, slot])
     if outcome >= 0:
         return outcome
     j = -outcome - 1
     u = np.float64((slot << uint64(37)) | ((word >> uint64(11)) & _LOW)) * 2.0**-53
-    while u >= cdf[j + 1]:
+    while u >= cdfs[row, j + 1]:
         j += 1
     return j
 
@@ -66,7 +67,7 @@ def _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks
         virtual = np.int64(0)
         for h in range(shifts.size):
             x += _GAMMA
-            virtual |= _draw(slots[h], cdfs[h], _mix(x)) << shifts[h]
+            virtual |= _draw(slots, cdfs, h, _mix(x)) << shifts[h]
         code = np.int64(codes[i])
         mask = _select(virtual, code, n_bits, directional)
         masks[i] = mask
@@ -85,7 +86,7 @@ def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_c
     while True:
         first = uint64(step * stride)
         step += 1
-        gap = _draw(gap_slots, gap_cdf, _mix(key + (first + uint64(1)) * _GAMMA))
+        gap = _draw(gap_slots, gap_cdf, 0, _mix(key + (first + uint64(1)) * _GAMMA))
         if gap == skip:
             position += skip
             if position >= stop:
@@ -97,7 +98,7 @@ def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_c
         virtual = np.int64(0)
         conditioned = np.int64(1)  # picks the table by index, not by a branch (a coin flip at 16 bits)
         for h in range(shifts.size):
-            mask = _draw(event_slots[conditioned, h], event_cdfs[conditioned, h],
+            mask = _draw(event_slots, event_cdfs, conditioned * shifts.size + h,
                          _mix(key + (first + uint64(2 + h)) * _GAMMA))
             conditioned &= np.int64(mask == 0)
             virtual |= mask << shifts[h]
@@ -230,7 +231,8 @@ class Kernels:
     sparse_flips
         ``(codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
         positions, values, counts, capacity, write, lookup, out, previous, previous_start)``: with
-        ``event_slots[0]``/``event_cdfs[0]`` the groups' tables and ``[1]`` their conditioned ones, chunk
+        ``gap_slots``/``gap_cdf`` one row, ``event_slots``/``event_cdfs`` the groups' tables and then their
+        conditioned ones (row ``H + h``), chunk
         ``c``'s events into its ``capacity`` slice of ``positions``/``values`` and their number into
         ``counts[c]`` (``-1``: the slice overflowed); with ``write``, the chunk's ``previous`` positions get
         their clean read-back on the way (:meth:`qtaml_tac.flip_law.FlipLaw.sparse`).

@@ -260,10 +260,10 @@ class FlipLaw:
         Returns
         -------
         dict
-            ``shifts`` (int64); ``event_slots``/``event_cdfs``: ``[0, h]`` group
-            ``h``'s table and ``[1, h]`` its conditioned one (cdf rows padded
-            with 1), so that a sparse draw picks a table by index;
-            ``slots``/``cdfs``: ``[0]`` of those, the groups' tables.
+            ``shifts`` (int64); ``event_slots``/``event_cdfs``: row ``h`` group
+            ``h``'s table and row ``H + h`` its conditioned one (``H`` groups;
+            cdf rows padded with 1), so that a sparse draw picks a table by
+            index; ``slots``/``cdfs``: the first ``H`` rows, the groups' tables.
         """
         def stacked(tables):
             slots = np.stack([t.slots for t in tables]) if tables else np.zeros((0, 1 << SLOT_BITS), np.int16)
@@ -273,9 +273,8 @@ class FlipLaw:
             return slots, cdfs
 
         slots, cdfs = stacked(self.groups + self.conditioned)
-        slots = slots.reshape(2, len(self.groups), slots.shape[-1])
-        cdfs = cdfs.reshape(2, len(self.groups), cdfs.shape[-1])
-        return {"shifts": np.array(self.shifts, dtype=np.int64), "slots": slots[0], "cdfs": cdfs[0],
+        groups = len(self.groups)
+        return {"shifts": np.array(self.shifts, dtype=np.int64), "slots": slots[:groups], "cdfs": cdfs[:groups],
                 "event_slots": slots, "event_cdfs": cdfs}
 
     def dense(self, codes, seed):

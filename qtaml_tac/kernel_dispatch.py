@@ -197,7 +197,8 @@ def _flipped_blocks(mask) -> torch.Tensor:
     flipped = [m.numpy() for m in (mask.scale_mask, mask.zero_point_mask) if m is not None]
     if not flipped:
         return torch.empty(0, dtype=torch.int64)
-    return torch.from_numpy(np.flatnonzero(flipped[0] | flipped[1] if len(flipped) == 2 else flipped[0]))
+    either = flipped[0] != 0 if len(flipped) == 1 else (flipped[0] | flipped[1]) != 0
+    return torch.from_numpy(np.flatnonzero(either))  # of a bool array: several times faster than of int32
 
 
 def _with_blocks(positions, values, blocks, block, size) -> tuple:
@@ -254,9 +255,10 @@ def sparse_flips(kernels, law, codes, seed, space, write, lookup, out, previous)
         values = _buffer(space, "values", n_chunks * capacity, np.int32)
         counts = np.empty(n_chunks, dtype=np.int64)
         with _KERNEL_LOCK:
-            kernels.sparse_flips(codes, seed, law.gaps.slots, law.gaps.cdf, law.gap_skip, tables["event_slots"],
-                                 tables["event_cdfs"], tables["shifts"], law.n_bits, law.directional, positions,
-                                 values, counts, capacity, write, lookup, out, previous, previous_start)
+            kernels.sparse_flips(codes, seed, law.gaps.slots[None], law.gaps.cdf[None], law.gap_skip,
+                                 tables["event_slots"], tables["event_cdfs"], tables["shifts"], law.n_bits,
+                                 law.directional, positions, values, counts, capacity, write, lookup, out, previous,
+                                 previous_start)
         if counts.min() >= 0:
             break
         capacity = CHUNK  # a slice overflowed (beyond SPARSE_SLACK standard deviations): redraw the same stream
