@@ -11,8 +11,8 @@ of Python threads).
 MX blocks) in one pass. With ``write`` the sampling kernels also write each
 sampled weight's read-back value
 ``lookup[code ^ mask]`` into ``out`` (the parameter's memory): one pass over
-the tensor (dense) or over its events (sparse, putting back the clean
-read-back at the previous draw's positions on the way: one pass over memory).
+the tensor (dense) or over its events (sparse, after putting back the clean
+read-back at the previous draw's positions).
 
 Importing this module needs numba; :func:`qtaml_tac.kernel_dispatch.compiled_kernels`
 says whether it is in use.
@@ -79,7 +79,9 @@ def _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks
 def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
                   positions, values, counts, capacity, write, lookup, out, previous, previous_start):
     start, stop = c * CHUNK, min(codes.size, (c + 1) * CHUNK)
-    back, last = previous_start[c], previous_start[c + 1]  # the previous draw's positions, put back on the way
+    if write:  # the previous draw's positions first, in a loop of their own (merged into the events, it mispredicts)
+        for j in range(previous_start[c], previous_start[c + 1]):
+            out[previous[j]] = lookup[codes[previous[j]]]
     key = _mix(uint64(seed) ^ (uint64(c) * _GAMMA))
     stride = shifts.size + 1
     position, step, found, base = start, 0, 0, c * capacity
@@ -110,15 +112,9 @@ def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_c
         positions[base + found] = position
         values[base + found] = mask
         if write:
-            while back < last and previous[back] <= position:
-                out[previous[back]] = lookup[codes[previous[back]]]
-                back += 1
             out[position] = lookup[code ^ mask]
         found += 1
         position += 1
-    if write:
-        for j in range(back, last):
-            out[previous[j]] = lookup[codes[previous[j]]]
     counts[c] = found
 
 
@@ -235,7 +231,7 @@ class Kernels:
         conditioned ones (row ``H + h``), chunk
         ``c``'s events into its ``capacity`` slice of ``positions``/``values`` and their number into
         ``counts[c]`` (``-1``: the slice overflowed); with ``write``, the chunk's ``previous`` positions get
-        their clean read-back on the way (:meth:`qtaml_tac.flip_law.FlipLaw.sparse`).
+        their clean read-back first (:meth:`qtaml_tac.flip_law.FlipLaw.sparse`).
     compared_flips
         ``(codes, key, n_bits, exposed, rates_if_zero, rates_if_one, cell_rates, per_cell, masks, write,
         lookup, out)``: :func:`qtaml_tac.flip_law.compared_masks` into ``masks``.
