@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -123,16 +124,21 @@ class StoredTensor:
 
     def scales_read(self, scale_mask: torch.Tensor | None = None,
                     zero_point_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The scales and zero points read back with their bits XOR the masks (the stored ones without)."""
+        """The scales and zero points read back with their bits XOR the masks (the stored ones without).
+
+        Only the flipped ones are decoded: an unflipped code reads back as
+        the stored value, bit for bit (a finite float16 or E8M0 value held
+        exactly, :func:`qtaml_tac.scales.scale_codes`).
+        """
         if scale_mask is None and zero_point_mask is None:
             return self.scales, self.zero_points
         from .scales import scale_table  # scales imports nothing of this module; kept lazy for the safe path
 
         table = scale_table(self.scale_format, self.on_nonfinite)
-        scales = self.scales if scale_mask is None else table[self.scale_codes ^ scale_mask]
+        scales = _flipped_read(table, self.scales, self.scale_codes, scale_mask)
         zeros = self.zero_points
-        if zero_point_mask is not None and zeros is not None:
-            zeros = table[self.zero_point_codes ^ zero_point_mask]
+        if zeros is not None:
+            zeros = _flipped_read(table, zeros, self.zero_point_codes, zero_point_mask)
         return scales, zeros
 
     def readback(self, codes: torch.Tensor, positions: torch.Tensor | None = None,
@@ -165,16 +171,22 @@ class StoredTensor:
                         scales: torch.Tensor | None = None, zero_points: torch.Tensor | None = None) -> None:
         """Write :meth:`readback` into the parameter (at ``positions``, or everywhere), in place."""
         flat = self.parameter.view(-1)
-        if positions is None and self.lookup is not None and (scales is None or scales is self.scales):
-            torch.index_select(self.lookup, 0, codes, out=flat)
-        elif positions is None:
-            if scales is None:
-                scales, zero_points = self.scales, self.zero_points
-            if not block_readback_into(codes, None, self.table, scales / self.factor, zero_points, self.block,
-                                       self.parameter):
-                flat.copy_(self.readback(codes, None, scales, zero_points))
+        if self.lookup is not None and (scales is None or scales is self.scales):
+            if positions is None:
+                torch.index_select(self.lookup, 0, codes, out=flat)
+            else:
+                flat[positions] = self.lookup.index_select(0, codes)
+            return
+        if scales is None:
+            scales, zero_points = self.scales, self.zero_points
+        if block_readback_into(codes, None, self.table, scales / self.factor, zero_points, self.block,
+                               self.parameter, positions):
+            return
+        values = self.readback(codes, positions, scales, zero_points)
+        if positions is None:
+            flat.copy_(values)
         else:
-            flat[positions] = self.readback(codes, positions, scales, zero_points)
+            flat[positions] = values
 
     def decode(self, codes: torch.Tensor | None = None) -> torch.Tensor:
         """Read-back float weights of ``codes`` (default: the stored codes), shaped like the parameter."""
@@ -201,6 +213,16 @@ class StoredTensor:
     def restore_(self) -> None:
         """Put the float original back into the parameter, bit for bit."""
         self.parameter.copy_(self.original)
+
+
+def _flipped_read(table, stored, codes, mask):
+    """``table[codes ^ mask]``, decoded where ``mask`` flips a bit and ``stored`` (``table[codes]``) elsewhere."""
+    if mask is None:
+        return stored
+    flipped = torch.from_numpy(np.flatnonzero(mask.numpy() != 0))
+    read = stored.clone()
+    read[flipped] = table[codes[flipped] ^ mask[flipped]]
+    return read
 
 
 class Storage:

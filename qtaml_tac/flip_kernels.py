@@ -40,14 +40,15 @@ def _mix(z):
 
 
 @njit(inline="always")
-def _draw(slots, cdf, word):
+def _draw(slots, cdfs, row, word):
+    """The outcome of ``word`` in table ``row`` (2-D indexing: no row views in the inner loops)."""
     slot = word >> _SLOT_SHIFT
-    outcome = np.int64(slots[slot])
+    outcome = np.int64(slots[row, slot])
     if outcome >= 0:
         return outcome
     j = -outcome - 1
     u = np.float64((slot << uint64(37)) | ((word >> uint64(11)) & _LOW)) * 2.0**-53
-    while u >= cdf[j + 1]:
+    while u >= cdfs[row, j + 1]:
         j += 1
     return j
 
@@ -66,7 +67,7 @@ def _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks
         virtual = np.int64(0)
         for h in range(shifts.size):
             x += _GAMMA
-            virtual |= _draw(slots[h], cdfs[h], _mix(x)) << shifts[h]
+            virtual |= _draw(slots, cdfs, h, _mix(x)) << shifts[h]
         code = np.int64(codes[i])
         mask = _select(virtual, code, n_bits, directional)
         masks[i] = mask
@@ -75,10 +76,10 @@ def _dense_chunk(c, codes, seed, slots, cdfs, shifts, n_bits, directional, masks
 
 
 @njit(inline="always")
-def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-                  directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                  positions, values, counts, capacity, write, lookup, out, previous, previous_start):
     start, stop = c * CHUNK, min(codes.size, (c + 1) * CHUNK)
-    if write:
+    if write:  # the previous draw's positions first, in a loop of their own (merged into the events, it mispredicts)
         for j in range(previous_start[c], previous_start[c + 1]):
             out[previous[j]] = lookup[codes[previous[j]]]
     key = _mix(uint64(seed) ^ (uint64(c) * _GAMMA))
@@ -87,7 +88,7 @@ def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_s
     while True:
         first = uint64(step * stride)
         step += 1
-        gap = _draw(gap_slots, gap_cdf, _mix(key + (first + uint64(1)) * _GAMMA))
+        gap = _draw(gap_slots, gap_cdf, 0, _mix(key + (first + uint64(1)) * _GAMMA))
         if gap == skip:
             position += skip
             if position >= stop:
@@ -97,14 +98,11 @@ def _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_s
         if position >= stop:
             break
         virtual = np.int64(0)
-        conditioned = True
+        conditioned = np.int64(1)  # picks the table by index, not by a branch (a coin flip at 16 bits)
         for h in range(shifts.size):
-            word = _mix(key + (first + uint64(2 + h)) * _GAMMA)
-            if conditioned:
-                mask = _draw(given_slots[h], given_cdfs[h], word)
-                conditioned = mask == 0
-            else:
-                mask = _draw(slots[h], cdfs[h], word)
+            mask = _draw(event_slots, event_cdfs, conditioned * shifts.size + h,
+                         _mix(key + (first + uint64(2 + h)) * _GAMMA))
+            conditioned &= np.int64(mask == 0)
             virtual |= mask << shifts[h]
         if found == capacity:
             found = -1
@@ -155,21 +153,19 @@ def _dense_serial(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, 
 
 
 @njit(parallel=True, cache=True)
-def _sparse_parallel(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-                     directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+def _sparse_parallel(codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                     positions, values, counts, capacity, write, lookup, out, previous, previous_start):
     for c in prange((codes.size + CHUNK - 1) // CHUNK):
-        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts,
-                      n_bits, directional, positions, values, counts, capacity, write, lookup, out, previous,
-                      previous_start)
+        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                      positions, values, counts, capacity, write, lookup, out, previous, previous_start)
 
 
 @njit(cache=True)
-def _sparse_serial(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-                   directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start):
+def _sparse_serial(codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                   positions, values, counts, capacity, write, lookup, out, previous, previous_start):
     for c in range((codes.size + CHUNK - 1) // CHUNK):
-        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts,
-                      n_bits, directional, positions, values, counts, capacity, write, lookup, out, previous,
-                      previous_start)
+        _sparse_chunk(c, codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+                      positions, values, counts, capacity, write, lookup, out, previous, previous_start)
 
 
 @njit(parallel=True, cache=True)
@@ -211,9 +207,17 @@ def _blocks_serial(codes, masks, masked, table, multipliers, zero_points, shifte
         _block(b, codes, masks, masked, table, multipliers, zero_points, shifted, block, out)
 
 
+@njit(cache=True)
+def _positions_readback(codes, positions, table, multipliers, zero_points, shifted, block, out):
+    for j in range(positions.size):
+        b = positions[j] // block
+        zero = zero_points[b] if shifted else 0.0
+        out[positions[j]] = (table[np.int64(codes[j])] - zero) * multipliers[b]
+
+
 @dataclass(frozen=True)
 class Kernels:
-    """The three kernels of one kind (all arrays NumPy; ``write`` fuses the decode into ``out``).
+    """The kernels of one kind (all arrays NumPy; ``write`` fuses the decode into ``out``).
 
     Attributes
     ----------
@@ -221,9 +225,11 @@ class Kernels:
         ``(codes, seed, slots, cdfs, shifts, n_bits, directional, masks, write, lookup, out)``: every
         weight's mask into ``masks`` (:meth:`qtaml_tac.flip_law.FlipLaw.dense`).
     sparse_flips
-        ``(codes, seed, gap_slots, gap_cdf, skip, slots, cdfs, given_slots, given_cdfs, shifts, n_bits,
-        directional, positions, values, counts, capacity, write, lookup, out, previous, previous_start)``:
-        chunk ``c``'s events into its ``capacity`` slice of ``positions``/``values`` and their number into
+        ``(codes, seed, gap_slots, gap_cdf, skip, event_slots, event_cdfs, shifts, n_bits, directional,
+        positions, values, counts, capacity, write, lookup, out, previous, previous_start)``: with
+        ``gap_slots``/``gap_cdf`` one row, ``event_slots``/``event_cdfs`` the groups' tables and then their
+        conditioned ones (row ``H + h``), chunk
+        ``c``'s events into its ``capacity`` slice of ``positions``/``values`` and their number into
         ``counts[c]`` (``-1``: the slice overflowed); with ``write``, the chunk's ``previous`` positions get
         their clean read-back first (:meth:`qtaml_tac.flip_law.FlipLaw.sparse`).
     compared_flips
@@ -234,15 +240,19 @@ class Kernels:
         block-scaled weights, ``out[i] = (table[codes[i] ^ masks[i]] - zero_points[b]) * multipliers[b]``
         with ``b = i // block`` (no mask unless ``masked``, no zero point unless ``shifted``), in float64
         and rounded once to ``out``'s dtype (:meth:`qtaml_tac.storage.StoredTensor.readback`).
+    positions_readback
+        ``(codes, positions, table, multipliers, zero_points, shifted, block, out)``: the same read-back at
+        ``positions`` only, of the codes ``codes[j]`` stored there (a sparse patch; serial in both kinds).
     """
 
     dense_flips: object
     sparse_flips: object
     compared_flips: object
     block_readback: object
+    positions_readback: object
 
 
 #: Chunks in parallel on numba's threading layer.
-PARALLEL = Kernels(_dense_parallel, _sparse_parallel, _compared_parallel, _blocks_parallel)
+PARALLEL = Kernels(_dense_parallel, _sparse_parallel, _compared_parallel, _blocks_parallel, _positions_readback)
 #: Chunks one after the other in the calling thread.
-SERIAL = Kernels(_dense_serial, _sparse_serial, _compared_serial, _blocks_serial)
+SERIAL = Kernels(_dense_serial, _sparse_serial, _compared_serial, _blocks_serial, _positions_readback)

@@ -260,9 +260,10 @@ class FlipLaw:
         Returns
         -------
         dict
-            ``shifts`` (int64), ``slots``/``cdfs`` of the groups and
-            ``given_slots``/``given_cdfs`` of the conditioned tables (one row per
-            group; cdf rows padded with 1).
+            ``shifts`` (int64); ``event_slots``/``event_cdfs``: row ``h`` group
+            ``h``'s table and row ``H + h`` its conditioned one (``H`` groups;
+            cdf rows padded with 1), so that a sparse draw picks a table by
+            index; ``slots``/``cdfs``: the first ``H`` rows, the groups' tables.
         """
         def stacked(tables):
             slots = np.stack([t.slots for t in tables]) if tables else np.zeros((0, 1 << SLOT_BITS), np.int16)
@@ -271,10 +272,10 @@ class FlipLaw:
                 row[: table.cdf.size] = table.cdf
             return slots, cdfs
 
-        slots, cdfs = stacked(self.groups)
-        given_slots, given_cdfs = stacked(self.conditioned)
-        return {"shifts": np.array(self.shifts, dtype=np.int64), "slots": slots, "cdfs": cdfs,
-                "given_slots": given_slots, "given_cdfs": given_cdfs}
+        slots, cdfs = stacked(self.groups + self.conditioned)
+        groups = len(self.groups)
+        return {"shifts": np.array(self.shifts, dtype=np.int64), "slots": slots[:groups], "cdfs": cdfs[:groups],
+                "event_slots": slots, "event_cdfs": cdfs}
 
     def dense(self, codes, seed):
         """Every weight's XOR mask, one word per group per weight (NumPy).

@@ -333,7 +333,7 @@ def _scale_flips(law, codes, generator):
     """int32 XOR masks of scale (or zero point) codes: one dense draw of ``law``, by the compiled kernel if any."""
     masks = mask_buffer({}, codes.numel(), law.n_bits)
     dense_masks(compiled_kernels(), law, codes.numpy(), _seed(generator), masks, False, np.zeros(1), np.zeros(1))
-    return torch.from_numpy(masks.astype(np.int32))
+    return torch.from_numpy(masks.astype(np.int32, copy=False))
 
 
 def _scale_law(faults, tensor, n_bits, chip):

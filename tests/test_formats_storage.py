@@ -150,6 +150,32 @@ def test_injection_matches_a_numpy_reference_bit_for_bit(config, compiled, monke
     storage.restore_()
 
 
+@pytest.mark.parametrize("config", [StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False,
+                                                   scales_in_faulty_memory=True),
+                                     StorageConfig(encoding="mxfp8_e4m3", n_bits=8, scales_in_faulty_memory=True)],
+                         ids=["int4-group-asym", "mxfp8"])
+def test_flipped_scales_patch_their_blocks_as_a_full_rewrite_would(config, monkeypatch):
+    """A draw whose scales flip patches their blocks (kernel_dispatch.PATCHED_SHARE); the read-back is the one of
+    rewriting the whole tensor, bit for bit, through a sequence of draws that each put back the previous one."""
+    import qtaml_tac.kernel_dispatch as dispatch
+
+    readbacks = []
+    for share in (0.0, 1.0):  # always rewrite, always patch
+        monkeypatch.setattr(dispatch, "PATCHED_SHARE", share)
+        torch.manual_seed(0)
+        model = nn.Linear(256, 64, bias=False)
+        storage = quantize(model, config)
+        generator = torch.Generator().manual_seed(3)
+        draws = []
+        for p in (1e-3, 1e-2, 1e-3, 0.0):
+            masks = inject_(storage, p, generator=generator)
+            assert masks["weight"].dense_mask is None  # sparse weight flips
+            draws.append((model.weight.detach().clone().view(torch.int32), int(masks["weight"].scale_mask.count_nonzero())))
+        readbacks.append(draws)
+    assert all(torch.equal(a, b) and n == m for (a, n), (b, m) in zip(*readbacks))
+    assert readbacks[0][0][1] > 0  # a scale flipped in the first draw
+
+
 def test_faulty_scales_need_a_channel_with_rates_at_their_width():
     storage = quantize(_model(), StorageConfig(n_bits=4, granularity="channel", scales_in_faulty_memory=True))
     with pytest.raises(ValueError, match="scales_in_faulty_memory"):
