@@ -13,7 +13,9 @@ check bits, Micron TN-29-71), is decoded as a real controller decodes it
 3. Chien search: the roots ``alpha**-e`` of ``Lambda`` over the exponents ``e``
    of the shortened word's positions. If ``L <= t`` and ``Lambda`` has ``L``
    roots there, the bits at those positions are flipped (the correction);
-   otherwise the decoder reports a failure.
+   otherwise the decoder reports a failure. (A locator that does not divide
+   ``x**(2**m) - x`` has fewer than ``L`` roots in the field: the search is
+   skipped, with the same verdict.)
 
 This is bounded-distance decoding, the same decoder as the syndrome table of
 :class:`~qtaml_theory.ecc.SyndromeCode`: every pattern of at most ``t`` errors
@@ -73,20 +75,60 @@ def _berlekamp_massey(syndromes, corrects, exp, log, order, locator):
 
 
 @njit(cache=True)
-def _chien(locator, length, word_length, exp, log, order, found):
-    """Roots ``alpha**-e`` of ``locator`` (degree ``length``) over exponents ``e < word_length``, into ``found``."""
+def _splits(locator, length, exp, log, order, m, remainder, square):
+    """Whether ``x**(2**m) = x`` modulo ``locator``: then it is a product of ``length`` distinct factors ``x - beta``
+    over GF(2^m) (it divides ``x**(2**m) - x``), else it has fewer than ``length`` roots there.
+
+    ``m`` squarings of a remainder of degree below ``length`` (squaring is linear in characteristic 2), each
+    reduced modulo ``locator``: about ``m length**2`` products, against ``length`` per position for a Chien
+    search, so the words that fail (whose locator rarely splits) skip the search.
+    """
+    remainder[:] = 0
+    remainder[1] = 1
+    leading = log[locator[length]]
+    for _ in range(m):
+        square[:] = 0
+        for i in range(length):
+            if remainder[i] != 0:
+                square[2 * i] = exp[2 * log[remainder[i]]]
+        for degree in range(2 * length - 2, length - 1, -1):
+            if square[degree] != 0:
+                factor = (log[square[degree]] - leading) % order
+                for i in range(length + 1):
+                    if locator[i] != 0:
+                        square[degree - length + i] ^= exp[factor + log[locator[i]]]
+        remainder[:length] = square[:length]
+    for i in range(length):
+        if remainder[i] != (1 if i == 1 else 0):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _chien(locator, length, word_length, exp, log, order, found, powers):
+    """Roots ``alpha**-e`` of ``locator`` (degree ``length``) over exponents ``e < word_length``, into ``found``.
+
+    ``powers[i]`` holds the logarithm of the term ``Lambda_i alpha**(-i e)``
+    (``-1`` for a zero coefficient), stepped down by ``i`` from one exponent
+    to the next (Chien's register update, no division).
+    """
     if length == 1:  # Lambda = 1 + X x: the root is X itself
         exponent = log[locator[1]]
         if exponent < word_length:
             found[0] = exponent
             return 1
         return 0
+    for i in range(1, length + 1):
+        powers[i] = log[locator[i]] if locator[i] != 0 else -1
     count = 0
     for exponent in range(word_length):
         value = locator[0]
         for i in range(1, length + 1):
-            if locator[i] != 0:
-                value ^= exp[(log[locator[i]] - i * exponent) % order]
+            if powers[i] >= 0:
+                value ^= exp[powers[i]]
+                powers[i] -= i % order
+                if powers[i] < 0:
+                    powers[i] += order
         if value == 0:
             found[count] = exponent
             count += 1
@@ -104,7 +146,13 @@ def decode_error_lists(offsets, exponents, corrects, word_length, exp, log, orde
     """
     syndromes = np.zeros(2 * corrects + 1, dtype=np.int64)
     locator = np.zeros(4 * corrects + 2, dtype=np.int64)
+    powers = np.zeros(4 * corrects + 2, dtype=np.int64)
+    remainder = np.zeros(4 * corrects + 2, dtype=np.int64)
+    square = np.zeros(4 * corrects + 2, dtype=np.int64)
     found = np.zeros(corrects, dtype=np.int64)
+    m = 0
+    while (1 << m) - 1 < order:
+        m += 1
     for word in range(offsets.size - 1):
         syndromes[:] = 0
         for event in range(offsets[word], offsets[word + 1]):
@@ -123,8 +171,9 @@ def decode_error_lists(offsets, exponents, corrects, word_length, exp, log, orde
         degree = locator.size - 1
         while locator[degree] == 0:
             degree -= 1
-        if length > corrects or degree != length or _chien(locator, length, word_length, exp, log, order,
-                                                           found) != length:
+        if length > corrects or degree != length \
+                or (length > 1 and not _splits(locator, length, exp, log, order, m, remainder, square)) \
+                or _chien(locator, length, word_length, exp, log, order, found, powers) != length:
             status[word] = DETECTED
             continue
         status[word] = CORRECTED
