@@ -86,7 +86,7 @@ def extra_bits(codes: np.ndarray, n_bits: int, scheme, cache: dict | None = None
         protected = ((codes[:, None] >> np.arange(planes.start, planes.stop)) & 1).astype(np.uint8)
         return np.tile(protected.ravel(), scheme.copies - 1)
     code = scheme.code
-    if code.data_bits <= MAX_PACKED_DATA_BITS:
+    if code.decoded_by_table and code.data_bits <= MAX_PACKED_DATA_BITS:
         checks = stored_words(codes, planes, code, cache)[1]
         return ((checks[:, None] >> np.arange(code.check_bits)) & 1).astype(np.uint8).ravel()
     words = math.ceil(codes.size / code.data_bits)

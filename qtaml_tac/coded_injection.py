@@ -146,14 +146,18 @@ def decoded_flips(codes: np.ndarray, n_bits: int, scheme, channel, positions: np
             rates = plane_rates(channel, n_bits)
             check_cells = [flipped_cells(rng, words * code.check_bits, float(rates[j])) for j in range(top, n_bits)]
         kernels = compiled_kernels()
-        if kernels is not None:
+        if not code.decoded_by_table:
+            residual_positions, residual_values, zeroed = _algebraic_decoded(codes.size, n_bits, scheme, check_cells,
+                                                                             positions, values)
+        elif kernels is not None:
             from .code_kernels import block_residual
             from .flip_kernels import PARALLEL
 
             return block_residual(positions, values, n_bits, top, codes.size, code, check_cells,
                                   scheme.on_failure == "zero", DETECTED, kernels is PARALLEL)
-        residual_positions, residual_values, zeroed = _block_decoded(codes, n_bits, scheme, check_cells, positions,
-                                                                     values, cache)
+        else:
+            residual_positions, residual_values, zeroed = _block_decoded(codes, n_bits, scheme, check_cells,
+                                                                         positions, values, cache)
     kept = values & ~protected_mask
     positions, values = _merge(positions, kept, residual_positions, residual_values)
     keep = values != 0
@@ -314,6 +318,49 @@ def _block_decoded_unpacked(codes, n_bits, scheme, check_cells, positions, value
             failed = np.nonzero(status == DETECTED)[0]
             zeroed.append(index[failed][present[failed]])
     return _joined(wrong_positions), _joined(wrong_values), np.unique(_joined(zeroed))
+
+
+def _algebraic_decoded(size, n_bits, scheme, check_cells, positions, values):
+    """The data bits that read wrong, for a code decoded algebraically (:class:`qtaml_theory.ecc.algebraic.AlgebraicBCH`).
+
+    Only the (plane, word) pairs that received a flip are decoded, from their
+    flips alone (the decoder sees the error pattern's syndromes, never the
+    data): each is listed with the codeword positions of its flips (data bits,
+    then check bits), decoded by the compiled Berlekamp-Massey and Chien
+    search, and its data bits read wrong where a flip and the decoder's
+    correction do not cancel (positions past the tensor read nothing).
+    """
+    code = scheme.code
+    data_bits, check_bits = code.data_bits, code.check_bits
+    words = math.ceil(size / data_bits)
+    top = n_bits - scheme.k
+    shifts = np.arange(top, n_bits, dtype=np.int64)[:, None]
+    plane_index, row = np.nonzero((values[None, :] >> shifts) & 1)
+    word, bit = np.divmod(positions[row], data_bits)
+    keys, places = [plane_index * words + word], [bit]
+    for index, cells in enumerate(check_cells):
+        word, bit = np.divmod(cells, check_bits)
+        keys.append(index * words + word)
+        places.append(data_bits + bit)
+    keys, places = np.concatenate(keys), np.concatenate(places)
+    order = np.lexsort((places, keys))
+    keys, places = keys[order], places[order]
+    flagged, counts = np.unique(keys, return_counts=True)
+    status, fixes = code.decode_errors(np.concatenate([[0], np.cumsum(counts)]), places)
+    row, column = np.nonzero((fixes >= 0) & (fixes < data_bits))
+    events = np.concatenate([keys[places < data_bits] * data_bits + places[places < data_bits],
+                             flagged[row] * data_bits + fixes[row, column]])
+    cells, parity = np.unique(events, return_counts=True)
+    key, bit = np.divmod(cells[parity % 2 == 1], data_bits)
+    plane_index, word = np.divmod(key, words)
+    wrong = word * data_bits + bit
+    real = wrong < size
+    zeroed = np.zeros(0, dtype=np.int64)
+    if scheme.on_failure == "zero":
+        failed = flagged[status == DETECTED] % words
+        index = (failed[:, None] * data_bits + np.arange(data_bits)).ravel()
+        zeroed = np.unique(index[index < size])
+    return wrong[real], np.int64(1) << (top + plane_index[real]), zeroed
 
 
 def _plane_flips(positions, values, index, plane):

@@ -243,6 +243,46 @@ class WeightError:
         protection = "" if self.protection == as_protection(None) else f", protection={self.protection!r}"
         return f"WeightError({self.encoding!r}, {self.code}, {self.cells!r}, delta={self.delta!r}{protection})"
 
+    def error_bounds(self) -> dict:
+        """How far each value of the law may be from the true one (all zero where the law is exact).
+
+        A block code whose law is enumerated up to ``J`` errors per word
+        (:mod:`qtaml_theory.ecc.truncated`; ``J = t`` for the codes decoded
+        algebraically) gives the exact law of a decoder that reads the rarer
+        patterns as clean. The two laws are within a total-variation distance
+        ``d`` (:meth:`~qtaml_theory.protection.ProtectionScheme.truncation_bound`),
+        so for the errors ``x`` in ``[a, b]`` (every read-back value, and zero,
+        minus the stored one) each expectation ``E[f(X)]`` is within ``d (sup f
+        - inf f)``.
+
+        Returns
+        -------
+        dict
+            ``"probability"``: ``d``, the bound on every probability
+            (:meth:`pmf` and any event); ``"mean"``: ``d (b - a) Delta``, on
+            :meth:`mean`; ``"var"``: ``d (R_2 + 2 max(|a|, |b|) (b - a))
+            Delta**2``, on :meth:`var`, with ``R_2`` the range of ``x**2``
+            over ``[a, b]`` (``Var = E[X**2] - E[X]**2``). Fractions for
+            rational rates. Skewness and kurtosis, ratios of cumulants, carry
+            no bound of their own.
+
+        Examples
+        --------
+        >>> from qtaml_theory import WeightError, get_encoding
+        >>> from qtaml_theory.protection import BCH
+        >>> law = WeightError(get_encoding("offset_binary", 8), 200, 1e-4, protection=BCH(8, 4096, 15))
+        >>> law.var(), f"{law.error_bounds()['var']:.1e}"
+        (0.0, '3.5e-16')
+        """
+        distance = self.protection.truncation_bound(self.cells, self.encoding.n)
+        stored = self.encoding.decode(self.code)
+        low = min(self.encoding.min_value, 0) - stored
+        high = max(self.encoding.max_value, 0) - stored
+        squares = max(low**2, high**2) - (0 if low <= 0 <= high else min(low**2, high**2))
+        delta = self.delta if self.exact else float(self.delta)
+        return {"probability": distance, "mean": distance * (high - low) * delta,
+                "var": distance * (squares + 2 * max(-low, high) * (high - low)) * delta**2}
+
     # -- routes ---------------------------------------------------------------
 
     def cumulants(self, method: str = "formula", *, size: int | None = None, rng: RandomLike = None) -> tuple:

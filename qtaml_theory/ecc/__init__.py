@@ -2,7 +2,9 @@
 
 :mod:`~qtaml_theory.ecc.field` builds GF(2^m) and BCH generator polynomials,
 :mod:`~qtaml_theory.ecc.linear` the codes (shortened BCH, SEC-DED extended
-Hamming) with their encoders and syndrome-table decoders, and
+Hamming) with their encoders and syndrome-table decoders,
+:mod:`~qtaml_theory.ecc.algebraic` the algebraic decoder of BCH codes too
+large for a table (Berlekamp-Massey, Chien search), and
 :mod:`~qtaml_theory.ecc.residual` the exact law of the decoded data bits.
 The protection schemes of :mod:`qtaml_theory.protection` are built on them.
 """

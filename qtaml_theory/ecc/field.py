@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-__all__ = ["PRIMITIVE_POLYNOMIALS", "Field", "bch_generator", "polynomial_remainder"]
+__all__ = ["PRIMITIVE_POLYNOMIALS", "Field", "bch_check_bits", "bch_generator", "polynomial_remainder"]
 
 #: Primitive polynomial of each degree m (bit i = coefficient of x**i).
 PRIMITIVE_POLYNOMIALS = {
@@ -95,6 +95,23 @@ def polynomial_remainder(dividend: int, divisor: int) -> int:
     while dividend.bit_length() - 1 >= degree:
         dividend ^= divisor << (dividend.bit_length() - 1 - degree)
     return dividend
+
+
+@cache
+def bch_check_bits(m: int, t: int) -> int:
+    """Degree of :func:`bch_generator` ``(m, t)``, its check bits, without building it.
+
+    The generator's roots are the conjugates of ``alpha**1 .. alpha**(2t)``:
+    the union of their cyclotomic cosets ``{i 2**j mod (2**m - 1)}``, one root
+    each (Lin and Costello, Section 6.1).
+    """
+    order, roots = (1 << m) - 1, set()
+    for i in range(1, 2 * t + 1):
+        j = i % order
+        while j not in roots:
+            roots.add(j)
+            j = 2 * j % order
+    return len(roots)
 
 
 @cache

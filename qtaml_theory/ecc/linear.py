@@ -29,14 +29,15 @@ from itertools import combinations
 
 import numpy as np
 
-from .field import PRIMITIVE_POLYNOMIALS, bch_generator, polynomial_remainder
+from .field import PRIMITIVE_POLYNOMIALS, bch_check_bits, bch_generator, polynomial_remainder
 
 __all__ = ["SyndromeCode", "CLEAN", "CORRECTED", "DETECTED", "MAX_TABLE_SYNDROME_BITS", "MAX_PACKED_DATA_BITS",
            "bch_code", "secded_code", "smallest_field"]
 
 #: Decoder outcomes (:attr:`SyndromeCode.status`).
 CLEAN, CORRECTED, DETECTED = 0, 1, 2
-#: Largest syndrome for which the decoding table (2**bits entries) is built.
+#: Largest syndrome for which the decoding table (2**bits entries) is built; larger BCH codes are decoded
+#: algebraically (:mod:`~qtaml_theory.ecc.algebraic`).
 MAX_TABLE_SYNDROME_BITS = 22
 #: Words of at most this many data bits also encode and decode packed in one integer (:meth:`SyndromeCode.decode_packed`).
 MAX_PACKED_DATA_BITS = 64
@@ -61,6 +62,9 @@ class SyndromeCode:
         ``corrections[s]``: the positions the decoder flips at syndrome ``s``
         (``-1`` padded, ``t`` or more columns).
     """
+
+    #: Decoded by a lookup table over all syndromes (:class:`~qtaml_theory.ecc.algebraic.AlgebraicBCH` is not).
+    decoded_by_table = True
 
     def __init__(self, name, columns, data_bits, corrects, syndrome_bits, table):
         self.name = name
@@ -207,32 +211,35 @@ def smallest_field(data_bits: int, corrects: int, largest: int = max(PRIMITIVE_P
     for m in sorted(PRIMITIVE_POLYNOMIALS):
         if m > largest:
             break
-        degree = bch_generator(m, corrects).bit_length() - 1
-        if (1 << m) - 1 - degree >= data_bits:
+        if (1 << m) - 1 - bch_check_bits(m, corrects) >= data_bits:
             return m
     return None
 
 
 @cache
-def bch_code(data_bits: int, corrects: int) -> SyndromeCode:
+def bch_code(data_bits: int, corrects: int):
     """The narrow-sense binary BCH code correcting ``t = corrects`` errors, shortened to ``data_bits`` data bits.
+
+    A :class:`SyndromeCode` (decoded by its syndrome table) up to
+    :data:`MAX_TABLE_SYNDROME_BITS` check bits; above, an
+    :class:`~qtaml_theory.ecc.algebraic.AlgebraicBCH` (Berlekamp-Massey and a
+    Chien search), which decodes every word the same way.
 
     Raises
     ------
     ValueError
-        If no field up to GF(2^13) holds the code, or its syndrome has more
-        than :data:`MAX_TABLE_SYNDROME_BITS` bits.
+        If no field up to GF(2^13) holds the code.
     """
     m = smallest_field(data_bits, corrects)
     if m is None:
         raise ValueError(f"no binary BCH code over GF(2^3..2^13) corrects t = {corrects} errors in "
                          f"{data_bits} data bits")
-    generator = bch_generator(m, corrects)
-    degree = generator.bit_length() - 1
+    degree = bch_check_bits(m, corrects)
     if degree > MAX_TABLE_SYNDROME_BITS:
-        raise ValueError(f"t = {corrects} over {data_bits} data bits needs {degree} check bits; the syndrome "
-                         f"decoder takes at most {MAX_TABLE_SYNDROME_BITS}")
-    columns, _ = _cyclic_columns(generator, data_bits + degree)
+        from .algebraic import AlgebraicBCH
+
+        return AlgebraicBCH(data_bits, corrects, m)
+    columns, _ = _cyclic_columns(bch_generator(m, corrects), data_bits + degree)
     name = f"({data_bits + degree},{data_bits}) BCH t={corrects}"
     return SyndromeCode(name, columns, data_bits, corrects, degree, _pattern_table(columns, corrects, degree))
 

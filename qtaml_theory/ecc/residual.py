@@ -21,7 +21,10 @@ result is exact.
 Above :data:`MAX_EXACT_SYNDROME_BITS` the ``2**R`` syndromes are out of reach:
 the patterns are enumerated by number of errors up to ``J`` and the rest is
 bounded rigorously (:mod:`~qtaml_theory.ecc.truncated`); the bound is reported
-beside the values (:attr:`DecodedBits.bound`).
+beside the values (:attr:`DecodedBits.bound`). A code decoded algebraically
+(no table) is truncated at ``J = t``: every pattern of at most ``t`` errors is
+corrected, so the values are zero and the bound is the uncorrectable
+probability ``P(W > t)``.
 """
 
 from __future__ import annotations
@@ -81,14 +84,16 @@ def decoded_bits(code: SyndromeCode, p, errors: int | None = None) -> DecodedBit
 
     Parameters
     ----------
-    code : SyndromeCode
+    code : SyndromeCode or qtaml_theory.ecc.algebraic.AlgebraicBCH
     p : float or Fraction
         In ``[0, 1]``; a Fraction gives exact Fractions.
     errors : int, optional
         Enumerate the error patterns of at most this many errors and bound
-        the rest (``t + 1 <= errors <= length``). By default the law is exact
-        (all syndromes) for syndromes of at most
-        :data:`MAX_EXACT_SYNDROME_BITS` bits, and enumerated up to
+        the rest (``t + 1 <= errors <= length`` for a code decoded by its
+        table; ``errors = t`` for one decoded algebraically, whose patterns
+        of at most ``t`` errors are all corrected: its law is zero within the
+        bound). By default the law is exact (all syndromes) for syndromes of
+        at most :data:`MAX_EXACT_SYNDROME_BITS` bits, and enumerated up to
         :func:`~qtaml_theory.ecc.truncated.default_error_limit` above.
 
     Raises
@@ -100,10 +105,10 @@ def decoded_bits(code: SyndromeCode, p, errors: int | None = None) -> DecodedBit
         if code.syndrome_bits <= MAX_EXACT_SYNDROME_BITS:
             return _decoded_bits(code, p)
         errors = default_error_limit(code)
-    if isinstance(errors, bool) or not isinstance(errors, numbers.Integral) \
-            or not code.corrects + 1 <= errors <= code.length:
-        raise ValueError(f"errors must be an integer in {code.corrects + 1}..{code.length} (errors per codeword "
-                         f"enumerated for {code.name}), got {errors!r}")
+    low, high = (code.corrects + 1, code.length) if code.decoded_by_table else (code.corrects, code.corrects)
+    if isinstance(errors, bool) or not isinstance(errors, numbers.Integral) or not low <= errors <= high:
+        raise ValueError(f"errors must be an integer in {low}..{high} (errors per codeword enumerated for "
+                         f"{code.name}{'' if code.decoded_by_table else ', decoded algebraically'}), got {errors!r}")
     flip, accepted, detected, bound, average_bound = truncated_bits(code, p, int(errors))
     if not isinstance(p, Fraction):
         flip, accepted, detected = [float(x) for x in flip], [float(x) for x in accepted], float(detected)

@@ -47,7 +47,12 @@ BASE_LIMIT = 1_000_000
 
 
 def default_error_limit(code: SyndromeCode) -> int:
-    """The largest ``J >= t + 1`` whose patterns of weights ``t + 1 .. J`` number at most :data:`ENUMERATION_LIMIT`."""
+    """The largest ``J >= t + 1`` whose patterns of weights ``t + 1 .. J`` number at most :data:`ENUMERATION_LIMIT`.
+
+    ``t`` for a code decoded algebraically (no table to look its patterns up in).
+    """
+    if not code.decoded_by_table:
+        return code.corrects
     limit, patterns = code.corrects + 1, math.comb(code.length, code.corrects + 1)
     while limit < code.length and patterns + math.comb(code.length, limit + 1) <= ENUMERATION_LIMIT:
         limit += 1

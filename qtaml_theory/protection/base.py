@@ -108,6 +108,16 @@ class ProtectionScheme:
         """
         return binomial_tail(as_rate(p, "p"), self.codeword_bits, self.corrects + 1)
 
+    def truncation_bound(self, channel, n_bits: int):
+        """How far the computed law of a protected weight may be from the true one: 0, the law is exact.
+
+        Block codes whose law is enumerated up to ``J`` errors per word
+        override it (:meth:`qtaml_theory.protection.BCH.truncation_bound`).
+        """
+        n_bits = self.check_width(n_bits)
+        as_channel(channel).check_width(n_bits)
+        return Fraction(0) if as_channel(channel).is_exact else 0.0
+
     def residual_channel(self, channel, n_bits: int) -> Channel:
         """The channel the code's bits see after protection (per bit, the marginal rate).
 

@@ -35,6 +35,7 @@ and zeroing trades them for ``data_bits`` weights lost whole.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -42,8 +43,8 @@ import numpy as np
 
 from ..channels import Channel, PerBitChannel, as_channel
 from ..ecc import bch_code, decoded_bits, secded_code
-from ..ecc.field import bch_generator
-from ..ecc.linear import DETECTED, MAX_TABLE_SYNDROME_BITS, smallest_field
+from ..ecc.field import PRIMITIVE_POLYNOMIALS, bch_check_bits
+from ..ecc.linear import DETECTED, smallest_field
 from ..validation import check_integer
 from .base import ProtectionScheme, ReadOutcome, binomial_tail, plane_rates
 
@@ -296,32 +297,48 @@ class SECDED(_BlockCode):
         object.__setattr__(self, "code", secded_code(self.data_bits))
 
 
+_LARGEST_FIELD = max(PRIMITIVE_POLYNOMIALS)
+_FIELD_ORDER = (1 << _LARGEST_FIELD) - 1
+
+
 def _largest_t(data_bits):
-    """Largest t whose BCH code over ``data_bits`` has a syndrome small enough for the decoder's table."""
-    t, best = 1, 0
-    while True:
-        m = smallest_field(data_bits, t)
-        if m is None:
-            return best
-        if bch_generator(m, t).bit_length() - 1 > MAX_TABLE_SYNDROME_BITS:
-            return best
-        best, t = t, t + 1
+    """Largest t of a BCH code over ``data_bits`` data bits in a field up to GF(2^13) (the largest field holds the most)."""
+    low, high = 1, _FIELD_ORDER  # t = 1 holds every data_bits up to MAX_DATA_BITS; t = 2**13 - 1 none
+    while high - low > 1:
+        middle = (low + high) // 2
+        fits = _FIELD_ORDER - bch_check_bits(_LARGEST_FIELD, middle) >= data_bits
+        low, high = (middle, high) if fits else (low, middle)
+    return low
 
 
 @dataclass(frozen=True)
 class BCH(_BlockCode):
     """A binary BCH code correcting ``t`` errors per word over the top ``k`` bit planes.
 
-    The narrow-sense BCH code over the smallest GF(2^m) that holds
-    ``data_bits`` data bits, shortened to them; decoded by its syndrome table
-    (bounded distance: what Berlekamp-Massey decoding returns), which bounds
-    the check bits at :data:`qtaml_theory.ecc.linear.MAX_TABLE_SYNDROME_BITS`
-    (22): e.g. ``t <= 3`` for 64 data bits ((85,64)), ``t <= 2`` for 256 or
-    512 ((274,256), (532,512)). Its residual law is exact (a dynamic programme
-    over all syndromes) up to :data:`qtaml_theory.ecc.MAX_EXACT_SYNDROME_BITS`
-    (16) check bits; above, the error patterns are enumerated up to ``J``
-    errors per word and the rest bounded (:mod:`qtaml_theory.ecc.truncated`;
-    :meth:`truncation_bound` gives the bound on a weight's law).
+    The narrow-sense BCH code over the smallest GF(2^m) (``m <= 13``) that
+    holds ``data_bits`` data bits, shortened to them: e.g. (78,64) for ``t =
+    2``, (274,256) for ``t = 2`` over 256, and the NAND sector code (4291,4096)
+    for ``t = 15`` over 4,096 (512 bytes; 195 check bits). Codes of at most
+    :data:`qtaml_theory.ecc.linear.MAX_TABLE_SYNDROME_BITS` (22) check bits are
+    decoded by their syndrome table, larger ones algebraically
+    (:mod:`qtaml_theory.ecc.algebraic`: Berlekamp-Massey and a Chien search);
+    both are the same bounded-distance decoder. The residual law is exact (a
+    dynamic programme over all syndromes) up to
+    :data:`qtaml_theory.ecc.MAX_EXACT_SYNDROME_BITS` (16) check bits; above,
+    the error patterns are enumerated up to ``J`` errors per word and the rest
+    bounded (:mod:`qtaml_theory.ecc.truncated`; ``J = t`` for an algebraic
+    code: zero within the uncorrectable probability). :meth:`truncation_bound`
+    and :meth:`qtaml_theory.WeightError.error_bounds` give the bound on a
+    weight's law.
+
+    Examples
+    --------
+    >>> from qtaml_theory.protection import BCH
+    >>> nand = BCH(8, data_bits=4096, t=15)
+    >>> nand.codeword_bits, nand.cost_bits_per_weight(8)
+    (4291, Fraction(195, 512))
+    >>> f"{nand.uncorrectable_probability(3.4e-4):.2e}"  # per sector; per data bit read: 1.2e-15
+    '5.00e-12'
 
     Parameters
     ----------
@@ -341,10 +358,9 @@ class BCH(_BlockCode):
 
     def __post_init__(self):
         self._check_common()
-        data_bits = self.data_bits
-        largest = _largest_t(data_bits)
-        if largest == 0:
-            raise ValueError(f"data_bits must allow a BCH code with an exact law, got {data_bits}")
-        t = check_integer(self.t, f"t (for {data_bits} data bits)", 1, largest)
-        object.__setattr__(self, "t", t)
-        object.__setattr__(self, "code", bch_code(data_bits, t))
+        t = self.t
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 1 <= t <= _FIELD_ORDER \
+                or smallest_field(self.data_bits, int(t)) is None:  # refused, with the range
+            check_integer(t, f"t (for {self.data_bits} data bits, over GF(2^3..2^13))", 1, _largest_t(self.data_bits))
+        object.__setattr__(self, "t", int(t))
+        object.__setattr__(self, "code", bch_code(self.data_bits, int(t)))
