@@ -20,6 +20,7 @@ Records carry ``menu``, ``protection`` (the scheme of each layer) and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from qtaml_theory.report.palette import FIGURE_HEIGHT_IN, TEXT_WIDTH_IN, colour
@@ -70,11 +71,14 @@ _MENU_STYLE = {"ideal_msb": ("-", "o"), "realized": ("--", "s"), "codes": ("-.",
 
 @styled
 def accuracy_figure(records: Sequence[Mapping], rates: Sequence[float], model: str):
-    """Accuracy against real overhead, one panel per rate: colour by method (the palette), line style by
-    protection accounting (:data:`_MENU_STYLE`)."""
-    figure, axes = pyplot().subplots(1, len(rates), figsize=(TEXT_WIDTH_IN, FIGURE_HEIGHT_IN + 0.6), sharey=True,
-                                     squeeze=False)
-    for axis, p in zip(axes[0], rates):
+    """Accuracy against real overhead, one panel per rate (three to a row): colour by method (the palette),
+    line style by protection accounting (:data:`_MENU_STYLE`)."""
+    columns = min(len(rates), 3)
+    rows_of_panels = math.ceil(len(rates) / columns)
+    figure, axes = pyplot().subplots(rows_of_panels, columns, sharey=True, squeeze=False,
+                                     figsize=(TEXT_WIDTH_IN, rows_of_panels * FIGURE_HEIGHT_IN + 0.6))
+    panels = axes.ravel()
+    for axis, p in zip(panels, rates):
         for name, method, protection in CODE_VARIANTS:
             rows = sorted((r for r in records if r["p"] == p and variant_label(r) == name), key=lambda r: r["overhead"])
             if rows:
@@ -83,9 +87,15 @@ def accuracy_figure(records: Sequence[Mapping], rates: Sequence[float], model: s
                               yerr=[r["accuracy_std"] for r in rows], marker=marker, linestyle=linestyle, capsize=2,
                               color=colour(method), label=name)
         clean_line(axis, records, text=False)
-        axis.set(title=f"{model}, p = {p:g}", xlabel="stored overhead (check / data bits)")
-    axes[0][0].set_ylabel("accuracy")
-    axes[0][0].legend(fontsize=6, loc="lower left")
+        axis.set_title(f"p = {p:g}", fontsize=8)
+    for axis in panels[len(rates):]:
+        axis.set_visible(False)
+    for axis in axes[:, 0]:
+        axis.set_ylabel("accuracy")
+    figure.suptitle(model, fontsize=9)
+    for axis in axes[-1]:
+        axis.set_xlabel("stored overhead (check / data bits)")
+    panels[0].legend(fontsize=6, loc="lower left")  # the lowest rate's panel: every point sits near clean
     return figure
 
 
