@@ -64,9 +64,9 @@ class CellCodeLaw:
 
     Attributes
     ----------
-    cumulants : ndarray, shape (4, size)
-        ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each weight (units of ``delta**r``).
-    bound : ndarray, shape (size,)
+    cumulants : ndarray, shape (4, N)
+        ``kappa_1..kappa_4`` of ``delta = w_hat - w`` for each of the layer's ``N`` weights (units of ``delta**r``).
+    bound : ndarray, shape (N,)
         Total-variation distance to the true law: 0 where the law is exact
         (no coupled cells, or every pattern enumerated).
     moved_cells : int
