@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qtaml_theory.channels import Channel, ProtectedChannel
+from qtaml_theory.channels import Channel
 from qtaml_theory.protection import IdealMSB, ProtectionScheme, Unprotected
 from qtaml_theory.validation import check_integer
 
@@ -222,7 +222,7 @@ def _coded_mask(workspace, faults, n_bits, scheme, generator, chip, reuse, write
 def _cell_mask(workspace, channel, n_bits, protected, generator, chip, write):
     """Masks of multi-level cells: each cell lands on a level drawn from its transition row (issue 16).
 
-    The channel draws them (:meth:`~qtaml_theory.channels.MultiLevelChannel.sample_masks`),
+    The channel draws them from the codes (:meth:`~qtaml_theory.channels.MultiLevelChannel.sample_code_masks`),
     the protected top bits cleared (:class:`~qtaml_theory.channels.ProtectedChannel`),
     from a NumPy generator seeded by ``generator``: the law's own sampler.
     """
@@ -230,9 +230,8 @@ def _cell_mask(workspace, channel, n_bits, protected, generator, chip, write):
         raise ValueError("chip (fixed uniforms per bit) cannot drive multi-level cells, whose bits fail together; "
                          "pass chip=None")
     tensor = workspace.tensor
-    codes = tensor.codes.numpy().astype(np.int64)
-    bits = (codes[:, None] >> np.arange(n_bits, dtype=np.int64)) & 1
-    masks = ProtectedChannel(channel, protected).sample_masks(bits, 1, _seed(generator))[0]
+    guarded = ((1 << protected) - 1) << (n_bits - protected)  # as ProtectedChannel clears them
+    masks = channel.sample_code_masks(tensor.codes.numpy(), n_bits, 1, _seed(generator))[0] & ~guarded
     mask = FlipMask(tensor.size, dense_mask=torch.from_numpy(masks.astype(np.int32)))
     return _finish(workspace, mask, False, write)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+from numba import njit
 
 from ._channel import Channel
 from .validation import as_rate, check_integer
@@ -103,6 +104,11 @@ class MultiLevelChannel(Channel):
             raise ValueError(f"n_bits must be a multiple of bits_per_cell = {self.bits_per_cell} "
                              f"(whole cells), got {n}")
 
+    @property
+    def is_identity(self):
+        """Whether no level ever moves (the transition is the identity: a cell read right after programming)."""
+        return all(rate == (i == j) for i, row in enumerate(self.transition) for j, rate in enumerate(row))
+
     def one_step_loss_rates(self):
         """``(q_1, .., q_{2**b - 1})``: level ``L`` falls to ``L - 1`` with ``q_L`` (one-step charge loss).
 
@@ -156,13 +162,57 @@ class MultiLevelChannel(Channel):
         Cells are drawn independently; each cell lands on a level drawn from its transition row (one
         uniform per cell, compared with the row's cumulative sums in
         float64); the mask is the landed level's read value XOR the stored one.
+        :meth:`sample_code_masks` draws the same masks from the codes.
         """
-        probabilities = self.cell_mask_probabilities(bits).astype(np.float64)
-        cumulative = np.cumsum(probabilities, axis=-1)
-        uniforms = np.random.default_rng(rng).random((size,) + probabilities.shape[:-1])
-        cell_masks = np.minimum((uniforms[..., None] >= cumulative).sum(axis=-1), self.levels - 1)
-        shifts = np.arange(cell_masks.shape[-1], dtype=np.int64) * self.bits_per_cell
-        return (cell_masks.astype(np.int64) << shifts).sum(axis=-1)
+        bits = np.asarray(bits, dtype=np.int64)
+        n = bits.shape[-1]
+        codes = bits @ (np.int64(1) << np.arange(n, dtype=np.int64))
+        return self.sample_code_masks(codes, n, size, rng)
+
+    def sample_code_masks(self, codes, n_bits, size, rng):
+        """:meth:`sample_masks` of ``n_bits``-bit integer ``codes`` (any shape): shape ``(size,) + codes.shape``.
+
+        The uniforms are drawn as :meth:`sample_masks` draws them (cell
+        ``j`` of code ``i`` in draw ``s`` is ``uniforms[s, i, j]`` of one
+        ``default_rng(rng).random`` call), and compared, compiled, with the
+        cumulative sums of the stored value's row (:meth:`_cumulative_by_value`).
+        An identity transition seeded by an integer draws nothing: every mask is zero.
+        """
+        self.check_width(n_bits)
+        codes = np.asarray(codes, dtype=np.int64)
+        cells = n_bits // self.bits_per_cell
+        if self.is_identity and not isinstance(rng, np.random.Generator):  # a caller's generator advances as before
+            return np.zeros((size,) + codes.shape, dtype=np.int64)
+        uniforms = np.random.default_rng(rng).random((size, codes.size, cells))
+        masks = np.empty((size, codes.size), dtype=np.int64)
+        _draw_cell_masks(codes.reshape(-1), uniforms, self._cumulative_by_value(), self.bits_per_cell, masks)
+        return masks.reshape((size,) + codes.shape)
+
+    def _cumulative_by_value(self):
+        """Row ``v``: cumulative sums over masks ``m`` of the probability that stored value ``v`` reads ``v ^ m``."""
+        table = np.array(self.transition, dtype=object if self.is_exact else np.float64).astype(np.float64)
+        stored = np.array(self.level_of_value, dtype=np.int64)
+        values = np.arange(self.levels, dtype=np.int64)
+        landed = stored[values[:, None] ^ values]
+        return np.cumsum(table[stored[:, None], landed], axis=-1)
+
+
+@njit(cache=True)
+def _draw_cell_masks(codes, uniforms, cumulative, bits_per_cell, out):
+    """``out[s, i]``: the XOR mask of code ``i`` when cell ``j`` lands by the uniform ``uniforms[s, i, j]``."""
+    levels = cumulative.shape[0]
+    for s in range(uniforms.shape[0]):
+        for i in range(uniforms.shape[1]):
+            mask = 0
+            for j in range(uniforms.shape[2]):
+                shift = j * bits_per_cell
+                value = (codes[i] >> shift) & (levels - 1)
+                landed = 0
+                for m in range(levels):
+                    if uniforms[s, i, j] >= cumulative[value, m]:
+                        landed += 1
+                mask |= min(landed, levels - 1) << shift
+            out[s, i] = mask
 
 
 def _check_transition(transition, levels):

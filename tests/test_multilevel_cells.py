@@ -159,6 +159,35 @@ def test_monte_carlo_matches_the_brute_force_law_within_the_standard_error(level
         assert monte_carlo_gap(channel, planted, encoding, code, seed) > Z
 
 
+def dense_masks(channel, bits, size, seed):
+    """The sampler's definition, dense: every cell's row gathered, summed cumulatively, compared with its uniform."""
+    probabilities = channel.cell_mask_probabilities(bits).astype(np.float64)
+    uniforms = np.random.default_rng(seed).random((size,) + probabilities.shape[:-1])
+    landed = np.minimum((uniforms[..., None] >= np.cumsum(probabilities, axis=-1)).sum(axis=-1), channel.levels - 1)
+    shifts = np.arange(landed.shape[-1], dtype=np.int64) * channel.bits_per_cell
+    return (landed.astype(np.int64) << shifts).sum(axis=-1)
+
+
+@pytest.mark.parametrize("bits_per_cell", (1, 2, 3))
+@pytest.mark.parametrize("level_map", ("gray", "binary"))
+def test_compiled_sampler_draws_the_dense_definitions_masks_draw_for_draw(bits_per_cell, level_map):
+    rng = np.random.default_rng(bits_per_cell)
+    levels = 1 << bits_per_cell
+    dense = rng.random((levels, levels)) ** 3
+    for transition in (dense / dense.sum(axis=1, keepdims=True), transitions(bits_per_cell)["loss"]):
+        channel = MultiLevelChannel(bits_per_cell, transition, level_map)
+        bits = rng.integers(0, 2, (700, N_BITS))
+        expected = dense_masks(channel, bits, 3, 11)
+        assert np.array_equal(channel.sample_masks(bits, 3, 11), expected)
+        codes = bits @ (1 << np.arange(N_BITS))
+        assert np.array_equal(channel.sample_code_masks(codes.reshape(7, 100), N_BITS, 3, 11),
+                              expected.reshape(3, 7, 100))
+    still = MultiLevelChannel(bits_per_cell, np.eye(levels), level_map)
+    assert still.is_identity and not channel.is_identity
+    assert np.array_equal(still.sample_code_masks(codes, N_BITS, 2, 11), dense_masks(still, bits, 2, 11))
+    assert not dense_masks(still, bits, 2, 11).any()
+
+
 def test_compensation_factor_removes_the_binary_charge_proportional_drift_exactly():
     q = Fraction(1, 20)
     transition = [[Fraction(int(j == i - 1)) * i * q + Fraction(int(j == i)) * (1 - i * q) for j in range(4)]

@@ -194,6 +194,14 @@ def _minilm_setup(data):
     return texts, batch, calibration, gains
 
 
+@lru_cache(maxsize=4)
+def _minilm_reference(data):
+    """MiniLM's clean reference on its corpus (once per process: its float weights never change here)."""
+    from ..zoo.minilm import clean_reference
+
+    return clean_reference(_model(MINILM)[0], _minilm_setup(data)[0])
+
+
 def install_models(models):
     """Make the given models (``{name: (state_dict, split)}``) the ones this process evaluates."""
     from ..zoo.models import MODELS
@@ -287,6 +295,16 @@ def _plan(key):
     return plan_for(*key)
 
 
+def _plan_alone(key):
+    """:func:`_plan` on one torch thread (the plan does not depend on where it is made)."""
+    with _single_thread():
+        return _plan(key)
+
+
+def _plan_model(key):
+    return key[1] if key[0] == RETENTION else key[0]
+
+
 @contextmanager
 def _single_thread():
     """One torch thread while a point runs, so results do not depend on where it runs."""
@@ -362,7 +380,8 @@ def _minilm_record(point, trials, seed, model, plan):
 
     texts = _minilm_setup(point.data)[0]
     faults = point_faults(point) if point.faults == RETENTION else None  # else the plan's channel, at p
-    quality = embedding_quality(model, plan, texts, trials=trials, seed=point_seed(point, seed), faults=faults)
+    quality = embedding_quality(model, plan, texts, trials=trials, seed=point_seed(point, seed), faults=faults,
+                                reference=_minilm_reference(point.data))
     return {
         **_plan_fields(point, plan),
         "accuracy_mean": quality.probe_mean,
@@ -387,9 +406,11 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
     """Evaluate every point not yet in ``results`` on the Dask ``client``, writing each record as it arrives.
 
     Points are independent tasks (``retries=3``: a point lost with a dead
-    worker runs again elsewhere). The trained models and the plans (calibrated
-    here, once, single-threaded) go to the workers once, scattered with
-    ``broadcast=True``. Records are stored in a canonical order,
+    worker runs again elsewhere). The plans are made once, single-threaded:
+    here, or for all-MiniLM-L6-v2 (which every process loads from its
+    package, and whose plans take a minute each) as tasks on the workers,
+    in parallel. The trained models and the plans go to the workers once,
+    scattered with ``broadcast=True``. Records are stored in a canonical order,
     so the file does not depend on where or in what order points ran.
     With ``progress``, tqdm bars on stderr count the plans calibrated and the
     points done, with the time left; ``on_record(done, total)`` is called after
@@ -409,9 +430,18 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
         names = sorted({p.model for p in todo} - {MINILM})
         experiment = todo[0].experiment
         keys = sorted({_plan_key(p) for p in todo}, key=repr)
-        with _single_thread():
-            plans = {key: _plan(key) for key in tqdm(keys, desc=f"{experiment}: plans", unit="plan",
-                                                         disable=not progress, file=sys.stderr)}
+        remote = {key: client.submit(_plan_alone, key, key=f"plan-{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}",
+                                     retries=3, pure=False) for key in keys if _plan_model(key) == MINILM}
+        with tqdm(total=len(keys), desc=f"{experiment}: plans", unit="plan", disable=not progress,
+                  file=sys.stderr) as bar:
+            plans = {}
+            for key in keys:
+                if key not in remote:
+                    plans[key] = _plan_alone(key)
+                    bar.update()
+            for _ in as_completed(remote.values()):
+                bar.update()
+            plans.update({key: future.result() for key, future in remote.items()})
         bundle = {"models": {name: (_model(name)[0].state_dict(), _model(name)[1]) for name in names},
                   "plans": plans}
         [shared] = client.scatter([bundle], broadcast=True)
