@@ -329,10 +329,27 @@ def _draw(storage, faults, protection, generator, chip, reuse, names, write):
 
 
 def _scale_flips(law, codes, generator):
-    """int32 XOR masks of scale (or zero point) codes: one dense draw of ``law``, by the compiled kernel if any."""
-    masks = mask_buffer({}, codes.numel(), law.n_bits)
-    dense_masks(compiled_kernels(), law, codes.numpy(), _seed(generator), masks, False, np.zeros(1), np.zeros(1))
-    return torch.from_numpy(masks.astype(np.int32, copy=False))
+    """int32 XOR masks of scale (or zero point) codes: one draw of ``law``, by the compiled kernel if any.
+
+    Dense in the dense regime, else sparse (gaps between flipped codes), as
+    the weights' own masks are drawn (:func:`_channel_mask`).
+    """
+    seed, codes, kernels = _seed(generator), codes.numpy(), compiled_kernels()
+    if law.dense_regime:
+        masks = mask_buffer({}, codes.size, law.n_bits)
+        dense_masks(kernels, law, codes, seed, masks, False, np.zeros(1), np.zeros(1))
+        return torch.from_numpy(masks.astype(np.int32, copy=False))
+    masks = torch.zeros(codes.size, dtype=torch.int32)
+    if law.event_rate == 0:
+        return masks
+    if kernels is None:
+        flips = law.sparse(codes, seed)
+        positions, values = torch.from_numpy(flips.positions), torch.from_numpy(flips.values)
+    else:
+        positions, values = sparse_flips(kernels, law, codes, seed, {}, False, np.zeros(1), np.zeros(1),
+                                         np.zeros(0, dtype=np.int64))
+    masks[positions] = values.to(torch.int32)
+    return masks
 
 
 def _scale_law(faults, tensor, n_bits, chip):

@@ -235,7 +235,7 @@ def _allocated(method, sizes, scores, budget, n, floors, config, storage):
         return [_best_uniform(menu, sizes, budget, n, config)] * sizes.size, "uniform"
     weights = np.ones(sizes.size) if scores is None else scores
     result = allocate_protection(sizes, weights, menu, budget, n, config.channel, method=config.allocation,
-                                 scale_variance=_scale_terms(storage, config))
+                                 encoding=config.storage.encoding, scale_variance=_scale_terms(storage, config))
     return list(result.protection), config.allocation
 
 

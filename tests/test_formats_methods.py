@@ -47,3 +47,20 @@ def test_a_plan_carries_its_scale_layout_to_evaluation():
     assert evaluate(model, again, inputs, labels, trials=2).clean_score > 0.5
     paper = plan_deployment(model, inputs[:8], DeploymentConfig(p=1e-3, budget_fraction=0.3))
     assert "storage_options" not in paper.to_dict()  # the paper's plans serialize as before
+
+
+@pytest.mark.parametrize("encoding, n_bits", [("float8_e4m3fn", 8), ("mxfp4", 4)])
+def test_a_code_menu_on_a_float_format_is_allocated_by_the_formats_own_law(encoding, n_bits):
+    """TAC over real codes weighs each scheme by the float format's residual variance, as the uniform methods do;
+    at these points the fixed-point variance (the allocation's default encoding) chooses other schemes."""
+    from qtaml_theory.allocation import allocate_protection
+
+    p, budget_fraction = {"float8_e4m3fn": (1e-2, 0.3), "mxfp4": (1e-3, 0.1)}[encoding]
+    plan = plan_deployment(_model(), torch.randn(8, 32), DeploymentConfig(
+        p=p, budget_fraction=budget_fraction, storage=StorageConfig(encoding=encoding, n_bits=n_bits),
+        protection="codes"))
+    sizes, scores = [layer.size for layer in plan.layers], [layer.score for layer in plan.layers]
+    chosen = [layer.scheme() for layer in plan.layers]
+    assert chosen == list(allocate_protection(sizes, scores, "codes", plan.budget_bits, n_bits, p,
+                                              encoding=encoding).protection)
+    assert chosen != list(allocate_protection(sizes, scores, "codes", plan.budget_bits, n_bits, p).protection)

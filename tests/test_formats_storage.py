@@ -188,3 +188,23 @@ def test_uneven_rows_can_fall_back_to_a_scale_per_channel():
     assert storage["0.weight"].block == 64 and storage["2.weight"].block == 32  # rows of 64 and 32: per channel
     with pytest.raises(ValueError, match="uneven_rows must be one of"):
         StorageConfig(uneven_rows="pad")
+
+
+@pytest.mark.parametrize("p", [1e-3, 0.05])  # the sparse and the dense draw of the scale bits
+def test_scale_and_zero_point_bits_flip_at_the_channel_rate(p):
+    """Flipped scale and zero-point bits over many draws: |count - mean| <= 4.5 binomial standard deviations
+    (two-sided false alarm 6.8e-6). A rate 5% off moves the count by at least 6 standard deviations at these
+    sizes, so it is caught with probability above 0.9; every one of the 16 positions must flip."""
+    torch.manual_seed(0)
+    storage = quantize(nn.Linear(256, 64, bias=False),
+                       StorageConfig(n_bits=4, granularity=("group", 16), symmetric=False, scales_in_faulty_memory=True))
+    draws = 500 if p < 0.01 else 12
+    generator = torch.Generator().manual_seed(11)
+    by_position = np.zeros(16)
+    for _ in range(draws):
+        mask = sample_masks(storage, p, generator=generator)["weight"]
+        for flips in (mask.scale_mask, mask.zero_point_mask):
+            by_position += ((flips.numpy()[:, None] >> np.arange(16)) & 1).sum(axis=0)
+    bits = draws * 2 * 1024 * 16
+    assert abs(by_position.sum() - bits * p) <= 4.5 * np.sqrt(bits * p * (1 - p))
+    assert np.all(by_position > 0)
