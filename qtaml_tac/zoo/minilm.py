@@ -238,7 +238,10 @@ def embedding_quality(model, plan, data, trials=5, seed=0, faults=None, referenc
     is left exactly as it was, modes included. A trial whose read-back
     weights equal the previous trial's (no bit read back differently, as at
     a rate near zero) reuses its embeddings: the forward pass is
-    deterministic, so the scores are those a second pass would give.
+    deterministic, so the scores are those a second pass would give. An
+    embedding that is not finite (a float weight read back as NaN or
+    infinity, ``on_nonfinite="keep"``) fails every measure: cosine 0, never
+    retrieved nor retrieving, a wrong probe answer.
     """
     trials = check_integer(trials, "trials", 1)
     seed = check_integer(seed, "seed", 0)
@@ -247,11 +250,37 @@ def embedding_quality(model, plan, data, trials=5, seed=0, faults=None, referenc
         return _embedding_quality(model, plan, data, trials, seed, faults, reference)
 
 
+def _scores(documents, queries, reference, train, labels):
+    """``(name, score)`` of one noisy deployment; an embedding that is not finite fails every measure.
+
+    Its cosine to the clean one counts as 0, it is never retrieved nor retrieves (a query's answer is
+    among the finite documents), and the probe's answer on it is wrong.
+    """
+    clean_documents, clean_top, probe = reference.clean_documents, reference.clean_top, reference.probe
+    finite = torch.isfinite(documents).all(dim=1)
+    if bool(finite.all()) and bool(torch.isfinite(queries).all()):
+        yield "cosine", float((documents * clean_documents).sum(dim=1).mean())
+        top = (queries @ documents.T).argmax(dim=1)
+        yield "retrieval", float((top == clean_top).double().mean())
+        yield "probe", float(probe.score(documents[train:].numpy(), labels))
+        return
+    cosine = torch.where(finite, (documents * clean_documents).sum(dim=1), 0.0)
+    yield "cosine", float(cosine.mean())
+    similarity = (queries @ documents.T).masked_fill(~finite, -math.inf)
+    answered = torch.isfinite(queries).all(dim=1) & finite.any()
+    hits = (torch.nan_to_num(similarity, nan=-math.inf).argmax(dim=1) == clean_top) & answered
+    yield "retrieval", float(hits.double().mean())
+    held_out = finite[train:].numpy()
+    correct = np.zeros(held_out.size, dtype=bool)
+    if held_out.any():
+        correct[held_out] = probe.predict(documents[train:][held_out].numpy()) == np.asarray(labels)[held_out]
+    yield "probe", float(correct.mean())
+
+
 def _embedding_quality(model, plan, data, trials, seed, faults, reference):
     from ..evaluate import trial_generator
 
     documents, queries = reference.documents, reference.queries
-    clean_documents, clean_top, probe = reference.clean_documents, reference.clean_top, reference.probe
     train = len(data.train)
     faults = ChannelFaults(channel_from_dict(plan.channel)) if faults is None else faults
     storage = storage_for(model, plan)
@@ -266,10 +295,8 @@ def _embedding_quality(model, plan, data, trials, seed, faults, reference):
             else:
                 noisy_documents, noisy_queries = _embed(model, documents), _embed(model, queries)
             previous = (weights, noisy_documents, noisy_queries)
-            scores["cosine"].append(float((noisy_documents * clean_documents).sum(dim=1).mean()))
-            top = (noisy_queries @ noisy_documents.T).argmax(dim=1)
-            scores["retrieval"].append(float((top == clean_top).double().mean()))
-            scores["probe"].append(float(probe.score(noisy_documents[train:].numpy(), data.held_out_labels)))
+            for name, score in _scores(noisy_documents, noisy_queries, reference, train, data.held_out_labels):
+                scores[name].append(score)
     finally:
         storage.restore_()
     summary = {f"{k}_{s}": float(f(v)) for k, v in scores.items() for s, f in
