@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qtaml_theory.channels import Channel
+from qtaml_theory.channels import Channel, ProtectedChannel
 from qtaml_theory.protection import IdealMSB, ProtectionScheme, Unprotected
 from qtaml_theory.validation import check_integer
 
@@ -230,8 +230,8 @@ def _cell_mask(workspace, channel, n_bits, protected, generator, chip, write):
         raise ValueError("chip (fixed uniforms per bit) cannot drive multi-level cells, whose bits fail together; "
                          "pass chip=None")
     tensor = workspace.tensor
-    guarded = ((1 << protected) - 1) << (n_bits - protected)  # as ProtectedChannel clears them
-    masks = channel.sample_code_masks(tensor.codes.numpy(), n_bits, 1, _seed(generator))[0] & ~guarded
+    masks = ProtectedChannel(channel, protected).sample_code_masks(tensor.codes.numpy(), n_bits, 1,
+                                                                    _seed(generator))[0]
     mask = FlipMask(tensor.size, dense_mask=torch.from_numpy(masks.astype(np.int32)))
     return _finish(workspace, mask, False, write)
 

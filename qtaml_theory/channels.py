@@ -240,6 +240,10 @@ class ProtectedChannel(Channel):
         """The base's masks with the protected bits cleared."""
         return self.base.sample_masks(bits, size, rng) & ~self._guarded(np.shape(bits)[-1])
 
+    def sample_code_masks(self, codes, n_bits, size, rng):
+        """The base's masks of ``n_bits``-bit integer ``codes`` with the protected bits cleared."""
+        return self.base.sample_code_masks(codes, n_bits, size, rng) & ~self._guarded(n_bits)
+
 
 def as_channel(p):
     """Coerce ``p`` to a :class:`Channel`.
