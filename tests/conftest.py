@@ -1,5 +1,6 @@
 """Shared fixtures and case tables for the theorem regression suite."""
 
+import os
 from fractions import Fraction
 
 import pytest
@@ -41,3 +42,12 @@ def encoding_name(request):
 
 
 pytest_plugins = ["tac_fixtures"]
+
+#: At most this many pytest-xdist workers for ``-n auto``: each imports torch and some start Dask clusters.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config):
+    """The number of workers ``-n auto`` starts: one per usable core, at most :data:`MAX_WORKERS`."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(usable, MAX_WORKERS))

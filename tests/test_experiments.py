@@ -27,10 +27,10 @@ FIELDS = {"experiment", "model", "method", "p", "budget_fraction", "allocation",
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("experiments")
-    environment = {**os.environ, "QTAML_CACHE": str(tmp_path_factory.mktemp("cache"))}
     # Three trials per point (the quick default is five): the checks below scale their tolerances by the trials.
+    # The models come from the suite's checkpoint cache (trained once, shared with the other tests' runs).
     process = subprocess.run([sys.executable, "-m", "qtaml_tac.experiments", "all", "--quick", "--trials", "3", "--out",
-                              str(out)], check=True, capture_output=True, text=True, env=environment)
+                              str(out)], check=True, capture_output=True, text=True)
     return out, json.loads((out / "results.json").read_text()), process
 
 
