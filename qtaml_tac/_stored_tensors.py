@@ -141,6 +141,51 @@ class StoredTensor:
             zeros = _flipped_read(table, zeros, self.zero_point_codes, zero_point_mask)
         return scales, zeros
 
+    def multipliers(self, scales: torch.Tensor | None = None) -> torch.Tensor:
+        """``scales / factor`` (float64, one per block): what a block's codes are multiplied by at decode.
+
+        The stored scales' (the default) are divided once and kept while
+        ``scales`` and ``factor`` stay as they are; other scales are divided
+        on each call.
+        """
+        if scales is not None and scales is not self.scales:
+            return scales / self.factor
+        cached = self.__dict__.get("_multipliers")  # (scales, their version, factor, multipliers)
+        if cached is None or cached[0] is not self.scales or cached[1:3] != (self.scales._version, self.factor):
+            cached = self.__dict__["_multipliers"] = (self.scales, self.scales._version, self.factor,
+                                                      self.scales / self.factor)
+        return cached[3]
+
+    def read_blocks(self, blocks: torch.Tensor, scale_mask: torch.Tensor | None,
+                    zero_point_mask: torch.Tensor | None, out: tuple | None = None,
+                    previous: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The multipliers and zero points of every block with ``blocks``' read back through the masks.
+
+        The same values as :meth:`scales_read` followed by :meth:`multipliers`
+        when ``blocks`` holds every block that a mask flips (an unflipped code
+        reads back as its stored value, bit for bit), at the cost of the
+        flipped blocks: only ``blocks`` are decoded and divided again. Into
+        the stored ones' copies, or into ``out`` (the multipliers and zero
+        points of an earlier call, whose ``previous`` blocks are put back
+        first).
+        """
+        from .scales import scale_table  # scales imports nothing of this module; kept lazy for the safe path
+
+        table = scale_table(self.scale_format, self.on_nonfinite)
+        stored = self.multipliers()
+        if out is None:
+            multipliers = stored.clone()
+            zeros = None if self.zero_points is None else self.zero_points.clone()
+        else:
+            multipliers, zeros = out
+            multipliers[previous] = stored[previous]
+            if zeros is not None:
+                zeros[previous] = self.zero_points[previous]
+        multipliers[blocks] = _read_at(table, self.scale_codes, scale_mask, blocks) / self.factor
+        if zeros is not None:
+            zeros[blocks] = _read_at(table, self.zero_point_codes, zero_point_mask, blocks)
+        return multipliers, zeros
+
     def readback(self, codes: torch.Tensor, positions: torch.Tensor | None = None,
                  scales: torch.Tensor | None = None, zero_points: torch.Tensor | None = None) -> torch.Tensor:
         """Read-back values (parameter dtype, flat) of ``codes`` at ``positions`` (default: every weight).
@@ -153,36 +198,47 @@ class StoredTensor:
             return self.lookup.index_select(0, codes)
         if scales is None:
             scales, zero_points = self.scales, self.zero_points
+        return self._multiplied(codes, positions, self.multipliers(scales), zero_points)
+
+    def _multiplied(self, codes, positions, multipliers, zero_points) -> torch.Tensor:
+        """:meth:`readback` with the blocks' multipliers given."""
         values = self.table.index_select(0, codes)
         if positions is None:
             values = values.view(-1, self.block)
             if zero_points is not None:
                 values -= zero_points[:, None]
-            values *= (scales / self.factor)[:, None]
+            values *= multipliers[:, None]
         else:
             blocks = torch.div(positions, self.block, rounding_mode="floor")
             if zero_points is not None:
                 values -= zero_points.index_select(0, blocks)
-            values *= (scales / self.factor).index_select(0, blocks)
+            values *= multipliers.index_select(0, blocks)
         return values.reshape(-1).to(self.parameter.dtype)
 
     @torch.no_grad()
     def write_readback_(self, codes: torch.Tensor, positions: torch.Tensor | None = None,
-                        scales: torch.Tensor | None = None, zero_points: torch.Tensor | None = None) -> None:
-        """Write :meth:`readback` into the parameter (at ``positions``, or everywhere), in place."""
+                        scales: torch.Tensor | None = None, zero_points: torch.Tensor | None = None, *,
+                        multipliers: torch.Tensor | None = None) -> None:
+        """Write :meth:`readback` into the parameter (at ``positions``, or everywhere), in place.
+
+        ``multipliers`` (from :meth:`read_blocks`) stand for ``scales / factor``
+        when given; ``zero_points`` go with them.
+        """
         flat = self.parameter.view(-1)
-        if self.lookup is not None and (scales is None or scales is self.scales):
+        if multipliers is None and self.lookup is not None and (scales is None or scales is self.scales):
             if positions is None:
                 torch.index_select(self.lookup, 0, codes, out=flat)
             else:
                 flat[positions] = self.lookup.index_select(0, codes)
             return
-        if scales is None:
-            scales, zero_points = self.scales, self.zero_points
-        if block_readback_into(codes, None, self.table, scales / self.factor, zero_points, self.block,
-                               self.parameter, positions):
+        if multipliers is None:
+            if scales is None:
+                scales, zero_points = self.scales, self.zero_points
+            multipliers = self.multipliers(scales)
+        if block_readback_into(codes, None, self.table, multipliers, zero_points, self.block, self.parameter,
+                               positions):
             return
-        values = self.readback(codes, positions, scales, zero_points)
+        values = self._multiplied(codes, positions, multipliers, zero_points)
         if positions is None:
             flat.copy_(values)
         else:
@@ -213,6 +269,12 @@ class StoredTensor:
     def restore_(self) -> None:
         """Put the float original back into the parameter, bit for bit."""
         self.parameter.copy_(self.original)
+
+
+def _read_at(table, codes, mask, blocks):
+    """``table[codes ^ mask]`` at ``blocks`` (``mask`` may be ``None``: no flips)."""
+    read = codes[blocks] if mask is None else codes[blocks] ^ mask[blocks]
+    return table[read]
 
 
 def _flipped_read(table, stored, codes, mask):

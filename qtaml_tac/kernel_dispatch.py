@@ -172,18 +172,19 @@ class TensorWorkspace:
             previous = self.patch_base_()
             tensor.write_readback_(tensor.codes[previous], previous)
             held = mask.positions
-            scales = zero_points = None
+            multipliers = zero_points = None
             if blocks.numel():  # the flipped blocks with their read scales, then the flipped weights over them
-                scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask)
+                multipliers, zero_points = self._read_blocks(blocks, mask)
                 spans = (blocks[:, None] * tensor.block + torch.arange(tensor.block)).flatten()
-                tensor.write_readback_(tensor.codes[spans], spans, scales, zero_points)
+                tensor.write_readback_(tensor.codes[spans], spans, zero_points=zero_points, multipliers=multipliers)
                 held = torch.cat([spans, held])  # put back as they come: order and repeats do not matter
-            tensor.write_readback_(tensor.codes[mask.positions] ^ mask.values, mask.positions, scales, zero_points)
+            tensor.write_readback_(tensor.codes[mask.positions] ^ mask.values, mask.positions,
+                                   zero_points=zero_points, multipliers=multipliers)
         else:
             scales, zero_points = tensor.scales_read(mask.scale_mask, mask.zero_point_mask)
             dense = mask.dense_mask if mask.dense_mask is not None else mask.dense()
             if tensor.lookup is not None or not block_readback_into(tensor.codes, dense, tensor.table,
-                                                                    scales / tensor.factor, zero_points,
+                                                                    tensor.multipliers(scales), zero_points,
                                                                     tensor.block, tensor.parameter):
                 codes = torch.bitwise_xor(tensor.codes, dense, out=self.buffers.setdefault(
                     "noisy_codes", torch.empty(tensor.size, dtype=tensor.codes.dtype)))
@@ -192,6 +193,20 @@ class TensorWorkspace:
         if mask.zeroed is not None:
             tensor.parameter.view(-1)[mask.zeroed] = 0
         self.written_(mask, held)
+
+
+    def _read_blocks(self, blocks, mask) -> tuple:
+        """:meth:`~qtaml_tac.storage.StoredTensor.read_blocks` into this workspace's buffers: the blocks that
+        the previous call read are put back, then ``blocks`` read (the cost of the flipped blocks only)."""
+        tensor = self.tensor
+        stored = tensor.multipliers()
+        held = self.buffers.get("read_blocks")  # (the stored multipliers they copy, buffers, blocks read)
+        if held is None or held[0] is not stored:
+            buffers = tensor.read_blocks(blocks, mask.scale_mask, mask.zero_point_mask)
+        else:
+            buffers = tensor.read_blocks(blocks, mask.scale_mask, mask.zero_point_mask, held[1], held[2])
+        self.buffers["read_blocks"] = (stored, buffers, blocks)
+        return buffers
 
 
 def _flipped_blocks(mask) -> torch.Tensor:
