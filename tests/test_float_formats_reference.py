@@ -23,6 +23,7 @@ sign (each planted in turn against this file; all caught). Plain relative
 tolerance is used for probabilities (sums of positive terms).
 """
 
+import contextlib
 import functools
 
 import ml_dtypes
@@ -440,11 +441,20 @@ def test_wide_formats_truncation_bound_holds(name, channel_name):
 
 @pytest.mark.parametrize("name", WIDE)
 def test_wide_formats_weight_error_default_route(name):
-    """WeightError's default (truncated) mean and var lie within truncation()'s bounds; P(not finite) exact."""
+    """WeightError's default (truncated) mean and var lie within truncation()'s bounds; P(not finite) exact.
+
+    bfloat16's left-out masks (an exponent pushed past 2**127) are worth far more than the law's own
+    moments, and the law says so: a RuntimeWarning that names the way out."""
     channel, r0, r1 = channel_specs(16)["sym0.001"]
     codes = np.array(WIDE_CODES[name])
     laws, nonfinite = reference_laws(name, codes, r0, r1)
     encoding = get_encoding(name, 16)
+    loose = pytest.warns(RuntimeWarning, match="raise max_flips or use method='enumeration'")
+    with loose if name == "bfloat16" else contextlib.nullcontext():
+        _check_default_route(name, codes, channel, laws, nonfinite, encoding)
+
+
+def _check_default_route(name, codes, channel, laws, nonfinite, encoding):
     for policy in POLICIES:
         law = laws[policy]
         for k, code in enumerate(codes):
