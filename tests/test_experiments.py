@@ -250,13 +250,14 @@ def test_progress_is_a_tqdm_bar_on_stderr_and_quiet_turns_it_off(tmp_path, capsy
 
 
 def test_every_output_file_has_the_umask_permissions(quick_run):
-    """Files are created as any tool creates them (0o666 less the umask), not 0o600."""
+    """Files are created as any tool creates them (0o666 less the umask, folders 0o777 less it), not 0o600."""
     out, _, _ = quick_run
     umask = os.umask(0)
     os.umask(umask)
-    modes = {path.name: path.stat().st_mode & 0o777 for path in out.iterdir()}
-    assert modes and all(mode == 0o666 & ~umask for mode in modes.values()), modes
-    assert not [path.name for path in out.iterdir() if path.name.startswith(".")]  # no temporary file left
+    modes = {str(path.relative_to(out)): (path.is_dir(), path.stat().st_mode & 0o777) for path in out.rglob("*")}
+    assert any(name.startswith("plans/") for name in modes)  # the saved plans too
+    assert modes and all(mode == (0o777 if folder else 0o666) & ~umask for folder, mode in modes.values()), modes
+    assert not [name for name in modes if name.rsplit("/", 1)[-1].startswith(".")]  # no temporary file left
 
 
 def test_the_quick_run_shows_progress_on_stderr_only(quick_run):

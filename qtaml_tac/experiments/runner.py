@@ -36,6 +36,7 @@ from . import finetune as _finetune_experiment
 from ._points import POINT_PROTECTIONS as POINT_PROTECTIONS
 from ._points import Point, _channel, point_seed
 from .finetune import FinetunePoint
+from .plan_store import PlanStore
 
 __all__ = ["Point", "FinetunePoint", "Results", "FAULTS", "RETENTION", "fault_model", "point_faults", "point_seed",
            "run_points", "plan_for", "retention_plan_for", "PRETRAINED", "FINETUNE_LR", "FORMAT_STORAGE",
@@ -409,7 +410,10 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
     worker runs again elsewhere). The plans are made once, single-threaded:
     here, or for all-MiniLM-L6-v2 (which every process loads from its
     package, and whose plans take a minute each) as tasks on the workers,
-    in parallel. The trained models and the plans go to the workers once,
+    in parallel. Each plan is saved in ``plans/`` beside ``results.json`` as
+    it is made, and a resumed run reads it back instead of making it again
+    (:class:`~qtaml_tac.experiments.plan_store.PlanStore`: the same plan, so
+    the same records). The trained models and the plans go to the workers once,
     scattered with ``broadcast=True``. Records are stored in a canonical order,
     so the file does not depend on where or in what order points ran.
     With ``progress``, tqdm bars on stderr count the plans calibrated and the
@@ -430,18 +434,22 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
         names = sorted({p.model for p in todo} - {MINILM})
         experiment = todo[0].experiment
         keys = sorted({_plan_key(p) for p in todo}, key=repr)
-        remote = {key: client.submit(_plan_alone, key, key=f"plan-{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}",
-                                     retries=3, pure=False) for key in keys if _plan_model(key) == MINILM}
-        with tqdm(total=len(keys), desc=f"{experiment}: plans", unit="plan", disable=not progress,
-                  file=sys.stderr) as bar:
-            plans = {}
+        store = PlanStore(results.path.parent)
+        plans = {key: plan for key in keys if (plan := store.load(key)) is not None}
+        remote = {client.submit(_plan_alone, key, key=f"plan-{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}",
+                                retries=3, pure=False): key
+                  for key in keys if key not in plans and _plan_model(key) == MINILM}
+        with tqdm(total=len(keys), initial=len(plans), desc=f"{experiment}: plans", unit="plan",
+                  disable=not progress, file=sys.stderr) as bar:
             for key in keys:
-                if key not in remote:
+                if key not in plans and _plan_model(key) != MINILM:
                     plans[key] = _plan_alone(key)
+                    store.save(key, plans[key])
                     bar.update()
-            for _ in as_completed(remote.values()):
+            for future in as_completed(remote):
+                plans[remote[future]] = future.result()
+                store.save(remote[future], plans[remote[future]])
                 bar.update()
-            plans.update({key: future.result() for key, future in remote.items()})
         bundle = {"models": {name: (_model(name)[0].state_dict(), _model(name)[1]) for name in names},
                   "plans": plans}
         [shared] = client.scatter([bundle], broadcast=True)
