@@ -199,9 +199,9 @@ class TensorWorkspace:
         """:meth:`~qtaml_tac.storage.StoredTensor.read_blocks` into this workspace's buffers: the blocks that
         the previous call read are put back, then ``blocks`` read (the cost of the flipped blocks only)."""
         tensor = self.tensor
-        stored = tensor.multipliers()
-        held = self.buffers.get("read_blocks")  # (the stored multipliers they copy, buffers, blocks read)
-        if held is None or held[0] is not stored:
+        stored = (tensor.multipliers(), tensor.zero_points)  # what the buffers copy
+        held = self.buffers.get("read_blocks")  # (stored, buffers, blocks read)
+        if held is None or held[0][0] is not stored[0] or held[0][1] is not stored[1]:
             buffers = tensor.read_blocks(blocks, mask.scale_mask, mask.zero_point_mask)
         else:
             buffers = tensor.read_blocks(blocks, mask.scale_mask, mask.zero_point_mask, held[1], held[2])
