@@ -194,7 +194,6 @@ class TensorWorkspace:
             tensor.parameter.view(-1)[mask.zeroed] = 0
         self.written_(mask, held)
 
-
     def _read_blocks(self, blocks, mask) -> tuple:
         """:meth:`~qtaml_tac.storage.StoredTensor.read_blocks` into this workspace's buffers: the blocks that
         the previous call read are put back, then ``blocks`` read (the cost of the flipped blocks only)."""

@@ -23,7 +23,12 @@ from pathlib import Path
 from ..plan import Plan
 from .output import write_atomically
 
-__all__ = ["PlanStore"]
+__all__ = ["PlanStore", "plan_digest"]
+
+
+def plan_digest(key) -> str:
+    """16 hex digits naming a plan key (a tuple of names and numbers): its file here, its Dask task."""
+    return hashlib.sha1(repr(key).encode()).hexdigest()[:16]
 
 
 class PlanStore:
@@ -41,7 +46,7 @@ class PlanStore:
 
     def path(self, key) -> Path:
         """The file of ``key`` (a plan key of the runner: a tuple of names and numbers)."""
-        return self.folder / f"{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}.json"
+        return self.folder / f"{plan_digest(key)}.json"
 
     def load(self, key) -> Plan | None:
         """The saved plan of ``key``, or ``None`` when there is none.

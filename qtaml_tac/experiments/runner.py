@@ -36,7 +36,7 @@ from . import finetune as _finetune_experiment
 from ._points import POINT_PROTECTIONS as POINT_PROTECTIONS
 from ._points import Point, _channel, point_seed
 from .finetune import FinetunePoint
-from .plan_store import PlanStore
+from .plan_store import PlanStore, plan_digest
 
 __all__ = ["Point", "FinetunePoint", "Results", "FAULTS", "RETENTION", "fault_model", "point_faults", "point_seed",
            "run_points", "plan_for", "retention_plan_for", "PRETRAINED", "FINETUNE_LR", "FORMAT_STORAGE",
@@ -436,7 +436,7 @@ def run_points(points, results, trials, seed, client, progress=True, on_record=N
         keys = sorted({_plan_key(p) for p in todo}, key=repr)
         store = PlanStore(results.path.parent)
         plans = {key: plan for key in keys if (plan := store.load(key)) is not None}
-        remote = {client.submit(_plan_alone, key, key=f"plan-{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}",
+        remote = {client.submit(_plan_alone, key, key=f"plan-{plan_digest(key)}",
                                 retries=3, pure=False): key
                   for key in keys if key not in plans and _plan_model(key) == MINILM}
         with tqdm(total=len(keys), initial=len(plans), desc=f"{experiment}: plans", unit="plan",
