@@ -123,6 +123,44 @@ def test_claims_follow_the_records(records):
     assert claim_rows([{**r, "rho_star": 1.01 if r is rho[0] else 0.5} for r in rho])[0]["verdict"] == "refuted"
 
 
+#: The fields a copy of the records under another model's name halves, so that its claims and rows differ.
+_SCALED = ("accuracy_mean", "accuracy_10y", "saved")
+
+
+@pytest.mark.parametrize("experiment", ["codes", "lifetime", "formats", "finetune"])
+def test_an_experiment_on_several_models_claims_and_tabulates_each(records, experiment):
+    """The full runs of these experiments cover several models: each claim row and each table names its model
+    (a claim keyed on the oxide and cells alone once printed one model's real-codes figure beside another's)."""
+    mine = [r for r in records if r["experiment"] == experiment]
+    other = [{**r, "model": "transformer", **{k: r[k] / 2 for k in _SCALED if isinstance(r.get(k), float)}}
+            for r in mine if "model" in r]
+    report = registered_reports()[experiment]
+    alone, both = report.claims(mine), report.claims(mine + other)
+    assert alone and len(both) == 2 * len(alone)
+    assert [row["ours"] for row in both] == sorted(row["ours"] for row in both)
+    assert all(row["ours"].startswith("smallcnn, ") for row in alone)
+    assert [row["ours"].replace("transformer", "smallcnn", 1) != row["ours"] for row in both].count(True) == len(alone)
+    tables = [report.headline(mine + other), *report.appendix(mine + other)]
+    for table in (t for t in tables if t is not None):
+        keys = [column.key for column in table.columns]
+        if "model" in keys:
+            assert {row["model"] for row in table.rows} == {"smallcnn", "transformer"}, table.name
+        else:
+            assert sum(model in table.name + table.caption for model in ("smallcnn", "transformer")) == 1, table.name
+
+
+def test_a_grid_refuses_two_records_in_one_cell():
+    """Two models' records under a key that does not name the model: an error, not the last record's value."""
+    from qtaml_tac.experiments.grids import grid_table
+
+    rows = [{"model": model, "p": 0.1, "method": "tac", "accuracy_mean": a, "overhead": 0.1}
+            for model, a in (("smallcnn", 0.9), ("transformer", 0.5))]
+    with pytest.raises(ValueError, match="two records at p=0.1, method='tac'"):
+        grid_table("demo", "Demo", "Demo.", rows, ("tac",), row_key="p")
+    table = grid_table("demo", "Demo", "Demo.", rows, ("tac",), row_key=("model", "p"))
+    assert [(row["model"], row["c0"]) for row in table.rows] == [("smallcnn", 0.9), ("transformer", 0.5)]
+
+
 def test_a_new_experiment_plugs_in_by_registering(tmp_path, monkeypatch):
     """An experiment the report has never seen (records with ``format``) shows up once registered."""
     from qtaml_tac.experiments.figures import curves

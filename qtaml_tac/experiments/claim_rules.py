@@ -29,6 +29,11 @@ def _row(claim, paper, ours, holds):
             "verdict": "beyond" if holds == "beyond" else ("reproduced" if holds else "refuted")}
 
 
+def _by_model(records):
+    """``(model, its records)`` in name order: an experiment run on several models claims for each."""
+    return [(model, [r for r in records if r["model"] == model]) for model in sorted({r["model"] for r in records})]
+
+
 def _span(values, fmt="{:.2f}"):
     low, high = min(values), max(values)
     return fmt.format(low) if low == high else f"{fmt.format(low)}-{fmt.format(high)}"
@@ -187,61 +192,68 @@ def minilm_claims(records: Sequence[Mapping]) -> list[dict]:
 
 
 def codes_claims(records: Sequence[Mapping]) -> list[dict]:
-    """Real codes (beyond the paper's idealized protected bits): the paper's plan as promised and as realized
-    under the (8,4) code of equal cost, and TAC over real codes, at the highest rate and smallest budget."""
-    tac = [r for r in records if r["method"] == "tac"]
-    if not tac:
-        return []
-    p = max(r["p"] for r in tac)
-    budget = min(r["budget_fraction"] for r in tac)
-    at = {r.get("menu", "ideal_msb"): r["accuracy_mean"] for r in tac if r["p"] == p and r["budget_fraction"] == budget}
-    parts = [f"{name} {at[menu]:.2f}" for menu, name in (("ideal_msb", "promised"), ("realized", "realized (8,4)"),
-                                                          ("codes", "TAC over real codes")) if menu in at]
-    return [_row("protected bits never flip and cost one stored bit each", "assumed",
-                 f"p = {p:g}, budget {budget:g}: " + ", ".join(parts), "beyond")]
+    """Real codes (beyond the paper's idealized protected bits), per model: the paper's plan as promised and as
+    realized under the (8,4) code of equal cost, and TAC over real codes, at the highest rate and smallest budget."""
+    rows = []
+    for model, mine in _by_model([r for r in records if r["method"] == "tac"]):
+        p = max(r["p"] for r in mine)
+        budget = min(r["budget_fraction"] for r in mine)
+        at = {r.get("menu", "ideal_msb"): r["accuracy_mean"] for r in mine
+              if r["p"] == p and r["budget_fraction"] == budget}
+        parts = [f"{name} {at[menu]:.2f}" for menu, name in (("ideal_msb", "promised"),
+                                                              ("realized", "realized (8,4)"),
+                                                              ("codes", "TAC over real codes")) if menu in at]
+        rows.append(_row("protected bits never flip and cost one stored bit each", "assumed",
+                         f"{model}, p = {p:g}, budget {budget:g}: " + ", ".join(parts), "beyond"))
+    return rows
 
 
 def formats_claims(records: Sequence[Mapping]) -> list[dict]:
-    """Number formats (beyond the paper's per-tensor 8-bit fixed point): at p = 1e-3, the format with the most
-    accuracy per stored bit under TAC, against the paper's int8 per tensor and unprotected bfloat16."""
+    """Number formats (beyond the paper's per-tensor 8-bit fixed point), per model: at p = 1e-3, the format with
+    the most accuracy per stored bit under TAC, against the paper's int8 per tensor and unprotected bfloat16."""
     from .formats import bits_per_weight
 
-    at = {(r["format"], r["method"]): r for r in records if r["p"] == 1e-3}
-    tac = {fmt: r for (fmt, method), r in at.items() if method == "tac"}
-    if "int8_tensor" not in tac:
-        return []
-    per_bit = {fmt: r["accuracy_mean"] / bits_per_weight(r) for fmt, r in tac.items()}
-    best = max(per_bit, key=per_bit.get)
-    parts = [f"most accuracy per stored bit under TAC: {best} ({tac[best]['accuracy_mean']:.3f} at "
-             f"{bits_per_weight(tac[best]):.2f} bits), int8 per tensor {tac['int8_tensor']['accuracy_mean']:.3f} at "
-             f"{bits_per_weight(tac['int8_tensor']):.2f} bits"]
-    if ("bfloat16", "uncompensated") in at:
-        parts.append(f"bfloat16 unprotected {at['bfloat16', 'uncompensated']['accuracy_mean']:.3f}")
-    return [_row("weights are 8-bit fixed point with one scale per tensor", "assumed", "p = 0.001: " + "; ".join(parts),
-                 "beyond")]
+    rows = []
+    for model, mine in _by_model(records):
+        at = {(r["format"], r["method"]): r for r in mine if r["p"] == 1e-3}
+        tac = {fmt: r for (fmt, method), r in at.items() if method == "tac"}
+        if "int8_tensor" not in tac:
+            continue
+        per_bit = {fmt: r["accuracy_mean"] / bits_per_weight(r) for fmt, r in tac.items()}
+        best = max(per_bit, key=per_bit.get)
+        parts = [f"most accuracy per stored bit under TAC: {best} ({tac[best]['accuracy_mean']:.3f} at "
+                 f"{bits_per_weight(tac[best]):.2f} bits), int8 per tensor {tac['int8_tensor']['accuracy_mean']:.3f} "
+                 f"at {bits_per_weight(tac['int8_tensor']):.2f} bits"]
+        if ("bfloat16", "uncompensated") in at:
+            parts.append(f"bfloat16 unprotected {at['bfloat16', 'uncompensated']['accuracy_mean']:.3f}")
+        rows.append(_row("weights are 8-bit fixed point with one scale per tensor", "assumed",
+                         f"{model}, p = 0.001: " + "; ".join(parts), "beyond"))
+    return rows
 
 
 def lifetime_claims(records: Sequence[Mapping]) -> list[dict]:
-    """Lifetime (beyond the paper: its conclusion's future work): TAC's accuracy at ten years per cell kind."""
-    rows = [r for r in records if r.get("quantity") == "thickness" and r["method"] == "tac"]
-    if not rows:
-        return []
-    coded = {(r["device"], r["cells"]): r["accuracy_10y"] for r in rows if r.get("menu") == "codes"}
-    parts = [f"{r['device']} {r['cells']} {r['accuracy_10y']:.3f}"
-             + (f" (real codes {coded[r['device'], r['cells']]:.3f})" if (r["device"], r["cells"]) in coded else "")
-             for r in sorted(rows, key=lambda r: (r["device"], r["cells"])) if r.get("menu", "ideal_msb") != "codes"]
-    return [_row("accuracy over a retention lifetime, SLC and MLC cells", "future work",
-                 "TAC at ten years: " + ", ".join(parts), "beyond")]
+    """Lifetime (beyond the paper: its conclusion's future work), per model: TAC's accuracy at ten years per cell
+    kind, with the paper's ideal top bits and (in brackets) with real codes in cells."""
+    rows = []
+    for model, mine in _by_model([r for r in records if r.get("quantity") == "thickness" and r["method"] == "tac"]):
+        coded = {(r["device"], r["cells"]): r["accuracy_10y"] for r in mine if r.get("menu") == "codes"}
+        parts = [f"{r['device']} {r['cells']} {r['accuracy_10y']:.3f}"
+                 + (f" (real codes {coded[r['device'], r['cells']]:.3f})" if (r["device"], r["cells"]) in coded
+                    else "")
+                 for r in sorted(mine, key=lambda r: (r["device"], r["cells"])) if r.get("menu", "ideal_msb") != "codes"]
+        rows.append(_row("accuracy over a retention lifetime, SLC and MLC cells", "future work",
+                         f"{model}, TAC at ten years: " + ", ".join(parts), "beyond"))
+    return rows
 
 
 def finetune_claims(records: Sequence[Mapping]) -> list[dict]:
-    """Fault-aware fine-tuning (beyond the paper: its conclusion's future work): the budget saved by fine-tuning
-    under the law and under a Gaussian of the same variance, first round."""
-    saved = [r for r in records if r.get("quantity") == "budget_saved" and r["round"] <= 1
-             and r["noise"] in ("law", "gaussian")]
-    if not saved:
-        return []
-    parts = [f"{r['faults'].replace('_', ' ')} p = {r['p']:g}, {r['noise']} "
-             + ("--" if r["saved"] is None else f"{r['saved']:+.3f}") for r in saved]
-    return [_row("fault-aware fine-tuning saves ECC budget", "future work", "budget saved against the trained "
-                 "model: " + "; ".join(parts), "beyond")]
+    """Fault-aware fine-tuning (beyond the paper: its conclusion's future work), per model: the budget saved by
+    fine-tuning under the law and under a Gaussian of the same variance, first round."""
+    rows = []
+    for model, saved in _by_model([r for r in records if r.get("quantity") == "budget_saved" and r["round"] <= 1
+                                   and r["noise"] in ("law", "gaussian")]):
+        parts = [f"{r['faults'].replace('_', ' ')} p = {r['p']:g}, {r['noise']} "
+                 + ("--" if r["saved"] is None else f"{r['saved']:+.3f}") for r in saved]
+        rows.append(_row("fault-aware fine-tuning saves ECC budget", "future work",
+                         f"{model}, budget saved against the trained model: " + "; ".join(parts), "beyond"))
+    return rows

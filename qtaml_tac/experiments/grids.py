@@ -78,10 +78,19 @@ def grid_table(name: str, title: str, caption: str, records: Sequence[Mapping], 
                row_key="budget_fraction", column_key="method", value: str = "accuracy_mean", overhead: bool = False):
     """A grid of ``value``: one row per ``row_key`` value, one column per ``columns`` entry (values of
     ``column_key``; a tuple key names several fields), side by side; with ``overhead`` each column's overhead
-    beside it. A cell the records lack is ``--``."""
+    beside it. A cell the records lack is ``--``; two records in one cell are a ``ValueError`` (records of
+    several models, say, under a key that does not name the model)."""
     rows = []
     for row_value in sorted({_key(r, row_key) for r in records}):
-        at = {_key(r, column_key): r for r in records if _key(r, row_key) == row_value}
+        at = {}
+        for record in records:
+            if _key(record, row_key) == row_value:
+                column = _key(record, column_key)
+                if column in at:
+                    raise ValueError(f"grid_table {name!r}: two records at {row_key}={row_value!r}, "
+                                     f"{column_key}={column!r}; add the field that tells them apart to row_key "
+                                     "or column_key")
+                at[column] = record
         row = dict(zip(row_key, row_value)) if isinstance(row_key, tuple) else {row_key: row_value}
         for index, column in enumerate(columns):
             row[f"c{index}"] = at[column][value] if column in at else None

@@ -186,11 +186,12 @@ REPORTS = (
                                  accuracy_figure([r for r in rs if r["model"] == model],
                                               sorted({r["p"] for r in rs if r["model"] == model}), model), True)
                     for model in sorted({r["model"] for r in rs})],
-        lambda rs: grid_table("exp_codes_headline", "Accuracy by flip rate", "The smallest budget of each variant.",
+        lambda rs: grid_table("exp_codes_headline", "Accuracy by flip rate",
+                              "Rows: model and flip rate; the smallest budget of each variant.",
                               [{**r, "variant": variant_label(r)} for r in rs
                                if r["budget_fraction"] == min(x["budget_fraction"] for x in rs)],
                               [name for name, _, _ in CODE_VARIANTS if any(variant_label(r) == name for r in rs)],
-                              row_key="p", column_key="variant"),
+                              row_key=("model", "p"), column_key="variant"),
         lambda rs: [accuracy_table([r for r in rs if r["model"] == m], m) for m in sorted({r["model"] for r in rs})],
         codes_claims),
     ExperimentReport(

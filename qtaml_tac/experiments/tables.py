@@ -192,7 +192,8 @@ def lifetime(rows: Sequence[Mapping]) -> Table:
         "crossing of each curve (-- where the curve does not cross inside its time grid); protection: the paper's "
         "top bits that never flip (ideal_msb) or real codes in cells too (codes).",
         [{**row, "menu": row.get("menu", "ideal_msb")} for row in rows],
-        (("device", "oxide", "oxide"), ("cells", "cells", "cells"), ("method", "method", "method"),
+        (("model", "model", "model"), ("device", "oxide", "oxide"), ("cells", "cells", "cells"),
+         ("method", "method", "method"),
          ("compensation", "comp.", "comp."), ("menu", "protection", "protection"),
          ("accuracy_10y", "acc. 10 y", "acc. 10 y", "{:.3f}"),
          ("crossing_years", "95\\% until (y)", "95% until (y)", "{:.3g}"),
