@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from qtaml_theory.report.palette import label
 
-from .grids import budget_rows, first_reach, methods_of
+from .grids import budget_rows, by_model, first_reach, methods_of
 
 __all__ = ["moments_claims", "sweep_claims", "budget_claims", "transformer_claims", "robustness_claims",
            "ranking_claims", "scoring_claims", "rho_claims", "directional_claims", "minilm_claims", "codes_claims",
@@ -27,11 +27,6 @@ def _row(claim, paper, ours, holds):
     """A summary row; ``holds`` is True, False, or ``"beyond"``."""
     return {"claim": claim, "paper": paper, "ours": ours,
             "verdict": "beyond" if holds == "beyond" else ("reproduced" if holds else "refuted")}
-
-
-def _by_model(records):
-    """``(model, its records)`` in name order: an experiment run on several models claims for each."""
-    return [(model, [r for r in records if r["model"] == model]) for model in sorted({r["model"] for r in records})]
 
 
 def _span(values, fmt="{:.2f}"):
@@ -195,7 +190,7 @@ def codes_claims(records: Sequence[Mapping]) -> list[dict]:
     """Real codes (beyond the paper's idealized protected bits), per model: the paper's plan as promised and as
     realized under the (8,4) code of equal cost, and TAC over real codes, at the highest rate and smallest budget."""
     rows = []
-    for model, mine in _by_model([r for r in records if r["method"] == "tac"]):
+    for model, mine in by_model([r for r in records if r["method"] == "tac"]):
         p = max(r["p"] for r in mine)
         budget = min(r["budget_fraction"] for r in mine)
         at = {r.get("menu", "ideal_msb"): r["accuracy_mean"] for r in mine
@@ -214,7 +209,7 @@ def formats_claims(records: Sequence[Mapping]) -> list[dict]:
     from .formats import bits_per_weight
 
     rows = []
-    for model, mine in _by_model(records):
+    for model, mine in by_model(records):
         at = {(r["format"], r["method"]): r for r in mine if r["p"] == 1e-3}
         tac = {fmt: r for (fmt, method), r in at.items() if method == "tac"}
         if "int8_tensor" not in tac:
@@ -235,7 +230,7 @@ def lifetime_claims(records: Sequence[Mapping]) -> list[dict]:
     """Lifetime (beyond the paper: its conclusion's future work), per model: TAC's accuracy at ten years per cell
     kind, with the paper's ideal top bits and (in brackets) with real codes in cells."""
     rows = []
-    for model, mine in _by_model([r for r in records if r.get("quantity") == "thickness" and r["method"] == "tac"]):
+    for model, mine in by_model([r for r in records if r.get("quantity") == "thickness" and r["method"] == "tac"]):
         coded = {(r["device"], r["cells"]): r["accuracy_10y"] for r in mine if r.get("menu") == "codes"}
         parts = [f"{r['device']} {r['cells']} {r['accuracy_10y']:.3f}"
                  + (f" (real codes {coded[r['device'], r['cells']]:.3f})" if (r["device"], r["cells"]) in coded
@@ -250,7 +245,7 @@ def finetune_claims(records: Sequence[Mapping]) -> list[dict]:
     """Fault-aware fine-tuning (beyond the paper: its conclusion's future work), per model: the budget saved by
     fine-tuning under the law and under a Gaussian of the same variance, first round."""
     rows = []
-    for model, saved in _by_model([r for r in records if r.get("quantity") == "budget_saved" and r["round"] <= 1
+    for model, saved in by_model([r for r in records if r.get("quantity") == "budget_saved" and r["round"] <= 1
                                    and r["noise"] in ("law", "gaussian")]):
         parts = [f"{r['faults'].replace('_', ' ')} p = {r['p']:g}, {r['noise']} "
                  + ("--" if r["saved"] is None else f"{r['saved']:+.3f}") for r in saved]

@@ -9,7 +9,7 @@ from qtaml_theory.report.palette import COLOURS, label
 
 from .tables import table
 
-__all__ = ["LEVEL", "methods_of", "point_records", "first_reach", "budget_rows", "reach_table", "grid_table"]
+__all__ = ["LEVEL", "methods_of", "by_model", "point_records", "first_reach", "budget_rows", "reach_table", "grid_table"]
 
 #: The share of clean accuracy the headline tables ask for (Tables 5 and 2).
 LEVEL = 0.95
@@ -64,6 +64,11 @@ def reach_table(name: str, title: str, records: Sequence[Mapping], methods: Sequ
                  f"{LEVEL:.0%} of clean (-- where none does), and its overhead; the ratios are of budgets."
                  .replace("%", "\\%"), rows, (("method", "method", "method"), ("budget", "budget", "budget", "{:.3g}"),
                                                ("overhead", "overhead", "overhead", "{:.3f}")))
+
+
+def by_model(records: Sequence[Mapping]) -> list[tuple]:
+    """``(model, its records)`` in name order: what an experiment run on several models shows for each."""
+    return [(model, [r for r in records if r["model"] == model]) for model in sorted({r["model"] for r in records})]
 
 
 def _key(record, key):

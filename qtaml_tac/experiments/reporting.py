@@ -38,7 +38,7 @@ from .claim_rules import (
 from .codes import CODE_VARIANTS, accuracy_figure, accuracy_table, variant_label
 from .finetune import FINETUNE_LEVEL, FINETUNE_NOISES
 from .formats import FORMAT_NAMES, formats_table, per_bit_figure
-from .grids import budget_rows, grid_table, methods_of, point_records, reach_table
+from .grids import budget_rows, by_model, grid_table, methods_of, point_records, reach_table
 from .lifetime import LIFETIME_DEVICES
 
 __all__ = ["REPORTS"]
@@ -192,7 +192,7 @@ REPORTS = (
                                if r["budget_fraction"] == min(x["budget_fraction"] for x in rs)],
                               [name for name, _, _ in CODE_VARIANTS if any(variant_label(r) == name for r in rs)],
                               row_key=("model", "p"), column_key="variant"),
-        lambda rs: [accuracy_table([r for r in rs if r["model"] == m], m) for m in sorted({r["model"] for r in rs})],
+        lambda rs: [accuracy_table(mine, m) for m, mine in by_model(rs)],
         codes_claims),
     ExperimentReport(
         "lifetime", "Lifetime: SLC and MLC cells over years",
@@ -234,7 +234,7 @@ REPORTS = (
                               [r for r in rs if r["method"] == "tac"],
                               [f for f in FORMAT_NAMES if any(r["format"] == f for r in rs)],
                               row_key=("model", "p"), column_key="format"),
-        lambda rs: [formats_table([r for r in rs if r["model"] == m], m) for m in sorted({r["model"] for r in rs})],
+        lambda rs: [formats_table(mine, m) for m, mine in by_model(rs)],
         formats_claims),
 )
 
